@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/configs"
+	"github.com/canbao/canbao/internal/audit"
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/config"
+	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/logging"
+	"github.com/canbao/canbao/internal/rules"
+	"github.com/canbao/canbao/internal/seed"
+	"github.com/canbao/canbao/internal/server"
+)
+
+const usage = `canbao — universal social-insurance enrollment backend
+
+usage:
+  canbao serve   [--config FILE]            serve the API (127.0.0.1:8080 by default)
+  canbao migrate [--config FILE]            create the database if needed and apply migrations
+  canbao seed demo [--config FILE]          seed the Luodong 2019 demo (idempotent)
+  canbao user create --username U --role R [--village CODE] [--name NAME]
+                                            create a staff user; the password is read from stdin
+  canbao version
+
+Configuration: configs/canbao.yaml defaults, then --config FILE, then CANBAO_* variables.
+`
+
+// run is main without the process: testable, and returns instead of exiting.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stderr)
+	case "seed":
+		if len(rest) == 0 || rest[0] != "demo" {
+			return errors.New("usage: canbao seed demo [--config FILE]")
+		}
+		return cmdSeedDemo(ctx, rest[1:], stdout, stderr)
+	case "user":
+		if len(rest) == 0 || rest[0] != "create" {
+			return errors.New("usage: canbao user create --username U --role R [--village CODE]")
+		}
+		return cmdUserCreate(ctx, rest[1:], stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "canbao", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// app is what every command shares, built from the configuration.
+type app struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	db    *sqlx.DB
+	rdb   *redis.Client
+	kr    *pii.Keyring
+	rules *rules.Book
+}
+
+func (a *app) close() {
+	if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	if a.db != nil {
+		_ = a.db.Close()
+	}
+}
+
+func loadConfig(args []string, name string, stderr io.Writer) (*config.Config, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "YAML configuration file read on top of the defaults")
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	cfg, err := config.Load(config.Options{File: *file})
+	return cfg, fs, err
+}
+
+// open connects to what a command needs; withRedis is false for migrate.
+func open(ctx context.Context, cfg *config.Config, stderr io.Writer, withRedis bool) (*app, error) {
+	a := &app{cfg: cfg, log: logging.New(stderr, slog.LevelInfo)}
+	kr, err := keyring(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.kr = kr
+	if a.rules, err = rules.Load(configs.Policy); err != nil {
+		return nil, err
+	}
+	a.db, err = database.Open(ctx, cfg.MySQL.DSN, database.Options{
+		MaxOpenConns: cfg.MySQL.MaxOpenConns, MaxIdleConns: cfg.MySQL.MaxIdleConns, ConnMaxLifetime: cfg.MySQL.ConnMaxLifetime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if withRedis {
+		a.rdb = redis.NewClient(&redis.Options{
+			Addr: cfg.Redis.Addr, DB: cfg.Redis.DB, Password: cfg.Redis.Password,
+			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		})
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if err := a.rdb.Ping(pctx).Err(); err != nil {
+			a.close()
+			return nil, fmt.Errorf("cannot reach Redis at %s: %w", cfg.Redis.Addr, err)
+		}
+	}
+	return a, nil
+}
+
+// keyring builds the PII keyring: the active key and any retired keys ("id:base64,…").
+func keyring(cfg *config.Config) (*pii.Keyring, error) {
+	active, err := pii.DecodeKey(cfg.PII.Key)
+	if err != nil {
+		return nil, fmt.Errorf("CANBAO_PII_KEY: %w", err)
+	}
+	keys := map[string][]byte{cfg.PII.KeyID: active}
+	for _, item := range strings.Split(cfg.PII.OldKeys, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		id, b64, ok := strings.Cut(item, ":")
+		if !ok {
+			return nil, fmt.Errorf("pii.old_keys: %q is not id:base64", id)
+		}
+		k, err := pii.DecodeKey(b64)
+		if err != nil {
+			return nil, fmt.Errorf("pii.old_keys %s: %w", id, err)
+		}
+		keys[id] = k
+	}
+	indexID := cfg.PII.IndexKeyID
+	if indexID == "" {
+		indexID = cfg.PII.KeyID
+	}
+	return pii.NewKeyring(cfg.PII.KeyID, keys, indexID)
+}
+
+func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, _, err := loadConfig(args, "migrate", stderr)
+	if err != nil {
+		return err
+	}
+	if err := database.EnsureDatabase(ctx, cfg.MySQL.DSN); err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	a, err := open(ctx, cfg, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := database.Migrate(ctx, a.db, a.log); err != nil {
+		return err
+	}
+	a.log.Info("schema is up to date")
+	return nil
+}
+
+func cmdSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := loadConfig(args, "seed demo", stderr)
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, cfg, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	opt := seed.Options{Log: a.log}
+	if cfg.Mode == config.ModeDev {
+		s, err := config.LoadDevSecrets(cfg.Dev.SecretsFile)
+		if err != nil {
+			return err
+		}
+		opt.DemoPassword = s.DemoPassword
+	}
+	rep, err := seed.Demo(ctx, a.db, a.kr, a.rules, opt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "demo data ready in %s: %d villages, %d residents, %d articles, %d tiers, %d users created by this run\n",
+		rep.Duration.Round(time.Millisecond), rep.Villages, rep.Residents, rep.Articles, rep.Tiers, rep.Users)
+	if opt.DemoPassword != "" {
+		fmt.Fprintf(stdout, "\nDemo staff accounts (dev mode), all with the password %s (kept in %s):\n", opt.DemoPassword, cfg.Dev.SecretsFile)
+		fmt.Fprintln(stdout, "  admin            labour office admin (镇劳保所)")
+		fmt.Fprintln(stdout, "  staff            propaganda staff (宣传干事)")
+		fmt.Fprintln(stdout, "  <village>-admin  village admin, e.g. zhenxing-admin")
+		fmt.Fprintln(stdout, "  <village>-vol    village volunteer, e.g. zhenxing-vol")
+		fmt.Fprintf(stdout, "Log in: curl -s -XPOST http://%s/api/v1/auth/staff -H 'Content-Type: application/json' -d '{\"username\":\"admin\",\"password\":\"%s\"}'\n",
+			cfg.HTTP.Addr, opt.DemoPassword)
+	}
+	return nil
+}
+
+func cmdUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "YAML configuration file")
+	username := fs.String("username", "", "login name (lower case)")
+	role := fs.String("role", "", "volunteer | village_admin | staff | admin")
+	villageCode := fs.String("village", "", "village code, for volunteer and village_admin")
+	name := fs.String("name", "", "display name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *username == "" || *role == "" {
+		return errors.New("--username and --role are required")
+	}
+	password, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(config.Options{File: *file})
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, cfg, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	var id int64
+	err = database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+		id, err = auth.CreateStaffUser(ctx, tx, auth.NewStaffUser{
+			Username: strings.ToLower(*username), DisplayName: *name, Password: password,
+			Role: auth.Role(*role), VillageCode: *villageCode,
+		})
+		if err != nil {
+			return err
+		}
+		return audit.New(a.db).RecordTx(ctx, tx, audit.System("cli").Event("user.create", "staff_user", id, audit.Success, "role="+*role))
+	})
+	if err != nil {
+		return describe(err)
+	}
+	fmt.Fprintf(stdout, "created %s user %q (id %d)\n", *role, *username, id)
+	return nil
+}
+
+// readPassword takes the first line of stdin.
+func readPassword(stdin io.Reader) (string, error) {
+	if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprint(os.Stderr, "password: ")
+		}
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on stdin (pipe it in: echo 'S3cure-pass!' | canbao user create …)")
+	}
+	return line, nil
+}
+
+// describe turns a domain error into a line an operator reads.
+func describe(err error) error {
+	if de, ok := errs.As(err); ok && de.Err == nil {
+		if de.Field != "" {
+			return fmt.Errorf("%s: %s", de.Field, de.Message)
+		}
+		return errors.New(de.Message)
+	}
+	return err
+}
+
+// checkQueries prepares every store's named SQL once, so a typo fails at boot.
+func checkQueries(ctx context.Context, db *sqlx.DB) error {
+	for _, q := range []database.Queries{auth.Queries} {
+		if err := q.Check(ctx, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := loadConfig(args, "serve", stderr)
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, cfg, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := database.CheckSchema(ctx, a.db); err != nil {
+		return err
+	}
+	if err := checkQueries(ctx, a.db); err != nil {
+		return err
+	}
+	srv, err := server.New(server.Deps{Config: cfg, DB: a.db, Redis: a.rdb, Keyring: a.kr, Rules: a.rules, Log: a.log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Engine,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.RequestTimeout + 5*time.Second,
+		WriteTimeout:      cfg.HTTP.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	a.log.Info("serving", "addr", ln.Addr().String(), "mode", cfg.Mode)
+	fmt.Fprintf(stdout, "canbao serving on http://%s (mode %s)\n", ln.Addr(), cfg.Mode)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Shut down in order: stop accepting and drain HTTP, then close Redis and MySQL (deferred).
+	a.log.Info("shutting down", "grace", cfg.HTTP.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}

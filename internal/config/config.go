@@ -1,0 +1,350 @@
+// Package config loads canbao's configuration: the embedded defaults, then an optional YAML
+// file, then CANBAO_* environment variables, and checks it before anything starts.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
+
+	"github.com/canbao/canbao/configs"
+)
+
+// Modes of operation.
+const (
+	ModeDev        = "dev"
+	ModeProduction = "production"
+)
+
+// Config is the whole configuration, one struct per section of configs/canbao.yaml.
+type Config struct {
+	Mode     string   `koanf:"mode"`
+	HTTP     HTTP     `koanf:"http"`
+	MySQL    MySQL    `koanf:"mysql"`
+	Redis    Redis    `koanf:"redis"`
+	JWT      JWT      `koanf:"jwt"`
+	PII      PII      `koanf:"pii"`
+	WeChat   WeChat   `koanf:"wechat"`
+	SMS      SMS      `koanf:"sms"`
+	Auth     Auth     `koanf:"auth"`
+	Business Business `koanf:"business"`
+	Dev      Dev      `koanf:"dev"`
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	Addr              string        `koanf:"addr"`
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
+	RequestTimeout    time.Duration `koanf:"request_timeout"`
+	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
+	MaxBodyBytes      int64         `koanf:"max_body_bytes"`
+	MaxUploadBytes    int64         `koanf:"max_upload_bytes"`
+	TrustedProxies    string        `koanf:"trusted_proxies"`
+}
+
+// MySQL configures the database pool.
+type MySQL struct {
+	DSN             string        `koanf:"dsn"`
+	MaxOpenConns    int           `koanf:"max_open_conns"`
+	MaxIdleConns    int           `koanf:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `koanf:"conn_max_lifetime"`
+}
+
+// Redis configures the cache, counters and queues.
+type Redis struct {
+	Addr     string `koanf:"addr"`
+	DB       int    `koanf:"db"`
+	Password string `koanf:"password"`
+	Prefix   string `koanf:"prefix"`
+}
+
+// JWT configures access and refresh tokens.
+type JWT struct {
+	Secret      string        `koanf:"secret"`
+	Issuer      string        `koanf:"issuer"`
+	ResidentTTL time.Duration `koanf:"resident_ttl"`
+	StaffTTL    time.Duration `koanf:"staff_ttl"`
+	RefreshTTL  time.Duration `koanf:"refresh_ttl"`
+}
+
+// PII configures encryption of ID numbers and phones.
+type PII struct {
+	Key        string `koanf:"key"`
+	KeyID      string `koanf:"key_id"`
+	OldKeys    string `koanf:"old_keys"`
+	IndexKeyID string `koanf:"index_key_id"`
+}
+
+// WeChat configures the mini-program's server-side API client.
+type WeChat struct {
+	APIBase string        `koanf:"api_base"`
+	AppID   string        `koanf:"appid"`
+	Secret  string        `koanf:"secret"`
+	Timeout time.Duration `koanf:"timeout"`
+}
+
+// SMS configures the SMS provider client.
+type SMS struct {
+	APIBase         string        `koanf:"api_base"`
+	AccessKeyID     string        `koanf:"access_key_id"`
+	AccessKeySecret string        `koanf:"access_key_secret"`
+	Timeout         time.Duration `koanf:"timeout"`
+}
+
+// Auth configures staff login protection.
+type Auth struct {
+	LoginMaxFailures int           `koanf:"login_max_failures"`
+	Lockout          time.Duration `koanf:"lockout"`
+	LoginRatePerIP   int           `koanf:"login_rate_per_ip"`
+}
+
+// Business holds domain settings.
+type Business struct {
+	Timezone             string `koanf:"timezone"`
+	PrivacyNoticeVersion string `koanf:"privacy_notice_version"`
+}
+
+// Dev holds development-mode settings.
+type Dev struct {
+	SecretsFile string `koanf:"secrets_file"`
+}
+
+// Options says where to read configuration from; zero values mean the process's own.
+type Options struct {
+	File    string          // optional YAML file read on top of the defaults
+	Environ func() []string // defaults to os.Environ
+}
+
+// Load reads the defaults, the file and the environment, fills dev secrets when in dev mode,
+// and validates the result.
+func Load(opt Options) (*Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(rawbytes.Provider(configs.Default), yaml.Parser()); err != nil {
+		return nil, fmt.Errorf("config: embedded defaults: %w", err)
+	}
+	environ := opt.Environ
+	if environ == nil {
+		environ = os.Environ
+	}
+	path := opt.File
+	if path == "" {
+		path = lookupEnv(environ, "CANBAO_CONFIG")
+	}
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return nil, fmt.Errorf("config: reading %s: %w", path, err)
+		}
+	}
+	envProvider := env.Provider(".", env.Opt{
+		Prefix:        "CANBAO_",
+		TransformFunc: envKey,
+		EnvironFunc:   environ,
+	})
+	if err := k.Load(envProvider, nil); err != nil {
+		return nil, fmt.Errorf("config: environment: %w", err)
+	}
+	var c Config
+	if err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if c.Mode == ModeDev {
+		if err := c.fillDevSecrets(); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// envKey maps CANBAO_HTTP_ADDR to http.addr and CANBAO_MODE to mode. CANBAO_CONFIG is the
+// file's path, not a key.
+func envKey(k, v string) (string, any) {
+	k = strings.ToLower(strings.TrimPrefix(k, "CANBAO_"))
+	if k == "config" {
+		return "", nil
+	}
+	if section, key, ok := strings.Cut(k, "_"); ok {
+		return section + "." + key, v
+	}
+	return k, v
+}
+
+func lookupEnv(environ func() []string, name string) string {
+	for _, kv := range environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
+}
+
+// Validate says, in one error, everything that is wrong or missing.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Mode {
+	case ModeDev, ModeProduction:
+	default:
+		errs = append(errs, fmt.Errorf("mode must be %q or %q, not %q (CANBAO_MODE)", ModeDev, ModeProduction, c.Mode))
+	}
+	if c.JWT.Secret == "" {
+		errs = append(errs, errors.New("missing required secret CANBAO_JWT_SECRET (jwt.secret)"))
+	} else if len(c.JWT.Secret) < 32 {
+		errs = append(errs, errors.New("CANBAO_JWT_SECRET (jwt.secret) must be at least 32 bytes"))
+	}
+	if c.PII.Key == "" {
+		errs = append(errs, errors.New("missing required secret CANBAO_PII_KEY (pii.key): 32 random bytes, base64"))
+	} else if b, err := base64.StdEncoding.DecodeString(c.PII.Key); err != nil || len(b) != 32 {
+		errs = append(errs, errors.New("CANBAO_PII_KEY (pii.key) must be 32 bytes, base64-encoded"))
+	}
+	if c.PII.KeyID == "" {
+		errs = append(errs, errors.New("pii.key_id (CANBAO_PII_KEY_ID) must not be empty"))
+	}
+	if c.HTTP.Addr == "" {
+		errs = append(errs, errors.New("http.addr (CANBAO_HTTP_ADDR) must not be empty"))
+	}
+	if c.HTTP.RequestTimeout <= 0 || c.HTTP.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("http.request_timeout and http.shutdown_timeout must be positive"))
+	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("http.max_body_bytes must be positive"))
+	}
+	for _, p := range c.TrustedProxyList() {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err2 := netip.ParseAddr(p); err2 != nil {
+				errs = append(errs, fmt.Errorf("http.trusted_proxies: %q is neither an IP nor a CIDR", p))
+			}
+		}
+	}
+	if c.MySQL.DSN == "" {
+		errs = append(errs, errors.New("mysql.dsn (CANBAO_MYSQL_DSN) must not be empty"))
+	}
+	if c.Redis.Addr == "" {
+		errs = append(errs, errors.New("redis.addr (CANBAO_REDIS_ADDR) must not be empty"))
+	}
+	if c.JWT.ResidentTTL <= 0 || c.JWT.ResidentTTL > 2*time.Hour {
+		errs = append(errs, errors.New("jwt.resident_ttl must be between 0 and 2h"))
+	}
+	if c.JWT.StaffTTL <= 0 || c.JWT.StaffTTL > time.Hour {
+		errs = append(errs, errors.New("jwt.staff_ttl must be between 0 and 1h"))
+	}
+	if c.JWT.RefreshTTL <= 0 {
+		errs = append(errs, errors.New("jwt.refresh_ttl must be positive"))
+	}
+	if _, err := time.LoadLocation(c.Business.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("business.timezone %q: %v", c.Business.Timezone, err))
+	}
+	if c.WeChat.Timeout <= 0 || c.WeChat.Timeout > 10*time.Second {
+		errs = append(errs, errors.New("wechat.timeout must be between 0 and 10s"))
+	}
+	if c.Auth.LoginMaxFailures <= 0 || c.Auth.Lockout <= 0 {
+		errs = append(errs, errors.New("auth.login_max_failures and auth.lockout must be positive"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// TrustedProxyList splits http.trusted_proxies.
+func (c *Config) TrustedProxyList() []string {
+	var out []string
+	for _, p := range strings.Split(c.HTTP.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Location is the business time zone (Asia/Shanghai).
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Business.Timezone)
+	if err != nil {
+		return time.FixedZone("CST", 8*3600)
+	}
+	return loc
+}
+
+// devSecrets is what dev mode keeps in dev.secrets_file.
+type devSecrets struct {
+	JWTSecret    string `koanf:"jwt_secret"`
+	PIIKey       string `koanf:"pii_key"`
+	DemoPassword string `koanf:"demo_password"`
+}
+
+// fillDevSecrets generates local secrets once and reuses them, so dev data stays readable
+// across restarts. Secrets given in the environment win.
+func (c *Config) fillDevSecrets() error {
+	if c.JWT.Secret != "" && c.PII.Key != "" {
+		return nil
+	}
+	s, err := LoadDevSecrets(c.Dev.SecretsFile)
+	if err != nil {
+		return err
+	}
+	if c.JWT.Secret == "" {
+		c.JWT.Secret = s.JWTSecret
+	}
+	if c.PII.Key == "" {
+		c.PII.Key = s.PIIKey
+	}
+	return nil
+}
+
+// DevSecrets are the generated secrets of a development machine.
+type DevSecrets struct {
+	JWTSecret, PIIKey, DemoPassword string
+}
+
+// LoadDevSecrets reads path, creating it (mode 0600) with fresh random secrets when missing.
+func LoadDevSecrets(path string) (DevSecrets, error) {
+	k := koanf.New(".")
+	if _, err := os.Stat(path); err == nil {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return DevSecrets{}, fmt.Errorf("config: dev secrets %s: %w", path, err)
+		}
+		var s devSecrets
+		if err := k.Unmarshal("", &s); err != nil {
+			return DevSecrets{}, fmt.Errorf("config: dev secrets %s: %w", path, err)
+		}
+		if s.JWTSecret != "" && s.PIIKey != "" && s.DemoPassword != "" {
+			return DevSecrets(s), nil
+		}
+	}
+	s := DevSecrets{
+		JWTSecret:    randomBase64(48),
+		PIIKey:       randomBase64(32),
+		DemoPassword: "Demo-" + strings.NewReplacer("+", "x", "/", "y", "=", "").Replace(randomBase64(9)),
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return DevSecrets{}, fmt.Errorf("config: dev secrets: %w", err)
+	}
+	body := fmt.Sprintf("# Generated by canbao in dev mode. Never use in production. Keep out of git.\njwt_secret: %q\npii_key: %q\ndemo_password: %q\n",
+		s.JWTSecret, s.PIIKey, s.DemoPassword)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		return DevSecrets{}, fmt.Errorf("config: dev secrets: %w", err)
+	}
+	return s, nil
+}
+
+func randomBase64(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}

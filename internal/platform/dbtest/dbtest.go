@@ -1,0 +1,114 @@
+// Package dbtest gives each test its own freshly migrated MariaDB database and its own Redis
+// key prefix, on the real services of the machine, dropped when the test ends.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/internal/platform/database"
+)
+
+// ServerDSN is the MySQL server tests use, without a database name.
+func ServerDSN() string {
+	if dsn := os.Getenv("CANBAO_TEST_MYSQL_DSN"); dsn != "" {
+		return dsn
+	}
+	return "root@tcp(127.0.0.1:3306)/"
+}
+
+// RedisAddr is the Redis server tests use.
+func RedisAddr() string {
+	if a := os.Getenv("CANBAO_TEST_REDIS_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+func suffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// DSN returns a DSN for a new, empty database that is dropped at cleanup.
+func DSN(t testing.TB) string {
+	t.Helper()
+	name := "canbao_t_" + suffix()
+	base := strings.TrimSuffix(ServerDSN(), "/")
+	i := strings.LastIndex(base, "/")
+	if i >= 0 && strings.Contains(base[:i], "@") {
+		base = base[:i]
+	}
+	dsn := base + "/" + name + "?parseTime=true"
+	ctx := context.Background()
+	if err := database.EnsureDatabase(ctx, dsn); err != nil {
+		t.Fatalf("dbtest: create database (is MariaDB running? run `make services`): %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := database.Open(context.Background(), base+"/?parseTime=true", database.Options{})
+		if err != nil {
+			t.Logf("dbtest: cleanup: %v", err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec("DROP DATABASE IF EXISTS `" + name + "`"); err != nil {
+			t.Logf("dbtest: drop %s: %v", name, err)
+		}
+	})
+	return dsn
+}
+
+// New returns a connection to a new, migrated database of its own.
+func New(t testing.TB) *sqlx.DB {
+	t.Helper()
+	dsn := DSN(t)
+	ctx := context.Background()
+	db, err := database.Open(ctx, dsn, database.Options{MaxOpenConns: 16, MaxIdleConns: 16})
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := database.Migrate(ctx, db, nil); err != nil {
+		t.Fatalf("dbtest: migrate: %v", err)
+	}
+	return db
+}
+
+// Redis returns a client and a key prefix of the test's own; keys under the prefix are
+// deleted at cleanup.
+func Redis(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr(), DialTimeout: 2 * time.Second})
+	ctx := context.Background()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("dbtest: Redis at %s (is it running? run `make services`): %v", RedisAddr(), err)
+	}
+	prefix := "canbao_t_" + suffix() + ":"
+	t.Cleanup(func() {
+		defer rdb.Close()
+		var cursor uint64
+		for {
+			keys, next, err := rdb.Scan(context.Background(), cursor, prefix+"*", 1000).Result()
+			if err != nil {
+				t.Logf("dbtest: redis cleanup: %v", err)
+				return
+			}
+			if len(keys) > 0 {
+				rdb.Del(context.Background(), keys...)
+			}
+			if cursor = next; cursor == 0 {
+				return
+			}
+		}
+	})
+	return rdb, prefix
+}

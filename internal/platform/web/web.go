@@ -1,0 +1,297 @@
+// Package web holds the HTTP edge shared by every area: error rendering, strict JSON decoding,
+// request ids, access logs, timeouts, body limits, pagination and metrics. Handlers stay thin:
+// decode, call one service method, encode.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/canbao/canbao/internal/platform/errs"
+)
+
+// ErrorBody is the JSON shape of every error answer.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of ErrorBody.
+type ErrorDetail struct {
+	Code      errs.Code `json:"code"`
+	Message   string    `json:"message"`
+	Field     string    `json:"field,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+}
+
+// Handler is a gin handler that returns its error instead of writing it.
+type Handler func(c *gin.Context) error
+
+// H adapts a Handler: a returned error is attached to the context and rendered by Errors.
+func H(h Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			_ = c.Error(err)
+			c.Abort()
+		}
+	}
+}
+
+// Fail attaches err to the request and stops the chain; Errors renders it.
+func Fail(c *gin.Context, err error) {
+	_ = c.Error(err)
+	c.Abort()
+}
+
+// Errors renders the last error a handler attached, once, as API.md says. Internal errors are
+// logged with their cause and shown as a generic message with the request id.
+func Errors(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		if len(c.Errors) == 0 || c.Writer.Written() {
+			return
+		}
+		Render(c, log, c.Errors.Last().Err)
+	}
+}
+
+// Render writes err as an error answer.
+func Render(c *gin.Context, log *slog.Logger, err error) {
+	e, ok := errs.As(err)
+	if !ok {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			e = errs.Wrap(errs.Unavailable, err, "服务响应超时，请稍后再试")
+			e.RetryAfter = 5 * time.Second
+		case isUnavailable(err):
+			e = errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
+			e.RetryAfter = 5 * time.Second
+		default:
+			e = errs.Internalf("%w", err)
+		}
+	}
+	status := errs.Status(e.Code)
+	rid := RequestID(c)
+	if status >= 500 {
+		log.ErrorContext(c.Request.Context(), "request failed",
+			"request_id", rid, "route", c.FullPath(), "code", string(e.Code), "err", errString(e))
+	}
+	if e.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	body := ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field}}
+	if status >= 500 {
+		body.Error.RequestID = rid
+	}
+	c.AbortWithStatusJSON(status, body)
+}
+
+func errString(e *errs.Error) string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return string(e.Code)
+}
+
+// unavailableMarker is implemented by storage errors that mean "a backing service is down".
+type unavailableMarker interface{ Unavailable() bool }
+
+func isUnavailable(err error) bool {
+	var u unavailableMarker
+	return errors.As(err, &u) && u.Unavailable()
+}
+
+// Recover turns a panic into a 500 with the request id, and logs the panic.
+func Recover(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				log.ErrorContext(c.Request.Context(), "panic", "request_id", RequestID(c), "route", c.FullPath(), "panic", fmt.Sprint(r))
+				Render(c, log, errs.Internalf("panic: %v", r))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// requestIDKey is shared with audit.RequestIDKey.
+const requestIDKey = "canbao.request_id"
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// RequestIDs gives every request an id (the client's X-Request-Id if it is sane) and echoes it.
+func RequestIDs() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Set(requestIDKey, id)
+		c.Header("X-Request-Id", id)
+		c.Next()
+	}
+}
+
+// RequestID is the id RequestIDs gave this request.
+func RequestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+// AccessLog writes one line per request: route template (never the raw path or query, which
+// may carry personal data), status, duration, request id and the caller's subject id.
+func AccessLog(log *slog.Logger, subject func(*gin.Context) string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		log.InfoContext(c.Request.Context(), "http",
+			"method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+			"ms", float64(time.Since(start).Microseconds())/1000, "bytes", c.Writer.Size(),
+			"request_id", RequestID(c), "subject", subject(c), "ip", c.ClientIP())
+	}
+}
+
+// Timeout bounds every request's context.
+func Timeout(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}
+
+// BodyLimit caps request bodies; reading past the cap fails and Decode answers 413.
+func BodyLimit(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			Fail(c, errs.New(errs.BodyTooLarge, fmt.Sprintf("请求内容过大（上限 %d KB）", max/1024)))
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		c.Next()
+	}
+}
+
+// Decode reads exactly one JSON object into dst. Unknown fields, trailing data, wrong types and
+// oversize bodies are errors with a Chinese message and, where known, the field.
+func Decode(c *gin.Context, dst any) error {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return errs.New(errs.UnsupportedMediaType, "请求内容须为 JSON（Content-Type: application/json）")
+		}
+	}
+	return DecodeReader(c.Request.Body, dst)
+}
+
+// DecodeReader is Decode for any reader (also used by batch and fuzz tests).
+func DecodeReader(r io.Reader, dst any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return decodeError(err)
+		}
+		return errs.New(errs.MalformedJSON, "请求内容格式不正确：只能包含一个 JSON 对象")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		maxErr    *http.MaxBytesError
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &maxErr):
+		return errs.New(errs.BodyTooLarge, fmt.Sprintf("请求内容过大（上限 %d KB）", maxErr.Limit/1024))
+	case errors.Is(err, io.EOF):
+		return errs.New(errs.MalformedJSON, "请求内容为空")
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.New(errs.MalformedJSON, "请求内容不是有效的 JSON")
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		return errs.Field(errs.InvalidInput, field, fmt.Sprintf("字段 %s 的类型不正确", field))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return errs.Field(errs.UnknownField, field, fmt.Sprintf("不允许的字段：%s", field))
+	default:
+		var e *errs.Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return errs.New(errs.MalformedJSON, "请求内容格式不正确")
+	}
+}
+
+// Page is a validated page request.
+type Page struct {
+	Number int // from 1
+	Size   int // 1..MaxPageSize
+}
+
+// Offset is the SQL offset of the page.
+func (p Page) Offset() int { return (p.Number - 1) * p.Size }
+
+// Page sizes (API.md).
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+	maxPageNumber   = 100000
+)
+
+// ParsePage reads page and page_size from the query.
+func ParsePage(c *gin.Context) (Page, error) {
+	p := Page{Number: 1, Size: DefaultPageSize}
+	if s := c.Query("page"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPageNumber {
+			return p, errs.Field(errs.PageInvalid, "page", "页码须为正整数")
+		}
+		p.Number = n
+	}
+	if s := c.Query("page_size"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return p, errs.Field(errs.PageInvalid, "page_size", fmt.Sprintf("每页条数须在 1 到 %d 之间", MaxPageSize))
+		}
+		p.Size = n
+	}
+	return p, nil
+}
+
+// List is the JSON shape of every list answer.
+type List[T any] struct {
+	Items []T `json:"items"`
+	Total int `json:"total"`
+}
+
+// NewList never returns a null items array.
+func NewList[T any](items []T, total int) List[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return List[T]{Items: items, Total: total}
+}

@@ -1,0 +1,163 @@
+// Package server assembles the HTTP API: middleware in order, every area's routes with their
+// policies, health and metrics. It is the one place that knows every area.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/internal/audit"
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/config"
+	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/ratelimit"
+	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/rules"
+	"github.com/canbao/canbao/internal/village"
+)
+
+// Deps are what the API needs, built once in main.
+type Deps struct {
+	Config  *config.Config
+	DB      *sqlx.DB
+	Redis   *redis.Client
+	Keyring *pii.Keyring
+	Rules   *rules.Book
+	Log     *slog.Logger
+}
+
+// Server is the assembled API.
+type Server struct {
+	Engine   *gin.Engine
+	Router   *auth.Router
+	Tokens   *auth.Tokens
+	Auth     *auth.Service
+	Subjects *auth.Subjects
+	Audit    *audit.Log
+	Registry *prometheus.Registry
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// New builds the engine and registers every route; it fails if a route lacks a policy.
+func New(d Deps) (*Server, error) {
+	cfg := d.Config
+	engine := gin.New()
+	engine.ContextWithFallback = true
+	engine.HandleMethodNotAllowed = true
+	if err := engine.SetTrustedProxies(cfg.TrustedProxyList()); err != nil {
+		return nil, err
+	}
+	if len(cfg.TrustedProxyList()) == 0 {
+		engine.ForwardedByClientIP = false
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	httpMetrics := newHTTPMetrics(reg)
+
+	tokens, err := auth.NewTokens(cfg.JWT.Secret, cfg.JWT.Issuer, cfg.JWT.ResidentTTL, cfg.JWT.StaffTTL)
+	if err != nil {
+		return nil, err
+	}
+	prefix := cfg.Redis.Prefix
+	subjects := auth.NewSubjects(d.DB, d.Redis, prefix, d.Log)
+	auditLog := audit.New(d.DB)
+	limiter := ratelimit.New(d.Redis, prefix)
+	authSvc := auth.NewService(d.DB, d.Redis, prefix, tokens, subjects, auditLog,
+		auth.LoginLimits{MaxFailures: cfg.Auth.LoginMaxFailures, Lockout: cfg.Auth.Lockout}, cfg.JWT.RefreshTTL, d.Log)
+
+	engine.Use(
+		web.RequestIDs(),
+		httpMetrics.middleware(),
+		web.AccessLog(d.Log, auth.SubjectString),
+		web.Errors(d.Log),
+		web.Recover(d.Log),
+		web.Timeout(cfg.HTTP.RequestTimeout),
+		web.BodyLimit(cfg.HTTP.MaxBodyBytes),
+	)
+	engine.NoRoute(func(c *gin.Context) { web.Fail(c, errs.New(errs.NotFound, "请求的接口不存在")) })
+	engine.NoMethod(func(c *gin.Context) {
+		web.Fail(c, &errs.Error{Code: errs.NotFound, Message: "请求的接口不存在"})
+	})
+
+	r := auth.NewRouter(engine, auth.NewMiddleware(tokens, subjects))
+	r.Handle(http.MethodGet, "/healthz", auth.Public(), func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	})
+	r.Handle(http.MethodGet, "/readyz", auth.Public(), readyz(d.DB, d.Redis))
+	r.Handle(http.MethodGet, "/metrics", auth.Public(), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+
+	auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP).Routes(r)
+	village.Routes(r, village.NewStore(d.DB))
+
+	if err := r.Verify(); err != nil {
+		return nil, err
+	}
+	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg}, nil
+}
+
+// readyz answers 200 only when MySQL and Redis both answer within a second.
+func readyz(db *sqlx.DB, rdb *redis.Client) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+		defer cancel()
+		checks := gin.H{"mysql": "ok", "redis": "ok"}
+		ready := true
+		if err := db.PingContext(ctx); err != nil {
+			checks["mysql"], ready = "unavailable", false
+		}
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			checks["redis"], ready = "unavailable", false
+		}
+		if !ready {
+			c.Header("Retry-After", "5")
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	}
+}
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canbao_http_requests_total", Help: "HTTP requests by route template, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "canbao_http_request_duration_seconds", Help: "HTTP request latency by route template.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func (m *httpMetrics) middleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Inc()
+		m.duration.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
+	}
+}

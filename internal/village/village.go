@@ -1,0 +1,53 @@
+// Package village serves the villages (村/居) of the town.
+package village
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/web"
+)
+
+// Village is one village or community of the town.
+type Village struct {
+	Code string `db:"code" json:"code"`
+	Name string `db:"name" json:"name"`
+}
+
+// Store reads villages.
+type Store struct{ db *sqlx.DB }
+
+// NewStore wires the store.
+func NewStore(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// List returns every village in the annex's order.
+func (s *Store) List(ctx context.Context) ([]Village, error) {
+	var vs []Village
+	err := s.db.SelectContext(ctx, &vs, `SELECT code, name FROM villages ORDER BY sort_order, code`)
+	return vs, database.Map(err)
+}
+
+// Exists reports whether a village code is known.
+func (s *Store) Exists(ctx context.Context, code string) (bool, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM villages WHERE code = ?`, code)
+	return n > 0, database.Map(err)
+}
+
+// Routes registers GET /api/v1/villages (public: the registration form needs it).
+func Routes(r *auth.Router, s *Store) {
+	r.Handle(http.MethodGet, "/api/v1/villages", auth.Public(), web.H(func(c *gin.Context) error {
+		vs, err := s.List(c.Request.Context())
+		if err != nil {
+			return err
+		}
+		c.Header("Cache-Control", "public, max-age=300")
+		c.JSON(http.StatusOK, web.NewList(vs, len(vs)))
+		return nil
+	}))
+}
