@@ -15,10 +15,11 @@ SELECT id, username, display_name, password_hash, role, village_code, disabled, 
 FROM staff_users WHERE id = ?
 
 -- name: staff-login-failed
--- Count a failed login and lock the account once the limit is reached.
+-- Count a failed login and lock the account once the limit is reached. locked_until is set
+-- first: MySQL evaluates SET left to right with the values already assigned.
 UPDATE staff_users
-SET failed_logins = failed_logins + 1,
-    locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,
+SET locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,
+    failed_logins = failed_logins + 1,
     updated_at = ?
 WHERE id = ?
 

@@ -21,6 +21,7 @@ import (
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/idempotency"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/rules"
@@ -46,6 +47,7 @@ type Server struct {
 	Subjects *auth.Subjects
 	Audit    *audit.Log
 	Registry *prometheus.Registry
+	Idem     *idempotency.Keys
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -99,13 +101,15 @@ func New(d Deps) (*Server, error) {
 	r.Handle(http.MethodGet, "/readyz", auth.Public(), readyz(d.DB, d.Redis))
 	r.Handle(http.MethodGet, "/metrics", auth.Public(), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
+	idem := idempotency.New(d.DB, d.Log, auth.SubjectString)
 	auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP).Routes(r)
+	auth.NewUserAdmin(d.DB, subjects, auditLog).Routes(r, idem.Middleware())
 	village.Routes(r, village.NewStore(d.DB))
 
 	if err := r.Verify(); err != nil {
 		return nil, err
 	}
-	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg}, nil
+	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem}, nil
 }
 
 // readyz answers 200 only when MySQL and Redis both answer within a second.

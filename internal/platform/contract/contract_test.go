@@ -541,3 +541,20 @@ func TestCheckLeavesRequestAlone(t *testing.T) {
 		t.Error("Check wrote defaults into the caller's request")
 	}
 }
+
+// Parallel tests share one Validator.
+func TestCheckConcurrent(t *testing.T) {
+	v := newValidator(t)
+	done := make(chan error)
+	for i := 0; i < 8; i++ {
+		go func() {
+			req := httptest.NewRequest("GET", "/api/v1/admin/residents?page=1", nil)
+			done <- v.Check(req, nil, 200, jsonHeader(), []byte(`{"items":[],"total":0}`))
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -42,7 +42,7 @@ const (
 	AlreadyRegistered   Code = "ALREADY_REGISTERED"
 	UsernameTaken       Code = "USERNAME_TAKEN"
 	IllegalTransition   Code = "ILLEGAL_TRANSITION"
-	IdempotencyInFlight Code = "IDEMPOTENCY_IN_PROGRESS"
+	IdempotencyInFlight Code = "IDEMPOTENCY_KEY_IN_USE"
 	// 413
 	BodyTooLarge Code = "BODY_TOO_LARGE"
 	// 415
@@ -52,6 +52,7 @@ const (
 	AgeOutOfScope        Code = "AGE_OUT_OF_SCOPE"
 	SchemeNotAllowed     Code = "SCHEME_NOT_ALLOWED"
 	IdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
+	CannotChangeSelf     Code = "CANNOT_CHANGE_SELF"
 	// 423
 	AccountLocked Code = "ACCOUNT_LOCKED"
 	// 429
@@ -72,7 +73,7 @@ var statusByCode = map[Code]int{
 	Conflict:  409, AlreadyRegistered: 409, UsernameTaken: 409, IllegalTransition: 409, IdempotencyInFlight: 409,
 	BodyTooLarge:         413,
 	UnsupportedMediaType: 415,
-	RuleViolation:        422, AgeOutOfScope: 422, SchemeNotAllowed: 422, IdempotencyKeyReused: 422,
+	RuleViolation:        422, AgeOutOfScope: 422, SchemeNotAllowed: 422, IdempotencyKeyReused: 422, CannotChangeSelf: 422,
 	AccountLocked: 429,
 	RateLimited:   429,
 	Internal:      500,

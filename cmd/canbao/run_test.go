@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/dbtest"
+)
+
+// TestOperatorJourney runs the binary's commands as an operator would on a fresh database:
+// migrate, seed demo, user create, serve; then logs in over real HTTP and shuts down cleanly.
+func TestOperatorJourney(t *testing.T) {
+	dsn := dbtest.DSN(t)
+	_, prefix := dbtest.Redis(t)
+	t.Setenv("CANBAO_MODE", "dev")
+	t.Setenv("CANBAO_MYSQL_DSN", dsn)
+	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
+	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
+	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
+	ctx := context.Background()
+
+	var out, errOut bytes.Buffer
+	// serve refuses an unmigrated database and says what to run.
+	if err := run(ctx, []string{"serve"}, nil, &out, &errOut); err == nil || !strings.Contains(err.Error(), "canbao migrate") {
+		t.Fatalf("serve before migrate: %v", err)
+	}
+	if err := run(ctx, []string{"migrate"}, nil, &out, &errOut); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, errOut.String())
+	}
+	if err := run(ctx, []string{"migrate"}, nil, &out, &errOut); err != nil {
+		t.Fatalf("migrate twice: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"seed", "demo"}, nil, &out, &errOut); err != nil {
+		t.Fatalf("seed: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "39042 residents") || !strings.Contains(out.String(), "zhenxing-admin") {
+		t.Fatalf("seed output: %s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"seed", "demo"}, nil, &out, &errOut); err != nil || !strings.Contains(out.String(), "0 residents") {
+		t.Fatalf("second seed: %v %s", err, out.String())
+	}
+	// user create: password on stdin; a weak one is refused and creates nothing.
+	if err := run(ctx, []string{"user", "create", "--username", "ops", "--role", "admin"}, strings.NewReader("weak\n"), &out, &errOut); err == nil {
+		t.Fatal("weak password accepted")
+	}
+	if err := run(ctx, []string{"user", "create", "--username", "ops", "--role", "admin"}, strings.NewReader("Town-Office-2019\n"), &out, &errOut); err != nil {
+		t.Fatalf("user create: %v", err)
+	}
+	if err := run(ctx, []string{"user", "create", "--username", "vol9", "--role", "volunteer", "--village", "nowhere"}, strings.NewReader("Town-Office-2019\n"), &out, &errOut); err == nil || !strings.Contains(err.Error(), "village_code") {
+		t.Fatalf("unknown village: %v", err)
+	}
+
+	sctx, stop := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	var serveErr bytes.Buffer
+	go func() { done <- run(sctx, []string{"serve"}, nil, pw, &serveErr); pw.Close() }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed nothing: %v %s", err, serveErr.String())
+	}
+	go io.Copy(io.Discard, pr) //nolint:errcheck
+	base := strings.Fields(strings.TrimPrefix(line, "canbao serving on "))[0]
+
+	get := func(path, token string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if code, body := get("/readyz", ""); code != 200 {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+	code, body := get("/api/v1/villages", "")
+	var villages struct {
+		Items []struct{ Code, Name string }
+		Total int
+	}
+	_ = json.Unmarshal(body, &villages)
+	if code != 200 || villages.Total != 14 || villages.Items[0].Name != "振兴村" || villages.Items[13].Name != "银河新城" {
+		t.Fatalf("villages: %d %s", code, body)
+	}
+	resp, err := http.Post(base+"/api/v1/auth/staff", "application/json", strings.NewReader(`{"username":"ops","password":"Town-Office-2019"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess struct{ Token string }
+	_ = json.NewDecoder(resp.Body).Decode(&sess)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || sess.Token == "" {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	if code, body := get("/api/v1/admin/users?page_size=100", sess.Token); code != 200 || !strings.Contains(string(body), `"zhenxing-vol"`) {
+		t.Fatalf("users: %d %s", code, body)
+	}
+
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM-equivalent: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if pii.ContainsPII(serveErr.String()) || pii.ContainsPII(errOut.String()) {
+		t.Fatal("logs contain personal data")
+	}
+	if !strings.Contains(serveErr.String(), `"msg":"stopped"`) {
+		t.Fatalf("no orderly stop in the log: %s", serveErr.String())
+	}
+	_ = database.Now
+}
+
+func TestBadConfigurationStopsEveryCommand(t *testing.T) {
+	t.Setenv("CANBAO_MODE", "production")
+	t.Setenv("CANBAO_JWT_SECRET", "")
+	t.Setenv("CANBAO_PII_KEY", "")
+	for _, args := range [][]string{{"serve"}, {"migrate"}, {"seed", "demo"}} {
+		err := run(context.Background(), args, nil, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "CANBAO_JWT_SECRET") || !strings.Contains(err.Error(), "CANBAO_PII_KEY") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, nil, io.Discard, io.Discard); err == nil {
+		t.Error("unknown command accepted")
+	}
+	if err := run(context.Background(), nil, nil, io.Discard, io.Discard); err == nil {
+		t.Error("no command accepted")
+	}
+}

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func environ(kv ...string) func() []string { return func() []string { return kv } }
+
+var (
+	goodJWT = strings.Repeat("j", 40)
+	goodPII = base64.StdEncoding.EncodeToString(make([]byte, 32))
+)
+
+func TestDefaultsAndEnvOverrides(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := Load(Options{Environ: environ(
+		"CANBAO_DEV_SECRETS_FILE="+filepath.Join(dir, "s.yaml"),
+		"CANBAO_HTTP_ADDR=0.0.0.0:9999",
+		"CANBAO_MYSQL_DSN=u@tcp(db:3306)/x?parseTime=true",
+		"CANBAO_REDIS_DB=3",
+		"CANBAO_JWT_STAFF_TTL=20m",
+		"CANBAO_WECHAT_API_BASE=http://127.0.0.1:1",
+		"UNRELATED=1",
+	)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Addr != "0.0.0.0:9999" || cfg.MySQL.DSN != "u@tcp(db:3306)/x?parseTime=true" || cfg.Redis.DB != 3 {
+		t.Fatalf("env not applied: %+v %+v %+v", cfg.HTTP, cfg.MySQL, cfg.Redis)
+	}
+	if cfg.JWT.StaffTTL != 20*time.Minute || cfg.WeChat.APIBase != "http://127.0.0.1:1" {
+		t.Fatalf("env not applied: %+v %+v", cfg.JWT, cfg.WeChat)
+	}
+	if cfg.JWT.ResidentTTL != 2*time.Hour || cfg.Redis.Addr != "127.0.0.1:6379" || cfg.Business.Timezone != "Asia/Shanghai" {
+		t.Fatalf("defaults wrong: %+v", cfg)
+	}
+	if cfg.Location().String() != "Asia/Shanghai" {
+		t.Fatalf("location: %v", cfg.Location())
+	}
+}
+
+func TestDevModeGeneratesSecretsOnceAndKeepsThem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nested", "dev-secrets.yaml")
+	env := environ("CANBAO_DEV_SECRETS_FILE=" + path)
+	a, err := Load(Options{Environ: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file mode %v, want 0600", st.Mode().Perm())
+	}
+	b, err := Load(Options{Environ: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.JWT.Secret == "" || a.JWT.Secret != b.JWT.Secret || a.PII.Key != b.PII.Key {
+		t.Fatal("dev secrets must be generated once and reused")
+	}
+	s, err := LoadDevSecrets(path)
+	if err != nil || len(s.DemoPassword) < 10 {
+		t.Fatalf("demo password: %q %v", s.DemoPassword, err)
+	}
+}
+
+func TestProductionRefusesMissingSecretsAndSaysWhich(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name    string
+		env     []string
+		missing []string
+		ok      bool
+	}{
+		{"both missing", nil, []string{"CANBAO_JWT_SECRET", "CANBAO_PII_KEY"}, false},
+		{"jwt missing", []string{"CANBAO_PII_KEY=" + goodPII}, []string{"CANBAO_JWT_SECRET"}, false},
+		{"pii missing", []string{"CANBAO_JWT_SECRET=" + goodJWT}, []string{"CANBAO_PII_KEY"}, false},
+		{"short jwt", []string{"CANBAO_JWT_SECRET=short", "CANBAO_PII_KEY=" + goodPII}, []string{"at least 32 bytes"}, false},
+		{"pii not 32 bytes", []string{"CANBAO_JWT_SECRET=" + goodJWT, "CANBAO_PII_KEY=" + base64.StdEncoding.EncodeToString([]byte("short"))}, []string{"must be 32 bytes"}, false},
+		{"complete", []string{"CANBAO_JWT_SECRET=" + goodJWT, "CANBAO_PII_KEY=" + goodPII}, nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			secrets := filepath.Join(dir, tc.name+".yaml")
+			env := append([]string{"CANBAO_MODE=production", "CANBAO_DEV_SECRETS_FILE=" + secrets}, tc.env...)
+			_, err := Load(Options{Environ: environ(env...)})
+			if tc.ok {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err == nil {
+					t.Fatal("expected an error")
+				}
+				for _, m := range tc.missing {
+					if !strings.Contains(err.Error(), m) {
+						t.Errorf("error %q does not mention %s", err, m)
+					}
+				}
+			}
+			if _, err := os.Stat(secrets); !os.IsNotExist(err) {
+				t.Error("production mode must never write a dev secrets file")
+			}
+		})
+	}
+}
+
+func TestBadConfigurationIsRejected(t *testing.T) {
+	base := []string{"CANBAO_MODE=production", "CANBAO_JWT_SECRET=" + goodJWT, "CANBAO_PII_KEY=" + goodPII}
+	cases := map[string]string{
+		"mode":            "CANBAO_MODE=staging",
+		"timezone":        "CANBAO_BUSINESS_TIMEZONE=Mars/Olympus",
+		"duration":        "CANBAO_JWT_STAFF_TTL=soon",
+		"ttl too long":    "CANBAO_JWT_STAFF_TTL=5h",
+		"proxy":           "CANBAO_HTTP_TRUSTED_PROXIES=not-an-ip",
+		"empty addr":      "CANBAO_HTTP_ADDR=",
+		"wechat timeout":  "CANBAO_WECHAT_TIMEOUT=1m",
+		"redis db number": "CANBAO_REDIS_DB=zero",
+	}
+	for name, kv := range cases {
+		t.Run(name, func(t *testing.T) {
+			env := append(append([]string{}, base...), kv)
+			if _, err := Load(Options{Environ: environ(env...)}); err == nil {
+				t.Fatalf("%s accepted", kv)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		if _, err := Load(Options{File: filepath.Join(t.TempDir(), "nope.yaml"), Environ: environ(base...)}); err == nil {
+			t.Fatal("a missing --config file must be an error")
+		}
+	})
+	t.Run("file then env", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(f, []byte("http:\n  addr: 127.0.0.1:7000\nredis:\n  prefix: \"x:\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(Options{File: f, Environ: environ(append(base, "CANBAO_HTTP_ADDR=127.0.0.1:7001")...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.HTTP.Addr != "127.0.0.1:7001" || cfg.Redis.Prefix != "x:" {
+			t.Fatalf("precedence wrong: %s %s", cfg.HTTP.Addr, cfg.Redis.Prefix)
+		}
+	})
+}

@@ -1,0 +1,194 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/canbao/canbao/internal/platform/errs"
+)
+
+type sample struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+	Flag  *bool  `json:"flag"`
+}
+
+func TestDecodeReader(t *testing.T) {
+	cases := []struct {
+		body  string
+		code  errs.Code
+		field string
+	}{
+		{`{"name":"a","count":1}`, "", ""},
+		{``, errs.MalformedJSON, ""},
+		{`{"name":`, errs.MalformedJSON, ""},
+		{`{"name":"a"} {"name":"b"}`, errs.MalformedJSON, ""},
+		{`{"name":"a"} x`, errs.MalformedJSON, ""},
+		{`{"name":"a","status":"confirmed"}`, errs.UnknownField, "status"},
+		{`{"count":"3"}`, errs.InvalidInput, "count"},
+		{`[1,2]`, errs.InvalidInput, ""},
+		{`{"name":"a"}   `, "", ""},
+	}
+	for _, tc := range cases {
+		var s sample
+		err := DecodeReader(strings.NewReader(tc.body), &s)
+		if tc.code == "" {
+			if err != nil {
+				t.Errorf("%q: unexpected %v", tc.body, err)
+			}
+			continue
+		}
+		e, ok := errs.As(err)
+		if !ok || e.Code != tc.code || e.Field != tc.field {
+			t.Errorf("%q: got %v, want %s field %q", tc.body, err, tc.code, tc.field)
+		}
+		if ok && e.Message == "" {
+			t.Errorf("%q: no Chinese message", tc.body)
+		}
+	}
+}
+
+func FuzzDecodeReader(f *testing.F) {
+	for _, s := range []string{`{"name":"a","count":1}`, `{"flag":true}`, `{`, `null`, `{"x":1}`, `"\u0000"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var s sample
+		err := DecodeReader(strings.NewReader(body), &s)
+		if err == nil {
+			return
+		}
+		e, ok := errs.As(err)
+		if !ok {
+			t.Fatalf("decode error is not a domain error: %v", err)
+		}
+		if st := errs.Status(e.Code); st != 400 && st != 413 {
+			t.Fatalf("decode error maps to %d", st)
+		}
+	})
+}
+
+func newEngine(log *slog.Logger, h gin.HandlerFunc) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(RequestIDs(), Errors(log), Recover(log), Timeout(time.Second), BodyLimit(64))
+	e.POST("/x", h)
+	return e
+}
+
+func TestErrorRenderingAndLimits(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	e := newEngine(log, H(func(c *gin.Context) error {
+		var s sample
+		if err := Decode(c, &s); err != nil {
+			return err
+		}
+		switch s.Name {
+		case "panic":
+			panic("boom")
+		case "internal":
+			return errors.New("db exploded")
+		case "limited":
+			err := errs.New(errs.RateLimited, "操作过于频繁")
+			err.RetryAfter = 1500 * time.Millisecond
+			return err
+		}
+		c.JSON(200, s)
+		return nil
+	}))
+	do := func(body, ct string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, req)
+		return w
+	}
+	type errBody struct{ Error ErrorDetail }
+	check := func(w *httptest.ResponseRecorder, status int, code errs.Code) errBody {
+		t.Helper()
+		if w.Code != status {
+			t.Fatalf("status %d want %d: %s", w.Code, status, w.Body)
+		}
+		var b errBody
+		if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
+			t.Fatalf("body %s: %v", w.Body, err)
+		}
+		if b.Error.Code != code || b.Error.Message == "" {
+			t.Fatalf("error %+v want %s", b.Error, code)
+		}
+		if w.Header().Get("X-Request-Id") == "" {
+			t.Fatal("no request id")
+		}
+		return b
+	}
+	if w := do(`{"name":"ok"}`, "application/json"); w.Code != 200 {
+		t.Fatalf("ok: %d %s", w.Code, w.Body)
+	}
+	check(do(`{"name":"ok","x":1}`, "application/json"), 400, errs.UnknownField)
+	check(do(`{"name":"ok"}`, "text/plain"), 415, errs.UnsupportedMediaType)
+	check(do(`{"name":"`+strings.Repeat("a", 100)+`"}`, "application/json"), 413, errs.BodyTooLarge)
+	b := check(do(`{"name":"internal"}`, "application/json"), 500, errs.Internal)
+	if strings.Contains(b.Error.Message, "exploded") || b.Error.RequestID == "" {
+		t.Fatalf("internal error leaked or lacks request id: %+v", b.Error)
+	}
+	if !strings.Contains(logs.String(), "db exploded") {
+		t.Fatal("internal cause not logged")
+	}
+	check(do(`{"name":"panic"}`, "application/json"), 500, errs.Internal)
+	w := do(`{"name":"limited"}`, "application/json")
+	check(w, 429, errs.RateLimited)
+	if w.Header().Get("Retry-After") != "2" {
+		t.Fatalf("Retry-After %q, want 2 (rounded up)", w.Header().Get("Retry-After"))
+	}
+}
+
+func TestRequestIDEchoedOnlyWhenSane(t *testing.T) {
+	e := newEngine(slog.New(slog.NewTextHandler(io.Discard, nil)), func(c *gin.Context) { c.Status(204) })
+	for in, keep := range map[string]bool{"abcdef12-3456": true, "short": false, "bad id with spaces!": false} {
+		req := httptest.NewRequest(http.MethodPost, "/x", nil)
+		req.Header.Set("X-Request-Id", in)
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, req)
+		got := w.Header().Get("X-Request-Id")
+		if (got == in) != keep || got == "" {
+			t.Errorf("%q -> %q", in, got)
+		}
+	}
+}
+
+func TestParsePage(t *testing.T) {
+	for q, want := range map[string]any{
+		"":                     Page{1, 20},
+		"page=3&page_size=100": Page{3, 100},
+		"page=0":               errs.PageInvalid,
+		"page_size=101":        errs.PageInvalid,
+		"page=abc":             errs.PageInvalid,
+	} {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest(http.MethodGet, "/?"+q, nil)
+		p, err := ParsePage(c)
+		if code, isErr := want.(errs.Code); isErr {
+			if e, ok := errs.As(err); !ok || e.Code != code {
+				t.Errorf("%q: %v", q, err)
+			}
+		} else if err != nil || p != want {
+			t.Errorf("%q: %+v %v", q, p, err)
+		}
+	}
+	if p := (Page{Number: 3, Size: 20}); p.Offset() != 40 {
+		t.Fatal("offset")
+	}
+}

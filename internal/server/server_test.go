@@ -1,0 +1,138 @@
+package server_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/server"
+	"github.com/canbao/canbao/internal/server/servertest"
+)
+
+// TestEveryRouteHasAPolicyAndLowerRolesGet403 walks engine.Routes(): each route has a declared
+// policy, anonymous callers of protected routes get 401, and every role outside the policy 403.
+func TestEveryRouteHasAPolicyAndLowerRolesGet403(t *testing.T) {
+	env := servertest.New(t)
+	env.SkipContract = true // bodies are empty on purpose: only the gate is under test
+	// Fresh tokens per route: some routes (logout) revoke the caller's tokens.
+	tokensFor := func() map[auth.Role]string {
+		tokens := map[auth.Role]string{}
+		for _, r := range auth.StaffRoles {
+			village := ""
+			if r.VillageBound() {
+				village = "zhenxing"
+			}
+			tokens[r], _ = env.Staff(r, village)
+		}
+		tokens[auth.RoleResident], _ = env.Resident()
+		return tokens
+	}
+
+	routes := env.Server.Engine.Routes()
+	if len(routes) < 5 {
+		t.Fatalf("only %d routes", len(routes))
+	}
+	for _, rt := range routes {
+		p, ok := env.Server.Router.Policy(rt.Method, rt.Path)
+		if !ok {
+			t.Errorf("%s %s has no policy", rt.Method, rt.Path)
+			continue
+		}
+		if p.Public {
+			continue
+		}
+		path := strings.NewReplacer(":id", "1", ":slug", "x").Replace(rt.Path)
+		if w := env.Do(servertest.Request{Method: rt.Method, Path: path}); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s %s without a token: %d, want 401", rt.Method, rt.Path, w.Code)
+		}
+		for role, tok := range tokensFor() {
+			allowed := false
+			for _, a := range p.Roles {
+				allowed = allowed || a == role
+			}
+			w := env.Do(servertest.Request{Method: rt.Method, Path: path, Token: tok})
+			if !allowed && w.Code != http.StatusForbidden {
+				t.Errorf("%s %s as %s: %d, want 403", rt.Method, rt.Path, role, w.Code)
+			}
+			if allowed && (w.Code == http.StatusForbidden || w.Code == http.StatusUnauthorized) {
+				t.Errorf("%s %s as %s: %d, want it let through", rt.Method, rt.Path, role, w.Code)
+			}
+		}
+	}
+}
+
+func TestRouteWithoutPolicyFailsStartup(t *testing.T) {
+	env := servertest.New(t)
+	env.Server.Engine.GET("/sneaky", func(c *gin.Context) {})
+	if err := env.Server.Router.Verify(); err == nil || !strings.Contains(err.Error(), "/sneaky") {
+		t.Fatalf("Verify: %v", err)
+	}
+}
+
+func TestHealthReadyMetricsVillages(t *testing.T) {
+	env := servertest.New(t)
+	if w := env.Do(servertest.Request{Method: "GET", Path: "/healthz"}); w.Code != 200 {
+		t.Fatalf("healthz %d", w.Code)
+	}
+	if w := env.Do(servertest.Request{Method: "GET", Path: "/readyz"}); w.Code != 200 {
+		t.Fatalf("readyz %d %s", w.Code, w.Body)
+	}
+	w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/villages"})
+	var list struct {
+		Items []struct{ Code, Name string }
+		Total int
+	}
+	w.JSON(t, &list)
+	if w.Code != 200 || list.Total != 2 || list.Items[0].Code != "zhenxing" || list.Items[0].Name != "振兴村" {
+		t.Fatalf("villages: %d %s", w.Code, w.Body)
+	}
+	m := env.Do(servertest.Request{Method: "GET", Path: "/metrics"})
+	if m.Code != 200 || !strings.Contains(string(m.Body), `canbao_http_requests_total{method="GET",route="/api/v1/villages",status="200"} 1`) {
+		t.Fatalf("metrics: %d\n%s", m.Code, m.Body)
+	}
+	nf := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/nowhere"})
+	if nf.Code != 404 || nf.ErrorCode() != "NOT_FOUND" {
+		t.Fatalf("unknown route: %d %s", nf.Code, nf.Body)
+	}
+}
+
+// TestReadyzIs503WhenABackingServiceIsDown points the server at closed ports.
+func TestReadyzIs503WhenABackingServiceIsDown(t *testing.T) {
+	env := servertest.New(t)
+	deadDB := sqlx.MustOpen("mysql", "root@tcp(127.0.0.1:1)/x?timeout=200ms")
+	defer deadDB.Close()
+	deadRedis := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	defer deadRedis.Close()
+	for name, deps := range map[string]server.Deps{
+		"mysql down": {DB: deadDB, Redis: env.Redis},
+		"redis down": {DB: env.DB, Redis: deadRedis},
+	} {
+		t.Run(name, func(t *testing.T) {
+			deps.Config, deps.Keyring, deps.Rules = env.Config, env.Keyring, env.Rules
+			deps.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+			srv, err := server.New(deps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e2 := *env
+			e2.Server = srv
+			w := e2.Do(servertest.Request{Method: "GET", Path: "/readyz"})
+			if w.Code != 503 || w.Header.Get("Retry-After") == "" {
+				t.Fatalf("readyz: %d %s", w.Code, w.Body)
+			}
+		})
+	}
+}
+
+var _ = context.Background
+var _ = database.Now
