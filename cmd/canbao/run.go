@@ -22,6 +22,7 @@ import (
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/registration"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/logging"
@@ -303,7 +304,7 @@ func describe(err error) error {
 
 // checkQueries prepares every store's named SQL once, so a typo fails at boot.
 func checkQueries(ctx context.Context, db *sqlx.DB) error {
-	for _, q := range []database.Queries{auth.Queries} {
+	for _, q := range []database.Queries{auth.Queries, registration.Queries} {
 		if err := q.Check(ctx, db); err != nil {
 			return err
 		}

@@ -93,6 +93,19 @@ type WeChat struct {
 	AppID   string        `koanf:"appid"`
 	Secret  string        `koanf:"secret"`
 	Timeout time.Duration `koanf:"timeout"`
+	// TemplateIDs are the approved subscribe-message templates, comma-separated.
+	TemplateIDs string `koanf:"template_ids"`
+}
+
+// Templates splits wechat.template_ids.
+func (w WeChat) Templates() []string {
+	var out []string
+	for _, t := range strings.Split(w.TemplateIDs, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // SMS configures the SMS provider client.

@@ -19,13 +19,18 @@ import (
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
+	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/idempotency"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/policy"
+	"github.com/canbao/canbao/internal/registration"
+	"github.com/canbao/canbao/internal/resident"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"
+	"github.com/canbao/canbao/internal/wechat"
 )
 
 // Deps are what the API needs, built once in main.
@@ -105,6 +110,17 @@ func New(d Deps) (*Server, error) {
 	auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP).Routes(r)
 	auth.NewUserAdmin(d.DB, subjects, auditLog).Routes(r, idem.Middleware())
 	village.Routes(r, village.NewStore(d.DB))
+	rules.TiersRoutes(r, d.Rules, cfg.Location())
+	eligibility.NewHandler(d.Rules, cfg.Location()).Routes(r)
+	policy.Routes(r, policy.NewService(d.DB, d.Redis, prefix, auditLog, d.Log), idem.Middleware())
+
+	wx := wechat.NewClient(wechat.Config{APIBase: cfg.WeChat.APIBase, AppID: cfg.WeChat.AppID, Secret: cfg.WeChat.Secret,
+		Timeout: cfg.WeChat.Timeout}, d.Redis, prefix, d.Log)
+	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
+		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
+	registrations.Routes(r, idem.Middleware())
+	resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
+		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3}).Routes(r, idem.Middleware())
 
 	if err := r.Verify(); err != nil {
 		return nil, err

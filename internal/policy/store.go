@@ -1,0 +1,153 @@
+package policy
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/web"
+)
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.MustLoadQueries(queryFS, "queries.sql")
+
+// row is a row of policy_articles (body is empty in lists).
+type row struct {
+	ID          int64        `db:"id"`
+	Slug        string       `db:"slug"`
+	Title       string       `db:"title"`
+	Summary     string       `db:"summary"`
+	Body        string       `db:"body"`
+	Category    string       `db:"category"`
+	Published   bool         `db:"published"`
+	Version     int          `db:"version"`
+	PublishedAt sql.NullTime `db:"published_at"`
+	CreatedAt   time.Time    `db:"created_at"`
+	UpdatedAt   time.Time    `db:"updated_at"`
+}
+
+func (r row) status() Status {
+	if r.Published {
+		return StatusPublished
+	}
+	return StatusDraft
+}
+
+func (r row) summary() Summary {
+	return Summary{Slug: r.Slug, Title: r.Title, Summary: r.Summary, Category: r.Category, UpdatedAt: r.UpdatedAt}
+}
+
+func (r row) article() Article {
+	return Article{Slug: r.Slug, Title: r.Title, Summary: r.Summary, Body: r.Body, Category: r.Category, UpdatedAt: r.UpdatedAt}
+}
+
+func (r row) admin() AdminArticle {
+	a := AdminArticle{Slug: r.Slug, Title: r.Title, Summary: r.Summary, Body: r.Body, Category: r.Category,
+		Status: r.status(), Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.PublishedAt.Valid {
+		t := r.PublishedAt.Time
+		a.PublishedAt = &t
+	}
+	return a
+}
+
+// getRow reads one article by a named query; errNotFound when there is none.
+func getRow(ctx context.Context, q sqlx.QueryerContext, query string, arg any) (row, error) {
+	var r row
+	err := sqlx.GetContext(ctx, q, &r, Queries.Get(query), arg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, errNotFound
+	}
+	return r, database.Map(err)
+}
+
+// listRows returns one page of the articles f selects and how many it selects in all;
+// published is 1 or 0 to select on it, -1 for both.
+func listRows(ctx context.Context, q sqlx.QueryerContext, f Filter, published int, page web.Page) ([]row, int, error) {
+	like := likePattern(f.Query)
+	args := []any{published, published, f.Category, f.Category, like, like, like, like}
+	var total int
+	if err := sqlx.GetContext(ctx, q, &total, Queries.Get("articles-count"), args...); err != nil {
+		return nil, 0, database.Map(err)
+	}
+	var rows []row
+	if err := sqlx.SelectContext(ctx, q, &rows, Queries.Get("articles-page"), append(args, page.Size, page.Offset())...); err != nil {
+		return nil, 0, database.Map(err)
+	}
+	return rows, total, nil
+}
+
+// revisions reads an article's history, newest first.
+func revisions(ctx context.Context, q sqlx.QueryerContext, articleID int64) ([]Revision, error) {
+	var rs []struct {
+		Version   int           `db:"version"`
+		Title     string        `db:"title"`
+		EditedBy  sql.NullInt64 `db:"edited_by"`
+		CreatedAt time.Time     `db:"created_at"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rs, Queries.Get("revisions-of-article"), articleID); err != nil {
+		return nil, database.Map(err)
+	}
+	out := make([]Revision, len(rs))
+	for i, r := range rs {
+		out[i] = Revision{Version: r.Version, Title: r.Title, CreatedAt: r.CreatedAt}
+		if r.EditedBy.Valid {
+			id := r.EditedBy.Int64
+			out[i].EditedBy = &id
+		}
+	}
+	return out, nil
+}
+
+// adminArticle reads an article with its history.
+func adminArticle(ctx context.Context, q sqlx.QueryerContext, query string, arg any) (AdminArticle, error) {
+	r, err := getRow(ctx, q, query, arg)
+	if err != nil {
+		return AdminArticle{}, err
+	}
+	a := r.admin()
+	if a.Revisions, err = revisions(ctx, q, r.ID); err != nil {
+		return AdminArticle{}, err
+	}
+	return a, nil
+}
+
+// insertArticle writes a new article and its revision 1 and returns its id; a taken slug is
+// errSlugTaken.
+func insertArticle(ctx context.Context, tx *sqlx.Tx, slug string, c Content, editor any, now time.Time) (int64, error) {
+	published := c.Status == StatusPublished
+	var publishedAt any
+	if published {
+		publishedAt = now
+	}
+	res, err := tx.ExecContext(ctx, Queries.Get("article-insert"),
+		slug, c.Title, c.Summary, c.Body, c.Category, published, publishedAt, now, now, editor)
+	if database.IsDuplicate(err) {
+		return 0, errSlugTaken
+	}
+	if err != nil {
+		return 0, database.Map(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, database.Map(err)
+	}
+	return id, insertRevision(ctx, tx, id, 1, c, editor, now)
+}
+
+func insertRevision(ctx context.Context, tx *sqlx.Tx, articleID int64, version int, c Content, editor any, now time.Time) error {
+	_, err := tx.ExecContext(ctx, Queries.Get("revision-insert"),
+		articleID, version, c.Title, c.Summary, c.Body, c.Category, editor, now)
+	return database.Map(err)
+}
+
+var errSlugTaken = errs.Field(errs.Conflict, "slug", "该链接名已被其他文章使用，请换一个")

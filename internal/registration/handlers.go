@@ -1,0 +1,296 @@
+package registration
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/audit"
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/web"
+)
+
+// Routes registers the resident and village admin endpoints; idem is the Idempotency-Key
+// middleware.
+func (s *Service) Routes(r *auth.Router, idem gin.HandlerFunc) {
+	resident := auth.Allow(auth.RoleResident)
+	reviewers := auth.Allow(auth.RoleVillageAdmin, auth.RoleAdmin)
+	r.Handle(http.MethodPost, "/api/v1/registrations", resident, idem, web.H(s.create))
+	r.Handle(http.MethodGet, "/api/v1/registrations/mine", resident, web.H(s.mine))
+	r.Handle(http.MethodGet, "/api/v1/admin/registrations", reviewers, web.H(s.adminList))
+	r.Handle(http.MethodPost, "/api/v1/admin/registrations/:id/confirm", reviewers, web.H(s.confirm))
+	r.Handle(http.MethodPost, "/api/v1/admin/registrations/:id/reject", reviewers, web.H(s.reject))
+}
+
+func (s *Service) create(c *gin.Context) error {
+	var req Request
+	if err := web.Decode(c, &req); err != nil {
+		return err
+	}
+	p := auth.MustPrincipal(c)
+	rcpt, err := s.Register(c.Request.Context(), auth.AuditContext(c), p.ID, req)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusCreated, rcpt)
+	return nil
+}
+
+// row is a registration as stored.
+type row struct {
+	ID               int64          `db:"id"`
+	AccountID        int64          `db:"account_id"`
+	ResidentID       int64          `db:"resident_id"`
+	Year             int            `db:"year"`
+	Name             string         `db:"name"`
+	IDNumberEnc      []byte         `db:"id_number_enc"`
+	PhoneEnc         []byte         `db:"phone_enc"`
+	KeyID            string         `db:"pii_key_id"`
+	VillageCode      string         `db:"village_code"`
+	Employed         bool           `db:"employed"`
+	LandExpropriated bool           `db:"land_expropriated"`
+	Scheme           string         `db:"scheme"`
+	Channel          string         `db:"channel"`
+	RegisterAt       string         `db:"register_at"`
+	Tier             sql.NullInt64  `db:"tier"`
+	Status           string         `db:"status"`
+	Privacy          string         `db:"privacy_notice_version"`
+	RejectReason     sql.NullString `db:"reject_reason"`
+	DecidedAt        sql.NullTime   `db:"decided_at"`
+	CreatedAt        time.Time      `db:"created_at"`
+	UpdatedAt        time.Time      `db:"updated_at"`
+}
+
+// View is a registration as residents and village admins see it: personal data masked.
+type View struct {
+	ID               int64      `json:"id"`
+	Status           string     `json:"status"`
+	Scheme           string     `json:"scheme"`
+	Tier             *int64     `json:"tier"`
+	RegisterAt       string     `json:"register_at"`
+	VillageCode      string     `json:"village_code"`
+	Name             string     `json:"name"`
+	IDNumberMasked   string     `json:"id_number_masked"`
+	PhoneMasked      string     `json:"phone_masked"`
+	Employed         bool       `json:"employed"`
+	LandExpropriated bool       `json:"land_expropriated"`
+	Privacy          string     `json:"privacy_notice_version"`
+	RejectReason     *string    `json:"reject_reason"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	DecidedAt        *time.Time `json:"decided_at"`
+}
+
+func (s *Service) view(r row) View {
+	v := View{ID: r.ID, Status: r.Status, Scheme: r.Scheme, RegisterAt: r.RegisterAt, VillageCode: r.VillageCode,
+		Name: r.Name, IDNumberMasked: s.maskedID(r.IDNumberEnc, r.KeyID), PhoneMasked: s.maskedPhone(r.PhoneEnc, r.KeyID),
+		Employed: r.Employed, LandExpropriated: r.LandExpropriated, Privacy: r.Privacy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if r.Tier.Valid {
+		t := r.Tier.Int64
+		v.Tier = &t
+	}
+	if r.RejectReason.Valid {
+		s := r.RejectReason.String
+		v.RejectReason = &s
+	}
+	if r.DecidedAt.Valid {
+		d := r.DecidedAt.Time
+		v.DecidedAt = &d
+	}
+	return v
+}
+
+const selectRow = `SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
+	land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason, decided_at,
+	created_at, updated_at FROM registrations`
+
+func (s *Service) list(ctx context.Context, where string, args []any, order string, page web.Page) ([]View, int, error) {
+	var total int
+	if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM registrations WHERE "+where, args...); err != nil {
+		return nil, 0, database.Map(err)
+	}
+	var rows []row
+	if err := s.db.SelectContext(ctx, &rows, selectRow+" WHERE "+where+" ORDER BY "+order+" LIMIT ? OFFSET ?",
+		append(args, page.Size, page.Offset())...); err != nil {
+		return nil, 0, database.Map(err)
+	}
+	out := make([]View, len(rows))
+	for i, r := range rows {
+		out[i] = s.view(r)
+	}
+	return out, total, nil
+}
+
+func (s *Service) mine(c *gin.Context) error {
+	page, err := web.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	p := auth.MustPrincipal(c)
+	items, total, err := s.list(c.Request.Context(), "account_id = ?", []any{p.ID}, "created_at DESC, id DESC", page)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, web.NewList(items, total))
+	return nil
+}
+
+var statuses = map[string]bool{StatusSubmitted: true, StatusReferred: true, StatusConfirmed: true, StatusRejected: true}
+
+func (s *Service) adminList(c *gin.Context) error {
+	page, err := web.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	p := auth.MustPrincipal(c)
+	village, err := scopeVillage(p, c.Query("village"))
+	if err != nil {
+		return err
+	}
+	where, args := []string{"1=1"}, []any{}
+	if village != "" {
+		where, args = append(where, "village_code = ?"), append(args, village)
+	}
+	if st := c.Query("status"); st != "" {
+		if !statuses[st] {
+			return errs.Field(errs.InvalidInput, "status", "状态须为 submitted、referred、confirmed 或 rejected")
+		}
+		where, args = append(where, "status = ?"), append(args, st)
+	}
+	// Open registrations first, oldest first: the queue a village admin works through.
+	order := "CASE WHEN status = 'submitted' THEN 0 ELSE 1 END, created_at, id"
+	items, total, err := s.list(c.Request.Context(), strings.Join(where, " AND "), args, order, page)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, web.NewList(items, total))
+	return nil
+}
+
+type rejectRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Service) confirm(c *gin.Context) error {
+	id, err := auth.PathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.decide(c, id, StatusConfirmed, "")
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, v)
+	return nil
+}
+
+func (s *Service) reject(c *gin.Context) error {
+	id, err := auth.PathID(c)
+	if err != nil {
+		return err
+	}
+	var req rejectRequest
+	if err := web.Decode(c, &req); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if n := utf8.RuneCountInString(reason); n < 1 || n > 200 || strings.ContainsFunc(reason, unicode.IsControl) {
+		return errs.Field(errs.InvalidInput, "reason", "请填写退回原因（200 字以内）")
+	}
+	v, err := s.decide(c, id, StatusRejected, reason)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, v)
+	return nil
+}
+
+// decide confirms or rejects a submitted registration of the caller's village. Confirming
+// makes the person insured and counts one new enrollment, once, on today's date.
+func (s *Service) decide(c *gin.Context, id int64, to, reason string) (View, error) {
+	ctx := c.Request.Context()
+	p := auth.MustPrincipal(c)
+	now := database.Now()
+	today := web.Today(s.now(), s.loc)
+	var out row
+	err := database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var r row
+		if err := tx.GetContext(ctx, &r, Queries.Get("registration-lock"), id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return errs.ErrNotFoundPublic
+			}
+			return database.Map(err)
+		}
+		if !p.CanSeeVillage(r.VillageCode) {
+			return errs.ErrNotFoundPublic
+		}
+		if r.Status != StatusSubmitted {
+			return errs.New(codeNotOpen, "该登记已处理，不能重复操作")
+		}
+		var active, rejectReason any
+		if to == StatusConfirmed {
+			active = r.ResidentID
+		} else {
+			rejectReason = reason
+		}
+		if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), to, active, rejectReason, p.ID, now, now, id); err != nil {
+			return database.Map(err)
+		}
+		if to == StatusConfirmed {
+			if err := s.enroll(ctx, tx, r, today, now); err != nil {
+				return err
+			}
+		}
+		action := "registration.confirm"
+		if to == StatusRejected {
+			action = "registration.reject"
+		}
+		if err := s.audit.RecordTx(ctx, tx, auth.AuditContext(c).Event(action, "registration", id, audit.Success, "")); err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &out, Queries.Get("registration-by-id"), id)
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(out), nil
+}
+
+// enroll marks the person insured and records the new enrollment once.
+func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, today, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, Queries.Get("resident-enrolled"), r.Scheme, today, now, r.ResidentID); err != nil {
+		return database.Map(err)
+	}
+	var n int
+	if err := tx.GetContext(ctx, &n, Queries.Get("enrollment-exists"), r.ResidentID); err != nil {
+		return database.Map(err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var village string
+	if err := tx.GetContext(ctx, &village, Queries.Get("resident-village"), r.ResidentID); err != nil {
+		return database.Map(err)
+	}
+	if _, err := tx.ExecContext(ctx, Queries.Get("enrollment-insert"), r.ResidentID, village, r.Scheme, r.ID, today, now); err != nil {
+		return database.Map(err)
+	}
+	return nil
+}
+
+// HasOpenRegistration reports whether an account has an open or confirmed registration this year.
+func (s *Service) HasOpenRegistration(ctx context.Context, accountID int64) (bool, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, Queries.Get("has-open-registration"), accountID, web.Today(s.now(), s.loc).Year())
+	return n > 0, database.Map(err)
+}

@@ -1,0 +1,58 @@
+-- name: resident-by-id-number
+-- Find the person (roster row) of an ID number through its blind index, locked for the registration.
+SELECT id, village_code, status FROM residents WHERE id_number_bidx = ? FOR UPDATE
+
+-- name: resident-insert
+-- A person not on the roster yet registers: add them, unenrolled, from what the ID number says.
+INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,
+    village_code, employed, land_expropriated, status, source, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'unenrolled', 'registration', ?, ?)
+
+-- name: active-registration
+-- The person's open or confirmed registration of the year, if any.
+SELECT id FROM registrations WHERE year = ? AND active_resident_id = ?
+
+-- name: registration-insert
+INSERT INTO registrations (account_id, resident_id, active_resident_id, year, name, id_number_enc, phone_enc, pii_key_id,
+    village_code, employed, land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version,
+    created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: account-link-resident
+-- The account's first registered person becomes "its" resident.
+UPDATE resident_accounts SET resident_id = ? WHERE id = ? AND resident_id IS NULL
+
+-- name: registration-by-id
+SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
+       land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason,
+       decided_at, created_at, updated_at
+FROM registrations WHERE id = ?
+
+-- name: registration-lock
+SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
+       land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason,
+       decided_at, created_at, updated_at
+FROM registrations WHERE id = ? FOR UPDATE
+
+-- name: registration-decide
+-- Confirm or reject: a rejected registration frees the person's slot for the year.
+UPDATE registrations SET status = ?, active_resident_id = ?, reject_reason = ?, decided_by = ?, decided_at = ?, updated_at = ?
+WHERE id = ?
+
+-- name: resident-enrolled
+-- A confirmed registration makes the person insured in that scheme.
+UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ? WHERE id = ?
+
+-- name: resident-village
+SELECT village_code FROM residents WHERE id = ?
+
+-- name: enrollment-exists
+SELECT COUNT(*) FROM enrollments WHERE resident_id = ?
+
+-- name: enrollment-insert
+-- A person counts once as a new enrollment.
+INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, enrolled_on, created_at)
+VALUES (?, ?, ?, 'registration', ?, ?, ?)
+
+-- name: has-open-registration
+SELECT COUNT(*) FROM registrations WHERE account_id = ? AND year = ? AND status IN ('submitted', 'referred', 'confirmed')

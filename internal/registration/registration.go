@@ -1,0 +1,407 @@
+// Package registration is residents' self-registration for a pension scheme with a
+// contribution tier, and the village admins' review of it. A confirmed registration is a new
+// enrollment.
+package registration
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/internal/audit"
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/eligibility"
+	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/ratelimit"
+	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/rules"
+)
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.MustLoadQueries(queryFS, "queries.sql")
+
+// Statuses of a registration.
+const (
+	StatusSubmitted = "submitted" // resident pension, waiting for the village admin
+	StatusReferred  = "referred"  // employee pension, carried out by the city centre or employer
+	StatusConfirmed = "confirmed"
+	StatusRejected  = "rejected"
+)
+
+// Error codes of this area.
+const (
+	codeAlreadyEnrolled errs.Code = "ALREADY_ENROLLED"
+	codeNotOpen         errs.Code = "REGISTRATION_NOT_OPEN"
+)
+
+// Limits against abuse (SECURITY.md, "Rate limits").
+const (
+	registrationsPerHour   = 10
+	distinctIDsPerDay      = 3
+	distinctIDsKeyLifetime = 48 * time.Hour
+)
+
+// Service registers residents and lets village admins decide.
+type Service struct {
+	db      *sqlx.DB
+	rdb     *redis.Client
+	prefix  string
+	kr      *pii.Keyring
+	book    *rules.Book
+	loc     *time.Location
+	limiter *ratelimit.Limiter
+	audit   *audit.Log
+	privacy string
+	now     func() time.Time
+}
+
+// Deps wires the service.
+type Deps struct {
+	DB                   *sqlx.DB
+	Redis                *redis.Client
+	Prefix               string
+	Keyring              *pii.Keyring
+	Rules                *rules.Book
+	Location             *time.Location
+	Limiter              *ratelimit.Limiter
+	Audit                *audit.Log
+	PrivacyNoticeVersion string
+}
+
+// NewService builds the service.
+func NewService(d Deps) *Service {
+	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
+		limiter: d.Limiter, audit: d.Audit, privacy: d.PrivacyNoticeVersion, now: time.Now}
+}
+
+// Request is a resident's registration as submitted.
+type Request struct {
+	Name                 *string `json:"name"`
+	IDNumber             *string `json:"id_number"`
+	Phone                *string `json:"phone"`
+	VillageCode          *string `json:"village_code"`
+	Employed             *bool   `json:"employed"`
+	LandExpropriated     *bool   `json:"land_expropriated"`
+	Scheme               *string `json:"scheme"`
+	Tier                 *int    `json:"tier"`
+	PrivacyNoticeVersion *string `json:"privacy_notice_version"`
+}
+
+// Referral tells a resident where an employee-pension registration is carried out.
+type Referral struct {
+	RegisterAt string   `json:"register_at"`
+	Office     string   `json:"office"`
+	Documents  []string `json:"documents"`
+	Note       string   `json:"note"`
+}
+
+// Receipt is the answer to a registration.
+type Receipt struct {
+	ID             int64     `json:"id"`
+	Status         string    `json:"status"`
+	Referral       *Referral `json:"referral,omitempty"`
+	Scheme         string    `json:"scheme"`
+	Tier           *int      `json:"tier"`
+	RegisterAt     string    `json:"register_at"`
+	IDNumberMasked string    `json:"id_number_masked"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+var phonePattern = regexp.MustCompile(`^1[3-9]\d{9}$`)
+
+// ValidName accepts 1-30 characters of letters, marks, spaces and the middle dot of minority names.
+func ValidName(s string) bool {
+	n := utf8.RuneCountInString(s)
+	if n < 1 || n > 30 || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !(unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) || r == '·' || r == '•' || r == '.' || r == ' ') {
+			return false
+		}
+	}
+	return true
+}
+
+// validated is a request that passed every check.
+type validated struct {
+	name, idNumber, phone, village string
+	employed, land                 bool
+	option                         eligibility.Option
+	tier                           *int
+	privacy                        string
+	year                           int
+	person                         eligibility.Person
+}
+
+func (s *Service) validate(ctx context.Context, req Request) (validated, error) {
+	var v validated
+	today := web.Today(s.now(), s.loc)
+	v.year = today.Year()
+	if req.Name == nil || !ValidName(strings.TrimSpace(*req.Name)) {
+		return v, errs.Field(errs.NameInvalid, "name", "姓名须为 1 至 30 个字，不能包含数字或特殊符号")
+	}
+	v.name = strings.TrimSpace(*req.Name)
+	if req.IDNumber == nil {
+		return v, errs.Field(errs.IDNumberInvalid, "id_number", "请填写身份证号码")
+	}
+	if req.Phone == nil || !phonePattern.MatchString(*req.Phone) {
+		return v, errs.Field(errs.PhoneInvalid, "phone", "手机号码应为 11 位数字，以 1 开头")
+	}
+	v.phone = *req.Phone
+	if req.VillageCode == nil || *req.VillageCode == "" || len(*req.VillageCode) > 32 {
+		return v, errs.Field(errs.VillageUnknown, "village_code", "请选择所在村（居）")
+	}
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM villages WHERE code = ?`, *req.VillageCode); err != nil {
+		return v, database.Map(err)
+	}
+	if n == 0 {
+		return v, errs.Field(errs.VillageUnknown, "village_code", "所选村（居）不存在")
+	}
+	v.village = *req.VillageCode
+	person, err := eligibility.PersonFrom(req.IDNumber, nil, nil, req.Employed, req.LandExpropriated, today)
+	if err != nil {
+		return v, err
+	}
+	id, _ := eligibility.ParseID(*req.IDNumber, today) // valid: PersonFrom checked it
+	v.idNumber, v.person, v.employed, v.land = id.Number, person, person.Employed, person.LandExpropriated
+	if req.Scheme == nil || (*req.Scheme != eligibility.ResidentPension && *req.Scheme != eligibility.EmployeePension) {
+		return v, errs.Field(errs.InvalidInput, "scheme", "请选择参保险种：城乡居民基本养老保险或企业职工基本养老保险")
+	}
+	y, err := s.book.For(v.year)
+	if err != nil {
+		return v, errs.Internalf("no policy for %d: %w", v.year, err)
+	}
+	if *req.Scheme == eligibility.ResidentPension {
+		if req.Tier == nil {
+			return v, errs.Field(errs.TierInvalid, "tier", "请选择缴费档次")
+		}
+		if _, ok := y.Tier(*req.Tier); !ok {
+			return v, errs.Field(errs.TierInvalid, "tier", fmt.Sprintf("%d 元不是 %d 年度的缴费档次", *req.Tier, v.year))
+		}
+		v.tier = req.Tier
+	} else if req.Tier != nil {
+		return v, errs.Field(errs.TierInvalid, "tier", "企业职工基本养老保险不在此选择缴费档次")
+	}
+	v.privacy = s.privacy
+	if req.PrivacyNoticeVersion != nil {
+		pv := *req.PrivacyNoticeVersion
+		if pv == "" || len(pv) > 32 || strings.ContainsFunc(pv, unicode.IsControl) {
+			return v, errs.Field(errs.InvalidInput, "privacy_notice_version", "隐私告知版本号不正确")
+		}
+		v.privacy = pv
+	}
+	res, err := eligibility.Evaluate(y, person, today)
+	if err != nil {
+		return v, err
+	}
+	opt, ok := res.OptionFor(*req.Scheme)
+	if !ok {
+		return v, &errs.Error{Code: errs.SchemeNotAllowed, Field: "scheme",
+			Message: "根据您的情况，不能选择该险种。" + res.Reason}
+	}
+	v.option = opt
+	return v, nil
+}
+
+// Register records a resident's registration. The same person can hold one open or confirmed
+// registration a year; a person already insured is told so.
+func (s *Service) Register(ctx context.Context, actx audit.Context, accountID int64, req Request) (Receipt, error) {
+	v, err := s.validate(ctx, req)
+	if err != nil {
+		return Receipt{}, err
+	}
+	account := fmt.Sprint(accountID)
+	if err := s.limiter.Allow(ctx, "registration", account, ratelimitPerHour(registrationsPerHour)); err != nil {
+		return Receipt{}, err
+	}
+	idIndex := s.kr.BlindIndex(pii.IndexIDNumber, v.idNumber)
+	if err := s.limitDistinctIDs(ctx, accountID, idIndex); err != nil {
+		return Receipt{}, err
+	}
+	idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADRegistrationIDNumber)
+	if err != nil {
+		return Receipt{}, err
+	}
+	phoneEnc, _, err := s.kr.Encrypt(v.phone, pii.AADRegistrationPhone)
+	if err != nil {
+		return Receipt{}, err
+	}
+	status := StatusSubmitted
+	if v.option.Scheme == eligibility.EmployeePension {
+		status = StatusReferred
+	}
+	now := database.Now()
+	var rcpt Receipt
+	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, now)
+		if err != nil {
+			return err
+		}
+		var existing int64
+		err = tx.GetContext(ctx, &existing, Queries.Get("active-registration"), v.year, residentID)
+		if err == nil {
+			return errs.New(errs.AlreadyRegistered, "您今年已提交过参保登记，请勿重复提交。可在“我的登记”中查看办理进度。")
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return database.Map(err)
+		}
+		res, err := tx.ExecContext(ctx, Queries.Get("registration-insert"), accountID, residentID, residentID, v.year, v.name,
+			idEnc, phoneEnc, keyID, v.village, v.employed, v.land, v.option.Scheme, v.option.Channel, v.option.RegisterAt,
+			v.tier, status, v.privacy, now, now)
+		if database.IsDuplicate(err) {
+			return errs.New(errs.AlreadyRegistered, "您今年已提交过参保登记，请勿重复提交。")
+		}
+		if err != nil {
+			return database.Map(err)
+		}
+		id, _ := res.LastInsertId()
+		if _, err := tx.ExecContext(ctx, Queries.Get("account-link-resident"), residentID, accountID); err != nil {
+			return database.Map(err)
+		}
+		if err := s.audit.RecordTx(ctx, tx, actx.Event("registration.create", "registration", id, audit.Success, "scheme="+v.option.Scheme)); err != nil {
+			return err
+		}
+		rcpt = Receipt{ID: id, Status: status, Scheme: v.option.Scheme, Tier: v.tier, RegisterAt: v.option.RegisterAt,
+			IDNumberMasked: pii.MaskID(v.idNumber), CreatedAt: now}
+		return nil
+	})
+	if err != nil {
+		return Receipt{}, err
+	}
+	if status == StatusReferred {
+		rcpt.Referral = referralFor(v.option)
+	}
+	return rcpt, nil
+}
+
+func ratelimitPerHour(n int) redis_rate.Limit { return redis_rate.Limit{Rate: n, Burst: n, Period: time.Hour} }
+
+func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, now time.Time) (int64, error) {
+	var r struct {
+		ID      int64  `db:"id"`
+		Village string `db:"village_code"`
+		Status  string `db:"status"`
+	}
+	err := tx.GetContext(ctx, &r, Queries.Get("resident-by-id-number"), idIndex)
+	if err == nil {
+		if r.Status == eligibility.ResidentPension || r.Status == eligibility.EmployeePension {
+			return 0, errs.New(codeAlreadyEnrolled, "系统显示您已参加基本养老保险，无需重复登记。如有疑问，请咨询所在村（居）委会。")
+		}
+		return r.ID, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, database.Map(err)
+	}
+	idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
+	if err != nil {
+		return 0, err
+	}
+	phoneEnc, _, err := s.kr.Encrypt(v.phone, pii.AADResidentPhone)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, Queries.Get("resident-insert"), idEnc, idIndex, phoneEnc, s.kr.BlindIndex(pii.IndexPhone, v.phone),
+		keyID, v.name, v.person.Gender, v.person.Birth, v.village, v.employed, v.land, now, now)
+	if database.IsDuplicate(err) {
+		// Someone registered the same person a moment ago: let the client retry.
+		return 0, errs.New(errs.AlreadyRegistered, "该身份证号码正在办理登记，请稍后在“我的登记”中查看。")
+	}
+	if err != nil {
+		return 0, database.Map(err)
+	}
+	return res.LastInsertId()
+}
+
+// limitDistinctIDs allows an account a few distinct ID numbers a day, so nobody can probe who
+// is insured. The set holds blind-index prefixes, never ID numbers.
+func (s *Service) limitDistinctIDs(ctx context.Context, accountID int64, idIndex []byte) error {
+	day := s.now().In(s.loc).Format("20060102")
+	key := fmt.Sprintf("%sregids:%d:%s", s.prefix, accountID, day)
+	member := hex.EncodeToString(idIndex[:12])
+	pipe := s.rdb.TxPipeline()
+	isMember := pipe.SIsMember(ctx, key, member)
+	card := pipe.SCard(ctx, key)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
+	}
+	if isMember.Val() {
+		return nil
+	}
+	if card.Val() >= distinctIDsPerDay {
+		e := errs.New(errs.RateLimited, "今日提交的身份证号码过多，请明天再试。如需帮助，请联系所在村（居）委会。")
+		e.RetryAfter = time.Hour
+		return e
+	}
+	pipe = s.rdb.TxPipeline()
+	pipe.SAdd(ctx, key, member)
+	pipe.Expire(ctx, key, distinctIDsKeyLifetime)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
+	}
+	return nil
+}
+
+// referralFor says where an employee-pension registration is carried out and what to bring.
+func referralFor(o eligibility.Option) *Referral {
+	if o.RegisterAt == eligibility.AtEmployer {
+		return &Referral{
+			RegisterAt: o.RegisterAt,
+			Office:     "您的用人单位（人事或财务部门）",
+			Documents:  []string{"居民身份证"},
+			Note:       "已就业人员由用人单位办理企业职工基本养老保险参保登记。请将本登记回执告知单位；参保后将计入本村（居）扩面完成情况。",
+		}
+	}
+	return &Referral{
+		RegisterAt: o.RegisterAt,
+		Office:     "南安市社会保险管理中心",
+		Documents:  []string{"居民身份证原件", "户口簿", "本人银行卡或社保卡（用于缴费）"},
+		Note:       "以灵活就业人员身份参加企业职工基本养老保险，须本人到南安市社会保险管理中心办理参保登记。办理完成后，系统将根据社保中心反馈更新您的登记状态。",
+	}
+}
+
+// MaskedIDOf decrypts a registration's ID number only to mask it.
+func (s *Service) maskedID(enc []byte, keyID string) string {
+	id, err := s.kr.Decrypt(enc, keyID, pii.AADRegistrationIDNumber)
+	if err != nil {
+		return "******************"
+	}
+	return pii.MaskID(id)
+}
+
+func (s *Service) maskedPhone(enc []byte, keyID string) string {
+	p, err := s.kr.Decrypt(enc, keyID, pii.AADRegistrationPhone)
+	if err != nil {
+		return "***********"
+	}
+	return pii.MaskPhone(p)
+}
+
+// Principal scope helper: village-bound staff see only their village.
+func scopeVillage(p *auth.Principal, requested string) (string, error) {
+	if p.SeesAllVillages() {
+		return requested, nil
+	}
+	if requested != "" && requested != p.Village {
+		return "", errs.ErrNotFoundPublic
+	}
+	return p.Village, nil
+}

@@ -1,0 +1,35 @@
+package rules
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/web"
+)
+
+// TiersRoutes registers GET /api/v1/tiers: the resident-pension tiers of a year (default the
+// current year in loc), from the yearly configuration.
+func TiersRoutes(r *auth.Router, b *Book, loc *time.Location) {
+	r.Handle(http.MethodGet, "/api/v1/tiers", auth.Public(), web.H(func(c *gin.Context) error {
+		year := time.Now().In(loc).Year()
+		if s := c.Query("year"); s != "" {
+			y, err := strconv.Atoi(s)
+			if err != nil || y < 2000 || y > 2100 {
+				return errs.Field(errs.InvalidInput, "year", "年度须为 2000 到 2100 之间的整数")
+			}
+			year = y
+		}
+		y, err := b.For(year)
+		if err != nil {
+			return errs.New(errs.NotFound, "该年度暂无缴费档次配置")
+		}
+		c.Header("Cache-Control", "public, max-age=300")
+		c.JSON(http.StatusOK, gin.H{"year": year, "tiers": y.Tiers})
+		return nil
+	}))
+}

@@ -1,0 +1,423 @@
+// Package wechattest is a local fake of api.weixin.qq.com that speaks WeChat's wire format:
+// jscode2session, stable_token and subscribeMessage.send, with the checks and errcodes WeChat
+// answers, plus knobs to inject failures, delays and malformed answers.
+package wechattest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The paths the fake answers.
+const (
+	PathCode2Session = "/sns/jscode2session"
+	PathStableToken  = "/cgi-bin/stable_token"
+	PathSubscribe    = "/cgi-bin/message/subscribe/send"
+)
+
+// TokenExpiresIn is the expires_in of every token the fake issues.
+const TokenExpiresIn = 7200
+
+// SentMessage is a subscribe message the fake accepted.
+type SentMessage struct {
+	ToUser           string
+	TemplateID       string
+	Page             string
+	Data             map[string]string
+	MiniprogramState string
+	Lang             string
+	MsgID            string
+}
+
+type login struct {
+	openid, sessionKey string
+	used               bool
+}
+
+type failure struct {
+	code int
+	msg  string
+}
+
+// Server is a fake api.weixin.qq.com for tests.
+type Server struct {
+	URL string
+
+	srv           *httptest.Server
+	appID, secret string
+
+	mu         sync.Mutex
+	codes      map[string]*login
+	unionIDs   map[string]string
+	fail       map[string][]failure
+	malformed  map[string]int
+	oversize   map[string]int
+	delay      time.Duration
+	token      string
+	tokenCalls int
+	sent       []SentMessage
+	refused    map[[2]string]bool
+	nextMsgID  int64
+}
+
+// NewServer starts a fake for one app; it is closed at the test's cleanup.
+func NewServer(t testing.TB, appID, secret string) *Server {
+	t.Helper()
+	s := &Server{
+		appID: appID, secret: secret,
+		codes:     map[string]*login{},
+		unionIDs:  map[string]string{},
+		fail:      map[string][]failure{},
+		malformed: map[string]int{},
+		oversize:  map[string]int{},
+		refused:   map[[2]string]bool{},
+		nextMsgID: 3_000_000_000_000_000, // large, like WeChat's
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(PathCode2Session, s.wrap(PathCode2Session, s.code2Session))
+	mux.HandleFunc(PathStableToken, s.wrap(PathStableToken, s.stableToken))
+	mux.HandleFunc(PathSubscribe, s.wrap(PathSubscribe, s.subscribeSend))
+	s.srv = httptest.NewServer(mux)
+	s.URL = s.srv.URL
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func normPath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
+}
+
+// AddCode registers a valid wx.login code; it works once, a second use answers 40163.
+func (s *Server) AddCode(code, openid, sessionKey string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.codes[code] = &login{openid: openid, sessionKey: sessionKey}
+}
+
+// SetUnionID makes jscode2session answer a unionid for openid (as when the app is bound to an
+// open-platform account).
+func (s *Server) SetUnionID(openid, unionid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unionIDs[openid] = unionid
+}
+
+// FailNext makes the next call to path answer {"errcode":errcode,"errmsg":errmsg}. Calls
+// queue: FailNext twice fails the next two calls.
+func (s *Server) FailNext(path string, errcode int, errmsg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := normPath(path)
+	s.fail[p] = append(s.fail[p], failure{errcode, errmsg})
+}
+
+// Delay makes every answer wait d (for timeouts); 0 turns it off.
+func (s *Server) Delay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
+// Malformed makes the next answer on path a 200 that is not JSON.
+func (s *Server) Malformed(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.malformed[normPath(path)]++
+}
+
+// Oversize makes the next answer on path a well-formed JSON error object of about 100 KiB.
+func (s *Server) Oversize(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.oversize[normPath(path)]++
+}
+
+// TokenCalls is how many stable_token calls were made.
+func (s *Server) TokenCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokenCalls
+}
+
+// Token is the current access token ("" before the first stable_token call or after
+// ExpireToken).
+func (s *Server) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.token
+}
+
+// Sent returns a copy of the subscribe messages received.
+func (s *Server) Sent() []SentMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SentMessage, len(s.sent))
+	for i, m := range s.sent {
+		m.Data = copyMap(m.Data)
+		out[i] = m
+	}
+	return out
+}
+
+// ExpireToken makes the current token invalid: the next send with it answers 40001 and the
+// next stable_token issues a new one.
+func (s *Server) ExpireToken() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = ""
+}
+
+// RefuseConsent makes sends of templateID to openid answer 43101.
+func (s *Server) RefuseConsent(openid, templateID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refused[[2]string{openid, templateID}] = true
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func rid() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; encoding=utf-8")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, map[string]any{"errcode": code, "errmsg": msg + ", rid: " + rid()})
+}
+
+// wrap applies Delay and the injected answers before the real handler.
+func (s *Server) wrap(path string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		d := s.delay
+		s.mu.Unlock()
+		if d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		s.mu.Lock()
+		if path == PathStableToken {
+			s.tokenCalls++
+		}
+		if s.malformed[path] > 0 {
+			s.malformed[path]--
+			s.mu.Unlock()
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html><body>502 Bad Gateway</body></html>"))
+			return
+		}
+		if s.oversize[path] > 0 {
+			s.oversize[path]--
+			s.mu.Unlock()
+			writeJSON(w, map[string]any{"errcode": -1, "errmsg": strings.Repeat("x", 100<<10)})
+			return
+		}
+		if q := s.fail[path]; len(q) > 0 {
+			f := q[0]
+			s.fail[path] = q[1:]
+			s.mu.Unlock()
+			writeJSON(w, map[string]any{"errcode": f.code, "errmsg": f.msg})
+			return
+		}
+		s.mu.Unlock()
+		h(w, r)
+	}
+}
+
+// checkApp answers WeChat's errcodes for a wrong appid or secret.
+func (s *Server) checkApp(w http.ResponseWriter, appID, secret string) bool {
+	switch {
+	case appID == "":
+		writeErr(w, 41002, "appid missing")
+	case appID != s.appID:
+		writeErr(w, 40013, "invalid appid")
+	case secret == "":
+		writeErr(w, 41004, "appsecret missing")
+	case secret != s.secret:
+		writeErr(w, 40125, "invalid appsecret")
+	default:
+		return true
+	}
+	return false
+}
+
+func (s *Server) code2Session(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeErr(w, 43001, "require GET method")
+		return
+	}
+	q := r.URL.Query()
+	if !s.checkApp(w, q.Get("appid"), q.Get("secret")) {
+		return
+	}
+	if q.Get("grant_type") != "authorization_code" {
+		writeErr(w, 40002, "invalid grant_type")
+		return
+	}
+	code := q.Get("js_code")
+	if code == "" {
+		writeErr(w, 41008, "missing code")
+		return
+	}
+	s.mu.Lock()
+	l := s.codes[code]
+	switch {
+	case l == nil:
+		s.mu.Unlock()
+		writeErr(w, 40029, "invalid code")
+		return
+	case l.used:
+		s.mu.Unlock()
+		writeErr(w, 40163, "code been used")
+		return
+	}
+	l.used = true
+	ans := map[string]any{"session_key": l.sessionKey, "openid": l.openid}
+	if u := s.unionIDs[l.openid]; u != "" {
+		ans["unionid"] = u
+	}
+	s.mu.Unlock()
+	writeJSON(w, ans)
+}
+
+func (s *Server) stableToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeErr(w, 43002, "require POST method")
+		return
+	}
+	var req struct {
+		GrantType    string `json:"grant_type"`
+		AppID        string `json:"appid"`
+		Secret       string `json:"secret"`
+		ForceRefresh *bool  `json:"force_refresh"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeErr(w, 47001, "data format error")
+		return
+	}
+	if req.GrantType != "client_credential" {
+		writeErr(w, 40002, "invalid grant_type")
+		return
+	}
+	if !s.checkApp(w, req.AppID, req.Secret) {
+		return
+	}
+	s.mu.Lock()
+	if s.token == "" || (req.ForceRefresh != nil && *req.ForceRefresh) {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		s.token = "tok_" + hex.EncodeToString(b)
+	}
+	tok := s.token
+	s.mu.Unlock()
+	writeJSON(w, map[string]any{"access_token": tok, "expires_in": TokenExpiresIn})
+}
+
+var miniprogramStates = map[string]bool{"": true, "developer": true, "trial": true, "formal": true}
+var langs = map[string]bool{"": true, "zh_CN": true, "en_US": true, "zh_HK": true, "zh_TW": true}
+
+func (s *Server) subscribeSend(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeErr(w, 43002, "require POST method")
+		return
+	}
+	tok := r.URL.Query().Get("access_token")
+	if tok == "" {
+		writeErr(w, 41001, "access_token missing")
+		return
+	}
+	s.mu.Lock()
+	valid := s.token != "" && tok == s.token
+	s.mu.Unlock()
+	if !valid {
+		writeErr(w, 40001, "invalid credential, access_token is invalid or not latest")
+		return
+	}
+	var req struct {
+		ToUser           string                     `json:"touser"`
+		TemplateID       string                     `json:"template_id"`
+		Page             string                     `json:"page"`
+		Data             map[string]json.RawMessage `json:"data"`
+		MiniprogramState string                     `json:"miniprogram_state"`
+		Lang             string                     `json:"lang"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeErr(w, 47001, "data format error")
+		return
+	}
+	switch {
+	case req.ToUser == "":
+		writeErr(w, 40003, "invalid openid")
+		return
+	case req.TemplateID == "":
+		writeErr(w, 40037, "invalid template_id")
+		return
+	case len(req.Data) == 0:
+		writeErr(w, 47003, "argument invalid! data is empty")
+		return
+	case !miniprogramStates[req.MiniprogramState]:
+		writeErr(w, 47003, "argument invalid! miniprogram_state invalid")
+		return
+	case !langs[req.Lang]:
+		writeErr(w, 47003, "argument invalid! lang invalid")
+		return
+	}
+	data := make(map[string]string, len(req.Data))
+	for k, raw := range req.Data {
+		var v map[string]json.RawMessage
+		var str string
+		if json.Unmarshal(raw, &v) != nil || len(v) != 1 || !isJSONString(v["value"]) || json.Unmarshal(v["value"], &str) != nil {
+			writeErr(w, 47003, "argument invalid! data."+k+".value invalid")
+			return
+		}
+		data[k] = str
+	}
+	s.mu.Lock()
+	if s.refused[[2]string{req.ToUser, req.TemplateID}] {
+		s.mu.Unlock()
+		writeErr(w, 43101, "user refuse to accept the msg")
+		return
+	}
+	s.nextMsgID++
+	id := s.nextMsgID
+	s.sent = append(s.sent, SentMessage{
+		ToUser: req.ToUser, TemplateID: req.TemplateID, Page: req.Page, Data: data,
+		MiniprogramState: req.MiniprogramState, Lang: req.Lang, MsgID: strconv.FormatInt(id, 10),
+	})
+	s.mu.Unlock()
+	writeJSON(w, map[string]any{"errcode": 0, "errmsg": "ok", "msgid": id})
+}
+
+// String describes the fake (never its secret).
+func (s *Server) String() string {
+	return fmt.Sprintf("wechattest.Server(%s, appid %s)", s.URL, s.appID)
+}
+
+func isJSONString(raw json.RawMessage) bool { return len(raw) > 0 && raw[0] == '"' }
