@@ -293,7 +293,9 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 	return rcpt, nil
 }
 
-func ratelimitPerHour(n int) redis_rate.Limit { return redis_rate.Limit{Rate: n, Burst: n, Period: time.Hour} }
+func ratelimitPerHour(n int) redis_rate.Limit {
+	return redis_rate.Limit{Rate: n, Burst: n, Period: time.Hour}
+}
 
 func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, now time.Time) (int64, error) {
 	var r struct {
