@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -26,6 +27,9 @@ type Handlers struct {
 	svc        *Service
 	limiter    *ratelimit.Limiter
 	loginPerIP int
+	// ResidentView renders a resident after a refresh, as the WeChat login does; set by the
+	// server, which knows the resident areas.
+	ResidentView func(ctx context.Context, id int64) (any, error)
 }
 
 // NewHandlers wires the auth endpoints.
@@ -119,7 +123,14 @@ func (h *Handlers) refresh(c *gin.Context) error {
 		}
 		out.User = viewOf(u)
 	} else {
-		out.Resident = map[string]any{"id": sess.Principal.ID}
+		if h.ResidentView == nil {
+			return errs.Internalf("auth: no ResidentView configured")
+		}
+		v, err := h.ResidentView(c.Request.Context(), sess.Principal.ID)
+		if err != nil {
+			return err
+		}
+		out.Resident = v
 	}
 	c.JSON(http.StatusOK, out)
 	return nil

@@ -46,9 +46,9 @@ const (
 )
 
 // Error codes of this area.
-const (
-	codeAlreadyEnrolled errs.Code = "ALREADY_ENROLLED"
-	codeNotOpen         errs.Code = "REGISTRATION_NOT_OPEN"
+var (
+	codeAlreadyEnrolled = errs.Register("ALREADY_ENROLLED", 409)
+	codeNotOpen         = errs.Register("REGISTRATION_NOT_OPEN", 409)
 )
 
 // Limits against abuse (SECURITY.md, "Rate limits").

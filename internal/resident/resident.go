@@ -73,6 +73,15 @@ func (s *Service) Routes(r *auth.Router, idem gin.HandlerFunc) {
 	r.Handle(http.MethodPost, "/api/v1/subscriptions", auth.Allow(auth.RoleResident), idem, web.H(s.subscribe))
 }
 
+// View renders a resident account as the login and refresh answers show it.
+func (s *Service) View(ctx context.Context, id int64) (any, error) {
+	registered, err := s.regs.HasOpenRegistration(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return residentView{ID: id, Registered: registered}, nil
+}
+
 type loginRequest struct {
 	Code string `json:"code"`
 }

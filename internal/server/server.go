@@ -107,7 +107,8 @@ func New(d Deps) (*Server, error) {
 	r.Handle(http.MethodGet, "/metrics", auth.Public(), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	idem := idempotency.New(d.DB, d.Log, auth.SubjectString)
-	auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP).Routes(r)
+	authHandlers := auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP)
+	authHandlers.Routes(r)
 	auth.NewUserAdmin(d.DB, subjects, auditLog).Routes(r, idem.Middleware())
 	village.Routes(r, village.NewStore(d.DB))
 	rules.TiersRoutes(r, d.Rules, cfg.Location())
@@ -119,8 +120,10 @@ func New(d Deps) (*Server, error) {
 	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
 		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
 	registrations.Routes(r, idem.Middleware())
-	resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
-		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3}).Routes(r, idem.Middleware())
+	residents := resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
+		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
+	residents.Routes(r, idem.Middleware())
+	authHandlers.ResidentView = residents.View
 
 	if err := r.Verify(); err != nil {
 		return nil, err

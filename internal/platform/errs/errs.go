@@ -80,6 +80,16 @@ var statusByCode = map[Code]int{
 	Unavailable:   503,
 }
 
+// Register adds an area's own code to the table, at package initialisation; it returns the
+// code so areas can write `var codeX = errs.Register("X", 409)`.
+func Register(c Code, status int) Code {
+	if prev, dup := statusByCode[c]; dup && prev != status {
+		panic("errs: code " + string(c) + " registered with two statuses")
+	}
+	statusByCode[c] = status
+	return c
+}
+
 // Status is the HTTP status for a code; unknown codes are 500.
 func Status(c Code) int {
 	if s, ok := statusByCode[c]; ok {
