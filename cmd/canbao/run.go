@@ -25,6 +25,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/logging"
+	"github.com/canbao/canbao/internal/policy"
 	"github.com/canbao/canbao/internal/registration"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed"
@@ -304,7 +305,7 @@ func describe(err error) error {
 
 // checkQueries prepares every store's named SQL once, so a typo fails at boot.
 func checkQueries(ctx context.Context, db *sqlx.DB) error {
-	for _, q := range []database.Queries{auth.Queries, registration.Queries} {
+	for _, q := range []database.Queries{auth.Queries, registration.Queries, policy.Queries} {
 		if err := q.Check(ctx, db); err != nil {
 			return err
 		}

@@ -214,7 +214,7 @@ func TestCreate(t *testing.T) {
 		{"published is not a field", article("p1", "published", true), 400, errs.UnknownField, "published"},
 		{"wrong type", article("p2", "title", 3), 400, errs.InvalidInput, "title"},
 		{"malformed", `{"slug":`, 400, errs.MalformedJSON, ""},
-		{"duplicate slug", article("jumin-yanglao", "title", "另一篇"), 409, errs.Conflict, "slug"},
+		{"duplicate slug", article("jumin-yanglao", "title", "另一篇"), 409, errs.Code("SLUG_TAKEN"), "slug"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

@@ -150,4 +150,7 @@ func insertRevision(ctx context.Context, tx *sqlx.Tx, articleID int64, version i
 	return database.Map(err)
 }
 
-var errSlugTaken = errs.Field(errs.Conflict, "slug", "该链接名已被其他文章使用，请换一个")
+// codeSlugTaken is the contract's code for a duplicate slug.
+var codeSlugTaken = errs.Register("SLUG_TAKEN", 409)
+
+var errSlugTaken = errs.Field(codeSlugTaken, "slug", "该链接名已被其他文章使用，请换一个")
