@@ -20,6 +20,7 @@ import (
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/eligibility"
+	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/idempotency"
@@ -92,7 +93,7 @@ func New(d Deps) (*Server, error) {
 		web.Errors(d.Log),
 		web.Recover(d.Log),
 		web.Timeout(cfg.HTTP.RequestTimeout),
-		web.BodyLimit(cfg.HTTP.MaxBodyBytes),
+		web.BodyLimit(cfg.HTTP.MaxBodyBytes, map[string]int64{importer.UploadRoute: cfg.HTTP.MaxUploadBytes}),
 	)
 	engine.NoRoute(func(c *gin.Context) { web.Fail(c, errs.New(errs.NotFound, "请求的接口不存在")) })
 	engine.NoMethod(func(c *gin.Context) {
@@ -123,6 +124,7 @@ func New(d Deps) (*Server, error) {
 	residents := resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
 		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
 	residents.Routes(r, idem.Middleware())
+	importer.New(d.DB, d.Keyring, cfg.Location(), d.Log).Routes(r, auditLog, idem.Middleware())
 	authHandlers.ResidentView = residents.View
 
 	if err := r.Verify(); err != nil {

@@ -178,9 +178,14 @@ func Timeout(d time.Duration) gin.HandlerFunc {
 	}
 }
 
-// BodyLimit caps request bodies; reading past the cap fails and Decode answers 413.
-func BodyLimit(max int64) gin.HandlerFunc {
+// BodyLimit caps request bodies; reading past the cap fails and Decode answers 413. Routes
+// named in larger (upload endpoints, by route template) get their own cap.
+func BodyLimit(limit int64, larger map[string]int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		max := limit
+		if l, ok := larger[c.FullPath()]; ok {
+			max = l
+		}
 		if c.Request.ContentLength > max {
 			Fail(c, errs.New(errs.BodyTooLarge, fmt.Sprintf("请求内容过大（上限 %d KB）", max/1024)))
 			return
