@@ -61,6 +61,18 @@ func (f *failed) fail(b *testing.B, format string, args ...any) {
 	}
 }
 
+// logErrors shows the server's error log lines (they carry no personal data: servertest
+// fails any test whose logs do).
+func logErrors(b *testing.B, env *servertest.Env) {
+	n := 0
+	for l := range strings.SplitSeq(env.Logs.String(), "\n") {
+		if strings.Contains(l, "ERROR") && n < 5 {
+			b.Log(l)
+			n++
+		}
+	}
+}
+
 func BenchmarkPolicyGet(b *testing.B) {
 	b.Run("canbao", func(b *testing.B) {
 		env := servertest.New(b)
@@ -241,6 +253,7 @@ func BenchmarkRegistrationPost(b *testing.B) {
 		})
 		b.StopTimer()
 		if b.Failed() {
+			logErrors(b, env)
 			b.FailNow()
 		}
 		reportRate(b, "req/s")

@@ -29,8 +29,10 @@ import (
 	"github.com/canbao/canbao/internal/policy"
 	"github.com/canbao/canbao/internal/registration"
 	"github.com/canbao/canbao/internal/resident"
+	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"
+	"github.com/canbao/canbao/internal/visit"
 	"github.com/canbao/canbao/internal/wechat"
 )
 
@@ -125,6 +127,8 @@ func New(d Deps) (*Server, error) {
 		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
 	residents.Routes(r, idem.Middleware())
 	importer.New(d.DB, d.Keyring, cfg.Location(), d.Log).Routes(r, auditLog, idem.Middleware())
+	roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog).Routes(r)
+	visit.NewService(d.DB, auditLog, cfg.Location()).Routes(r, idem.Middleware(), d.Keyring)
 	authHandlers.ResidentView = residents.View
 
 	if err := r.Verify(); err != nil {

@@ -1,0 +1,291 @@
+// Package roster serves the masked roster of people aged 16-59 to village and town staff, and
+// the audited reveal of one person's full ID number and phone.
+package roster
+
+import (
+	"database/sql"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/audit"
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/idcard"
+	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/ratelimit"
+	"github.com/canbao/canbao/internal/platform/web"
+)
+
+// Resident statuses (API.md).
+const (
+	StatusUnenrolled      = "unenrolled"
+	StatusResidentPension = "resident_pension"
+	StatusEmployeePension = "employee_pension"
+	StatusExempt          = "exempt"
+)
+
+// Statuses lists the valid statuses.
+var Statuses = map[string]bool{StatusUnenrolled: true, StatusResidentPension: true, StatusEmployeePension: true, StatusExempt: true}
+
+// revealsPerHour bounds how many people a staff member can reveal.
+const revealsPerHour = 30
+
+// Service serves the roster.
+type Service struct {
+	db      *sqlx.DB
+	kr      *pii.Keyring
+	loc     *time.Location
+	limiter *ratelimit.Limiter
+	audit   *audit.Log
+	now     func() time.Time
+}
+
+// NewService wires the roster service.
+func NewService(db *sqlx.DB, kr *pii.Keyring, loc *time.Location, limiter *ratelimit.Limiter, a *audit.Log) *Service {
+	return &Service{db: db, kr: kr, loc: loc, limiter: limiter, audit: a, now: time.Now}
+}
+
+// Routes registers the roster endpoints.
+func (s *Service) Routes(r *auth.Router) {
+	r.Handle(http.MethodGet, "/api/v1/admin/residents",
+		auth.Allow(auth.RoleVolunteer, auth.RoleVillageAdmin, auth.RoleStaff, auth.RoleAdmin), web.H(s.list))
+	r.Handle(http.MethodPost, "/api/v1/admin/residents/:id/reveal", auth.Allow(auth.RoleAdmin, auth.RoleVillageAdmin), web.H(s.reveal))
+}
+
+// ScopeVillage resolves the village filter of a list: village-bound staff see only their own
+// village, and naming another one is 404 so its existence does not leak.
+func ScopeVillage(p *auth.Principal, requested string) (string, error) {
+	if p.SeesAllVillages() {
+		return requested, nil
+	}
+	if requested != "" && requested != p.Village {
+		return "", errs.ErrNotFoundPublic
+	}
+	return p.Village, nil
+}
+
+// LastVisit is a person's most recent visit.
+type LastVisit struct {
+	VisitedAt  time.Time `json:"visited_at"`
+	Outcome    string    `json:"outcome"`
+	Reason     *string   `json:"reason"`
+	FollowUpOn *string   `json:"follow_up_on"`
+}
+
+// Item is one person as the roster shows them.
+type Item struct {
+	ID             int64      `json:"id"`
+	Name           string     `json:"name"`
+	Gender         string     `json:"gender"`
+	Age            int        `json:"age"`
+	VillageCode    string     `json:"village_code"`
+	Status         string     `json:"status"`
+	IDNumberMasked string     `json:"id_number_masked"`
+	PhoneMasked    *string    `json:"phone_masked"`
+	LastVisit      *LastVisit `json:"last_visit"`
+}
+
+type row struct {
+	ID          int64          `db:"id"`
+	Name        string         `db:"name"`
+	Gender      string         `db:"gender"`
+	Birth       time.Time      `db:"birth_date"`
+	Village     string         `db:"village_code"`
+	Status      string         `db:"status"`
+	IDEnc       []byte         `db:"id_number_enc"`
+	PhoneEnc    []byte         `db:"phone_enc"`
+	KeyID       string         `db:"pii_key_id"`
+	VisitedAt   sql.NullTime   `db:"visited_at"`
+	Outcome     sql.NullString `db:"outcome"`
+	Reason      sql.NullString `db:"reason"`
+	VisitFollow sql.NullTime   `db:"visit_follow_up_on"`
+}
+
+// Filter is a validated roster query.
+type Filter struct {
+	Village        string
+	Status, Gender string
+	AgeMin, AgeMax int // -1 when absent
+}
+
+// ParseFilter reads the roster filters of API.md from the query.
+func ParseFilter(c *gin.Context, p *auth.Principal) (Filter, error) {
+	f := Filter{AgeMin: -1, AgeMax: -1}
+	var err error
+	if f.Village, err = ScopeVillage(p, c.Query("village")); err != nil {
+		return f, err
+	}
+	if f.Status = c.Query("status"); f.Status != "" && !Statuses[f.Status] {
+		return f, errs.Field(errs.InvalidInput, "status", "状态须为 unenrolled、resident_pension、employee_pension 或 exempt")
+	}
+	if f.Gender = c.Query("gender"); f.Gender != "" && f.Gender != string(idcard.Male) && f.Gender != string(idcard.Female) {
+		return f, errs.Field(errs.InvalidInput, "gender", "性别须为 male 或 female")
+	}
+	for _, q := range []struct {
+		name string
+		dst  *int
+	}{{"age_min", &f.AgeMin}, {"age_max", &f.AgeMax}} {
+		if v := c.Query(q.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 150 {
+				return f, errs.Field(errs.InvalidInput, q.name, "年龄须为 0 到 150 的整数")
+			}
+			*q.dst = n
+		}
+	}
+	if f.AgeMin >= 0 && f.AgeMax >= 0 && f.AgeMin > f.AgeMax {
+		return f, errs.Field(errs.InvalidInput, "age_min", "最小年龄不能大于最大年龄")
+	}
+	return f, nil
+}
+
+// where turns a filter into SQL conditions on residents r. Ages become birth-date bounds on
+// today's date, so the (village_code, status, birth_date) index serves them.
+func (f Filter) where(today time.Time) (string, []any) {
+	conds, args := []string{"1=1"}, []any{}
+	if f.Village != "" {
+		conds, args = append(conds, "r.village_code = ?"), append(args, f.Village)
+	}
+	if f.Status != "" {
+		conds, args = append(conds, "r.status = ?"), append(args, f.Status)
+	}
+	if f.Gender != "" {
+		conds, args = append(conds, "r.gender = ?"), append(args, f.Gender)
+	}
+	if f.AgeMin >= 0 { // age >= min  <=>  born on or before today minus min years
+		conds, args = append(conds, "r.birth_date <= ?"), append(args, today.AddDate(-f.AgeMin, 0, 0))
+	}
+	if f.AgeMax >= 0 { // age <= max  <=>  born after today minus (max+1) years
+		conds, args = append(conds, "r.birth_date > ?"), append(args, today.AddDate(-(f.AgeMax+1), 0, 0))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func (s *Service) list(c *gin.Context) error {
+	p := auth.MustPrincipal(c)
+	f, err := ParseFilter(c, p)
+	if err != nil {
+		return err
+	}
+	page, err := web.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	today := web.Today(s.now(), s.loc)
+	where, args := f.where(today)
+	var total int
+	if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM residents r WHERE "+where, args...); err != nil {
+		return database.Map(err)
+	}
+	var rows []row
+	q := `SELECT r.id, r.name, r.gender, r.birth_date, r.village_code, r.status, r.id_number_enc, r.phone_enc, r.pii_key_id,
+		v.visited_at, v.outcome, v.reason, v.follow_up_on AS visit_follow_up_on
+		FROM residents r LEFT JOIN visits v ON v.id = r.last_visit_id
+		WHERE ` + where + ` ORDER BY r.id LIMIT ? OFFSET ?`
+	if err := s.db.SelectContext(ctx, &rows, q, append(args, page.Size, page.Offset())...); err != nil {
+		return database.Map(err)
+	}
+	items := make([]Item, len(rows))
+	for i, r := range rows {
+		items[i] = s.item(r, today)
+	}
+	c.JSON(http.StatusOK, web.NewList(items, total))
+	return nil
+}
+
+func (s *Service) item(r row, today time.Time) Item {
+	it := Item{ID: r.ID, Name: r.Name, Gender: r.Gender, Age: idcard.AgeOn(r.Birth, today), VillageCode: r.Village, Status: r.Status}
+	if id, err := s.kr.Decrypt(r.IDEnc, r.KeyID, pii.AADResidentIDNumber); err == nil {
+		it.IDNumberMasked = pii.MaskID(id)
+	} else {
+		it.IDNumberMasked = "0000**********0000"
+	}
+	if len(r.PhoneEnc) > 0 {
+		if ph, err := s.kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADResidentPhone); err == nil {
+			m := pii.MaskPhone(ph)
+			it.PhoneMasked = &m
+		}
+	}
+	if r.VisitedAt.Valid {
+		lv := &LastVisit{VisitedAt: r.VisitedAt.Time, Outcome: r.Outcome.String}
+		if r.Reason.Valid {
+			lv.Reason = &r.Reason.String
+		}
+		if r.VisitFollow.Valid {
+			d := r.VisitFollow.Time.Format(time.DateOnly)
+			lv.FollowUpOn = &d
+		}
+		it.LastVisit = lv
+	}
+	return it
+}
+
+type revealRequest struct {
+	Reason string `json:"reason"`
+}
+
+type revealed struct {
+	IDNumber string  `json:"id_number"`
+	Phone    *string `json:"phone"`
+}
+
+// reveal answers one person's full ID number and phone to an admin or their village admin,
+// with a reason, audited, and rate limited per staff member.
+func (s *Service) reveal(c *gin.Context) error {
+	id, err := auth.PathID(c)
+	if err != nil {
+		return err
+	}
+	var req revealRequest
+	if err := web.Decode(c, &req); err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if n := utf8.RuneCountInString(reason); n < 2 || n > 200 || strings.ContainsFunc(reason, unicode.IsControl) {
+		return errs.Field(errs.InvalidInput, "reason", "请填写查看完整信息的事由（2 至 200 字）")
+	}
+	p := auth.MustPrincipal(c)
+	ctx := c.Request.Context()
+	var r row
+	err = s.db.GetContext(ctx, &r, `SELECT id, name, gender, birth_date, village_code, status, id_number_enc, phone_enc, pii_key_id
+		FROM residents r WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !p.CanSeeVillage(r.Village)) {
+		return errs.ErrNotFoundPublic
+	}
+	if err != nil {
+		return database.Map(err)
+	}
+	if err := s.limiter.Allow(ctx, "reveal", strconv.FormatInt(p.ID, 10), redis_rate.Limit{Rate: revealsPerHour, Burst: revealsPerHour, Period: time.Hour}); err != nil {
+		return err
+	}
+	full, err := s.kr.Decrypt(r.IDEnc, r.KeyID, pii.AADResidentIDNumber)
+	if err != nil {
+		return errs.Internalf("decrypt resident %d: %w", id, err)
+	}
+	out := revealed{IDNumber: full}
+	if len(r.PhoneEnc) > 0 {
+		ph, err := s.kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADResidentPhone)
+		if err != nil {
+			return errs.Internalf("decrypt resident %d phone: %w", id, err)
+		}
+		out.Phone = &ph
+	}
+	// The audit row is written before the answer: if it cannot be written, nothing is revealed.
+	if err := s.audit.Record(ctx, auth.AuditContext(c).Event("resident.reveal", "resident", id, audit.Success, "reason="+reason)); err != nil {
+		return err
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, out)
+	return nil
+}
