@@ -1,0 +1,131 @@
+package roster_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/idcard"
+	"github.com/canbao/canbao/internal/server/servertest"
+)
+
+type list struct {
+	Items []struct {
+		ID             int64   `json:"id"`
+		Age            int     `json:"age"`
+		VillageCode    string  `json:"village_code"`
+		Status         string  `json:"status"`
+		Gender         string  `json:"gender"`
+		IDNumberMasked string  `json:"id_number_masked"`
+		PhoneMasked    *string `json:"phone_masked"`
+	}
+	Total int
+}
+
+func TestRosterListFiltersAndScope(t *testing.T) {
+	env := servertest.New(t)
+	z1, z1num := env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Age: 30, Gender: idcard.Female, Phone: "13912345678"})
+	env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Age: 50, Status: "resident_pension"})
+	env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Age: 58})
+	l1, _ := env.AddResident(servertest.ResidentSpec{Village: "luoxi", Age: 45})
+
+	tokens := map[string]string{}
+	for _, r := range []struct {
+		role    auth.Role
+		village string
+		key     string
+	}{{auth.RoleVolunteer, "zhenxing", "vol"}, {auth.RoleVillageAdmin, "zhenxing", "vadmin"}, {auth.RoleStaff, "", "staff"}, {auth.RoleAdmin, "", "admin"}} {
+		tokens[r.key], _ = env.Staff(r.role, r.village)
+	}
+	res, _ := env.Resident()
+	get := func(tok, q string) (*servertest.Response, list) {
+		w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/residents" + q, Token: tok})
+		var l list
+		if w.Code == 200 {
+			w.JSON(t, &l)
+		}
+		return w, l
+	}
+	// Scope: village-bound roles see their own village only, whatever the filter says.
+	for _, tc := range []struct {
+		who, q string
+		code   int
+		total  int
+	}{
+		{"vol", "", 200, 3}, {"vadmin", "", 200, 3}, {"staff", "", 200, 4}, {"admin", "", 200, 4},
+		{"vol", "?village=luoxi", 404, 0}, {"vadmin", "?village=luoxi", 404, 0},
+		{"vol", "?village=zhenxing", 200, 3}, {"staff", "?village=luoxi", 200, 1},
+		{"admin", "?status=unenrolled", 200, 3}, {"admin", "?status=resident_pension&village=zhenxing", 200, 1},
+		{"admin", "?gender=female", 200, 1}, {"admin", "?age_min=45&age_max=55", 200, 2},
+		{"admin", "?age_min=59", 200, 0}, {"admin", "?age_max=30", 200, 1},
+		{"admin", "?status=gone", 400, 0}, {"admin", "?age_min=x", 400, 0}, {"admin", "?age_min=50&age_max=40", 400, 0},
+		{"admin", "?page_size=101", 400, 0}, {"admin", "?gender=x", 400, 0},
+	} {
+		w, l := get(tokens[tc.who], tc.q)
+		if w.Code != tc.code || (tc.code == 200 && l.Total != tc.total) {
+			t.Errorf("%s %s: %d total %d, want %d total %d: %s", tc.who, tc.q, w.Code, l.Total, tc.code, tc.total, w.Body)
+		}
+	}
+	if w, _ := get(res, ""); w.Code != 403 {
+		t.Fatalf("resident: %d", w.Code)
+	}
+	_, l := get(tokens["vol"], "?gender=female")
+	if len(l.Items) != 1 || l.Items[0].ID != z1 || l.Items[0].Age != 30 || *l.Items[0].PhoneMasked != "139****5678" ||
+		l.Items[0].IDNumberMasked != z1num[:4]+strings.Repeat("*", 10)+z1num[14:] {
+		t.Fatalf("masked item: %+v", l.Items)
+	}
+	for _, it := range l.Items {
+		if it.VillageCode != "zhenxing" {
+			t.Fatal("another village leaked")
+		}
+	}
+	_ = l1
+}
+
+func TestRevealIsScopedReasonedAuditedAndLimited(t *testing.T) {
+	env := servertest.New(t)
+	z, znum := env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Phone: "13712345678"})
+	l, _ := env.AddResident(servertest.ResidentSpec{Village: "luoxi"})
+	vadmin, _ := env.Staff(auth.RoleVillageAdmin, "zhenxing")
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	staff, _ := env.Staff(auth.RoleStaff, "")
+	vol, _ := env.Staff(auth.RoleVolunteer, "zhenxing")
+	env.AllowPII["/api/v1/admin/residents/:id/reveal"] = true
+	reveal := func(tok string, id int64, reason string) *servertest.Response {
+		return env.Do(servertest.Request{Method: "POST", Path: fmt.Sprintf("/api/v1/admin/residents/%d/reveal", id), Token: tok, Body: map[string]string{"reason": reason}})
+	}
+	w := reveal(vadmin, z, "核对参保登记信息")
+	if w.Code != 200 || !strings.Contains(string(w.Body), znum) || !strings.Contains(string(w.Body), "13712345678") || w.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("reveal: %d %s", w.Code, w.Body)
+	}
+	for _, tc := range []struct {
+		tok    string
+		id     int64
+		reason string
+		code   int
+	}{
+		{vadmin, l, "核对信息", 404}, {vadmin, 999999, "核对信息", 404}, {vadmin, z, "", 400}, {vadmin, z, "x", 400},
+		{staff, z, "核对信息", 403}, {vol, z, "核对信息", 403},
+	} {
+		if w := reveal(tc.tok, tc.id, tc.reason); w.Code != tc.code {
+			t.Errorf("%d %q: %d, want %d", tc.id, tc.reason, w.Code, tc.code)
+		}
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM audit_log WHERE action = 'resident.reveal'`); n != 1 {
+		t.Fatalf("reveal audit rows: %d", n)
+	}
+	var detail string
+	_ = env.DB.Get(&detail, `SELECT detail FROM audit_log WHERE action = 'resident.reveal'`)
+	if !strings.Contains(detail, "核对参保登记信息") {
+		t.Fatalf("audit detail lacks the reason: %q", detail)
+	}
+	for i := 0; i < 30; i++ {
+		if w := reveal(admin, z, "批量核对"); w.Code != 200 {
+			t.Fatalf("reveal %d: %d", i, w.Code)
+		}
+	}
+	if w := reveal(admin, z, "批量核对"); w.Code != 429 {
+		t.Fatalf("31st reveal in an hour: %d", w.Code)
+	}
+}
