@@ -57,18 +57,18 @@ type Input struct {
 
 // Visit is a stored visit.
 type Visit struct {
-	ID         int64     `json:"id" db:"id"`
-	ClientID   string    `json:"client_id" db:"client_id"`
-	ResidentID int64     `json:"resident_id" db:"resident_id"`
-	Village    string    `json:"village_code" db:"village_code"`
-	Volunteer  int64     `json:"volunteer_id" db:"volunteer_id"`
-	VisitedAt  time.Time `json:"visited_at" db:"visited_at"`
-	Outcome    string    `json:"outcome" db:"outcome"`
-	Reason     *string   `json:"reason" db:"reason"`
-	Note       *string   `json:"note" db:"note"`
-	FollowUpOn *string   `json:"follow_up_on" db:"-"`
+	ID         int64        `json:"id" db:"id"`
+	ClientID   string       `json:"client_id" db:"client_id"`
+	ResidentID int64        `json:"resident_id" db:"resident_id"`
+	Village    string       `json:"village_code" db:"village_code"`
+	Volunteer  int64        `json:"volunteer_id" db:"volunteer_id"`
+	VisitedAt  time.Time    `json:"visited_at" db:"visited_at"`
+	Outcome    string       `json:"outcome" db:"outcome"`
+	Reason     *string      `json:"reason" db:"reason"`
+	Note       *string      `json:"note" db:"note"`
+	FollowUpOn *string      `json:"follow_up_on" db:"-"`
 	FollowUp   sql.NullTime `json:"-" db:"follow_up_on"`
-	CreatedAt  time.Time `json:"created_at" db:"created_at"`
+	CreatedAt  time.Time    `json:"created_at" db:"created_at"`
 }
 
 func (v *Visit) fill() {
