@@ -15,6 +15,7 @@ import (
 
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
@@ -271,21 +272,13 @@ func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, today, now tim
 	if _, err := tx.ExecContext(ctx, Queries.Get("resident-enrolled"), r.Scheme, today, now, r.ResidentID); err != nil {
 		return database.Map(err)
 	}
-	var n int
-	if err := tx.GetContext(ctx, &n, Queries.Get("enrollment-exists"), r.ResidentID); err != nil {
-		return database.Map(err)
-	}
-	if n > 0 {
-		return nil
-	}
 	var village string
 	if err := tx.GetContext(ctx, &village, Queries.Get("resident-village"), r.ResidentID); err != nil {
 		return database.Map(err)
 	}
-	if _, err := tx.ExecContext(ctx, Queries.Get("enrollment-insert"), r.ResidentID, village, r.Scheme, r.ID, today, now); err != nil {
-		return database.Map(err)
-	}
-	return nil
+	_, err := enrollment.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ResidentID, Village: village, Scheme: r.Scheme,
+		Source: enrollment.SourceRegistration, SourceID: r.ID, Day: today})
+	return err
 }
 
 // HasOpenRegistration reports whether an account has an open or confirmed registration this year.

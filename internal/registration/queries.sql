@@ -46,13 +46,5 @@ UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ? WHERE id 
 -- name: resident-village
 SELECT village_code FROM residents WHERE id = ?
 
--- name: enrollment-exists
-SELECT COUNT(*) FROM enrollments WHERE resident_id = ?
-
--- name: enrollment-insert
--- A person counts once as a new enrollment.
-INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, enrolled_on, created_at)
-VALUES (?, ?, ?, 'registration', ?, ?, ?)
-
 -- name: has-open-registration
 SELECT COUNT(*) FROM registrations WHERE account_id = ? AND year = ? AND status IN ('submitted', 'referred', 'confirmed')

@@ -28,8 +28,8 @@ import (
 	"github.com/canbao/canbao/internal/server/servertest"
 )
 
-// benchArticle is the published explainer both policy benchmarks answer with (about 1.6 KB of
-// JSON, a realistic explainer).
+// benchArticle is the published explainer both policy benchmarks answer with (about 0.9 KB of
+// JSON).
 var benchArticle = struct{ Slug, Title, Summary, Body, Category string }{
 	Slug:     "resident-pension-bench",
 	Title:    "城乡居民基本养老保险参保指南",

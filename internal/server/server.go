@@ -27,6 +27,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/policy"
+	"github.com/canbao/canbao/internal/progress"
 	"github.com/canbao/canbao/internal/registration"
 	"github.com/canbao/canbao/internal/resident"
 	"github.com/canbao/canbao/internal/roster"
@@ -129,6 +130,7 @@ func New(d Deps) (*Server, error) {
 	importer.New(d.DB, d.Keyring, cfg.Location(), d.Log).Routes(r, auditLog, idem.Middleware())
 	roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog).Routes(r)
 	visit.NewService(d.DB, auditLog, cfg.Location()).Routes(r, idem.Middleware(), d.Keyring)
+	progress.NewHandlers(d.DB, auditLog, cfg.Location()).Routes(r)
 	authHandlers.ResidentView = residents.View
 
 	if err := r.Verify(); err != nil {

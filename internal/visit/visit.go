@@ -18,6 +18,7 @@ import (
 
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
@@ -348,15 +349,9 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, v Visit, r *residentSt
 		}
 		r.Status = to
 		if v.Outcome == "enrolled" {
-			var n int
-			if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM enrollments WHERE resident_id = ?`, r.ID); err != nil {
-				return database.Map(err)
-			}
-			if n == 0 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, enrolled_on, created_at)
-					VALUES (?, ?, ?, 'visit', ?, ?, ?)`, r.ID, r.Village, to, v.ID, web.Today(v.VisitedAt, s.loc), now); err != nil {
-					return database.Map(err)
-				}
+			if _, err := enrollment.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ID, Village: r.Village, Scheme: to,
+				Source: enrollment.SourceVisit, SourceID: v.ID, Day: web.Today(v.VisitedAt, s.loc)}); err != nil {
+				return err
 			}
 		}
 	}
