@@ -1,5 +1,5 @@
 -- name: resident-by-id-number
--- Find the person (roster row) of an ID number through its blind index, locked for the registration.
+-- The person (roster row) of an ID number that is already on the roster, locked for the registration.
 SELECT id, village_code, status FROM residents WHERE id_number_bidx = ? FOR UPDATE
 
 -- name: resident-insert
@@ -7,10 +7,6 @@ SELECT id, village_code, status FROM residents WHERE id_number_bidx = ? FOR UPDA
 INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,
     village_code, employed, land_expropriated, status, source, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'unenrolled', 'registration', ?, ?)
-
--- name: active-registration
--- The person's open or confirmed registration of the year, if any.
-SELECT id FROM registrations WHERE year = ? AND active_resident_id = ?
 
 -- name: registration-insert
 INSERT INTO registrations (account_id, resident_id, active_resident_id, year, name, id_number_enc, phone_enc, pii_key_id,

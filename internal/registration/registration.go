@@ -5,10 +5,8 @@ package registration
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -256,19 +254,12 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 		if err != nil {
 			return err
 		}
-		var existing int64
-		err = tx.GetContext(ctx, &existing, Queries.Get("active-registration"), v.year, residentID)
-		if err == nil {
-			return errs.New(errs.AlreadyRegistered, "您今年已提交过参保登记，请勿重复提交。可在“我的登记”中查看办理进度。")
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return database.Map(err)
-		}
+		// The unique key (year, active_resident_id) refuses a second open registration.
 		res, err := tx.ExecContext(ctx, Queries.Get("registration-insert"), accountID, residentID, residentID, v.year, v.name,
 			idEnc, phoneEnc, keyID, v.village, v.employed, v.land, v.option.Scheme, v.option.Channel, v.option.RegisterAt,
 			v.tier, status, v.privacy, now, now)
 		if database.IsDuplicate(err) {
-			return errs.New(errs.AlreadyRegistered, "您今年已提交过参保登记，请勿重复提交。")
+			return errs.New(errs.AlreadyRegistered, "您今年已提交过参保登记，请勿重复提交。可在“我的登记”中查看办理进度。")
 		}
 		if err != nil {
 			return database.Map(err)
@@ -297,22 +288,10 @@ func ratelimitPerHour(n int) redis_rate.Limit {
 	return redis_rate.Limit{Rate: n, Burst: n, Period: time.Hour}
 }
 
+// findOrAddResident returns the person of the ID number, adding them to the roster when they
+// are not on it. It inserts first and locks the existing row only on a duplicate: a locking
+// read of a missing key would take a gap lock, and two such registrations deadlock.
 func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, now time.Time) (int64, error) {
-	var r struct {
-		ID      int64  `db:"id"`
-		Village string `db:"village_code"`
-		Status  string `db:"status"`
-	}
-	err := tx.GetContext(ctx, &r, Queries.Get("resident-by-id-number"), idIndex)
-	if err == nil {
-		if r.Status == eligibility.ResidentPension || r.Status == eligibility.EmployeePension {
-			return 0, errs.New(codeAlreadyEnrolled, "系统显示您已参加基本养老保险，无需重复登记。如有疑问，请咨询所在村（居）委会。")
-		}
-		return r.ID, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, database.Map(err)
-	}
 	idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
 	if err != nil {
 		return 0, err
@@ -323,41 +302,47 @@ func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validate
 	}
 	res, err := tx.ExecContext(ctx, Queries.Get("resident-insert"), idEnc, idIndex, phoneEnc, s.kr.BlindIndex(pii.IndexPhone, v.phone),
 		keyID, v.name, v.person.Gender, v.person.Birth, v.village, v.employed, v.land, now, now)
-	if database.IsDuplicate(err) {
-		// Someone registered the same person a moment ago: let the client retry.
-		return 0, errs.New(errs.AlreadyRegistered, "该身份证号码正在办理登记，请稍后在“我的登记”中查看。")
+	if err == nil {
+		return res.LastInsertId()
 	}
-	if err != nil {
+	if !database.IsDuplicate(err) {
 		return 0, database.Map(err)
 	}
-	return res.LastInsertId()
+	var r struct {
+		ID      int64  `db:"id"`
+		Village string `db:"village_code"`
+		Status  string `db:"status"`
+	}
+	if err := tx.GetContext(ctx, &r, Queries.Get("resident-by-id-number"), idIndex); err != nil {
+		return 0, database.Map(err)
+	}
+	if r.Status == eligibility.ResidentPension || r.Status == eligibility.EmployeePension {
+		return 0, errs.New(codeAlreadyEnrolled, "系统显示您已参加基本养老保险，无需重复登记。如有疑问，请咨询所在村（居）委会。")
+	}
+	return r.ID, nil
 }
 
 // limitDistinctIDs allows an account a few distinct ID numbers a day, so nobody can probe who
-// is insured. The set holds blind-index prefixes, never ID numbers.
+// is insured. The set holds blind-index prefixes, never ID numbers. One round trip: add, count
+// and expire together; a member that pushed the set over the limit is taken out again.
 func (s *Service) limitDistinctIDs(ctx context.Context, accountID int64, idIndex []byte) error {
 	day := s.now().In(s.loc).Format("20060102")
 	key := fmt.Sprintf("%sregids:%d:%s", s.prefix, accountID, day)
 	member := hex.EncodeToString(idIndex[:12])
 	pipe := s.rdb.TxPipeline()
-	isMember := pipe.SIsMember(ctx, key, member)
+	added := pipe.SAdd(ctx, key, member)
 	card := pipe.SCard(ctx, key)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
-	}
-	if isMember.Val() {
-		return nil
-	}
-	if card.Val() >= distinctIDsPerDay {
-		e := errs.New(errs.RateLimited, "今日提交的身份证号码过多，请明天再试。如需帮助，请联系所在村（居）委会。")
-		e.RetryAfter = time.Hour
-		return e
-	}
-	pipe = s.rdb.TxPipeline()
-	pipe.SAdd(ctx, key, member)
 	pipe.Expire(ctx, key, distinctIDsKeyLifetime)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
+	}
+	if added.Val() == 1 && card.Val() > distinctIDsPerDay {
+		if err := s.rdb.SRem(ctx, key, member).Err(); err != nil {
+			return errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
+		}
+		e := errs.New(errs.RateLimited, "今日提交的身份证号码过多，请明天再试。如需帮助，请联系所在村（居）委会。")
+		e.RetryAfter = time.Hour
+		return e
 	}
 	return nil
 }

@@ -96,7 +96,8 @@ func New(d Deps) (*Server, error) {
 		web.Errors(d.Log),
 		web.Recover(d.Log),
 		web.Timeout(cfg.HTTP.RequestTimeout),
-		web.BodyLimit(cfg.HTTP.MaxBodyBytes, map[string]int64{importer.UploadRoute: cfg.HTTP.MaxUploadBytes}),
+		web.BodyLimit(cfg.HTTP.MaxBodyBytes, map[string]int64{
+			importer.UploadRoute: cfg.HTTP.MaxUploadBytes, registration.CityAnswersRoute: cfg.HTTP.MaxUploadBytes}),
 	)
 	engine.NoRoute(func(c *gin.Context) { web.Fail(c, errs.New(errs.NotFound, "请求的接口不存在")) })
 	engine.NoMethod(func(c *gin.Context) {
@@ -124,6 +125,7 @@ func New(d Deps) (*Server, error) {
 	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
 		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
 	registrations.Routes(r, idem.Middleware())
+	registrations.HandoverRoutes(r)
 	residents := resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
 		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
 	residents.Routes(r, idem.Middleware())

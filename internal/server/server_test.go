@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,47 @@ func TestEveryRouteHasAPolicyAndLowerRolesGet403(t *testing.T) {
 			if allowed && (w.Code == http.StatusForbidden || w.Code == http.StatusUnauthorized) {
 				t.Errorf("%s %s as %s: %d, want it let through", rt.Method, rt.Path, role, w.Code)
 			}
+		}
+	}
+}
+
+// TestSpecAndEngineAgree: every served route is in api/openapi.yaml with the same roles as its
+// declared policy, and every documented route is served (campaign routes arrive with the engine).
+func TestSpecAndEngineAgree(t *testing.T) {
+	env := servertest.New(t)
+	v := servertest.Contract(t)
+	served := map[string]bool{}
+	for _, rt := range env.Server.Engine.Routes() {
+		path := rt.Path
+		for _, seg := range strings.Split(rt.Path, "/") {
+			if strings.HasPrefix(seg, ":") {
+				path = strings.Replace(path, seg, "{"+seg[1:]+"}", 1)
+			}
+		}
+		served[rt.Method+" "+path] = true
+		roles := v.Roles(rt.Method, path)
+		if roles == nil {
+			t.Errorf("%s %s is served but not in the spec", rt.Method, path)
+			continue
+		}
+		p, _ := env.Server.Router.Policy(rt.Method, rt.Path)
+		var want []string
+		if p.Public {
+			want = []string{"public"}
+		}
+		for _, r := range p.Roles {
+			want = append(want, string(r))
+		}
+		slices.Sort(want)
+		got := slices.Clone(roles)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s %s: spec x-roles %v, policy %v", rt.Method, path, got, want)
+		}
+	}
+	for _, r := range v.Routes() {
+		if !served[r[0]+" "+r[1]] && !strings.HasPrefix(r[1], "/api/v1/admin/campaigns") {
+			t.Errorf("%s %s is in the spec but not served", r[0], r[1])
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"time"
 
@@ -199,15 +200,21 @@ func isRetryable(err error) bool {
 }
 
 // InTx runs fn in a transaction, committing if it returns nil and rolling back otherwise; a
-// deadlock restarts it (up to 3 attempts).
+// deadlock or lock-wait timeout restarts it, up to 5 attempts with jittered backoff so that
+// the two sides of a deadlock do not collide again.
 func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
 	var err error
-	for attempt := 0; attempt < 3; attempt++ {
+	for attempt := 0; attempt < 5; attempt++ {
 		err = inTxOnce(ctx, db, fn)
 		if err == nil || !isRetryable(err) {
 			return err
 		}
-		time.Sleep(time.Duration(10*(attempt+1)) * time.Millisecond)
+		backoff := time.Duration(5<<attempt)*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
 	}
 	return err
 }

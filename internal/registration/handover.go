@@ -1,0 +1,328 @@
+package registration
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/canbao/canbao/internal/audit"
+	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/web"
+)
+
+// The hand-over to the city social insurance centre: the town exports the registrations it
+// confirmed or referred, the centre processes them, and its answer (processed, or refused with
+// a reason) is imported back.
+
+// CityAnswersRoute is the upload endpoint of the centre's answers (it has its own body limit).
+const CityAnswersRoute = "/api/v1/admin/city-answers"
+
+// maxExportRows bounds one export; a town's year fits many times over.
+const maxExportRows = 100_000
+
+// HandoverRoutes registers the export and the re-import.
+func (s *Service) HandoverRoutes(r *auth.Router) {
+	r.Handle(http.MethodGet, "/api/v1/admin/exports/registrations", auth.Allow(auth.RoleStaff, auth.RoleAdmin), web.H(s.export))
+	r.Handle(http.MethodPost, CityAnswersRoute, auth.Allow(auth.RoleAdmin), web.H(s.cityAnswers))
+}
+
+var schemeNames = map[string]string{"resident_pension": "城乡居民基本养老保险", "employee_pension": "企业职工基本养老保险"}
+
+// export writes the registrations decided in [from, to] (Asia/Shanghai days) as XLSX: full ID
+// numbers for admins, masked for staff; every export is audited.
+func (s *Service) export(c *gin.Context) error {
+	from, err := web.ParseDate(c.Query("from"), "from")
+	if err != nil {
+		return err
+	}
+	to, err := web.ParseDate(c.Query("to"), "to")
+	if err != nil {
+		return err
+	}
+	if to.Before(from) || to.Sub(from) > 366*24*time.Hour {
+		return errs.Field(errs.InvalidInput, "to", "导出日期范围须在一年以内，且结束日期不早于开始日期")
+	}
+	p := auth.MustPrincipal(c)
+	conds := []string{`((status = 'confirmed' AND decided_at >= ? AND decided_at < ?) OR (status = 'referred' AND created_at >= ? AND created_at < ?))`}
+	lo := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, s.loc).UTC()
+	hi := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, s.loc).AddDate(0, 0, 1).UTC()
+	args := []any{lo, hi, lo, hi}
+	if v := c.Query("village"); v != "" {
+		conds, args = append(conds, "village_code = ?"), append(args, v)
+	}
+	ctx := c.Request.Context()
+	var rows []row
+	if err := s.db.SelectContext(ctx, &rows, selectRow+" WHERE "+strings.Join(conds, " AND ")+
+		" ORDER BY village_code, id LIMIT ?", append(args, maxExportRows+1)...); err != nil {
+		return database.Map(err)
+	}
+	if len(rows) > maxExportRows {
+		return errs.Field(errs.InvalidInput, "to", "导出记录过多，请缩小日期范围")
+	}
+	full := p.Role == auth.RoleAdmin
+	f := excelize.NewFile()
+	defer f.Close()
+	const sheet = "参保登记"
+	_ = f.SetSheetName("Sheet1", sheet)
+	sw, err := f.NewStreamWriter(sheet)
+	if err != nil {
+		return err
+	}
+	header := []any{"登记编号", "村（居）", "姓名", "身份证号码", "手机号码", "险种", "缴费档次（元）", "状态", "确认/登记日期", "办理结果", "原因"}
+	if err := sw.SetRow("A1", header); err != nil {
+		return err
+	}
+	for i, r := range rows {
+		id, err := s.kr.Decrypt(r.IDNumberEnc, r.KeyID, pii.AADRegistrationIDNumber)
+		if err != nil {
+			return errs.Internalf("decrypt registration %d: %w", r.ID, err)
+		}
+		phone, err := s.kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADRegistrationPhone)
+		if err != nil {
+			return errs.Internalf("decrypt registration %d: %w", r.ID, err)
+		}
+		if !full {
+			id, phone = pii.MaskID(id), pii.MaskPhone(phone)
+		}
+		tier := ""
+		if r.Tier.Valid {
+			tier = strconv.FormatInt(r.Tier.Int64, 10)
+		}
+		when := r.CreatedAt
+		status := "已转介"
+		if r.DecidedAt.Valid {
+			when, status = r.DecidedAt.Time, "已确认"
+		}
+		cells := []any{r.ID, r.VillageCode, r.Name, id, phone, schemeNames[r.Scheme], tier, status, when.In(s.loc).Format(time.DateOnly), "", ""}
+		cell, _ := excelize.CoordinatesToCellName(1, i+2)
+		if err := sw.SetRow(cell, cells); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("from=%s to=%s rows=%d full=%t", from.Format(time.DateOnly), to.Format(time.DateOnly), len(rows), full)
+	if err := s.audit.Record(ctx, auth.AuditContext(c).Event("registration.export", "registration", 0, audit.Success, detail)); err != nil {
+		return err
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="canbao-registrations-%s-%s.xlsx"`, from.Format("20060102"), to.Format("20060102")))
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buf.Bytes())
+	return nil
+}
+
+// AnswerError is a row of the centre's answer that could not be applied.
+type AnswerError struct {
+	Row     int    `json:"row"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// AnswerResult says what an answer file changed.
+type AnswerResult struct {
+	RowsTotal int           `json:"rows_total"`
+	Processed int           `json:"processed"`
+	Refused   int           `json:"refused"`
+	Unchanged int           `json:"unchanged"`
+	Failed    int           `json:"rows_failed"`
+	Errors    []AnswerError `json:"errors"`
+}
+
+// maxAnswerRows bounds one answer file.
+const maxAnswerRows = 100_000
+
+// cityAnswers applies the centre's answer file: the export with 办理结果 (已办理 or 未办理)
+// and 原因 filled in. Processed referrals become confirmed (a new enrollment); refused
+// registrations become rejected with the centre's reason, and the enrollment they counted is
+// withdrawn. Each row is its own transaction, so good rows apply while bad ones are reported.
+func (s *Service) cityAnswers(c *gin.Context) error {
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return errs.Field(errs.InvalidInput, "file", "请上传社保中心反馈的 XLSX 文件")
+	}
+	src, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	res, err := s.ApplyCityAnswers(c.Request.Context(), auth.AuditContext(c), auth.MustPrincipal(c).ID, src)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, res)
+	return nil
+}
+
+// ApplyCityAnswers reads an answer workbook and applies it.
+func (s *Service) ApplyCityAnswers(ctx context.Context, actx audit.Context, by int64, r io.Reader) (AnswerResult, error) {
+	f, err := excelize.OpenReader(r)
+	if err != nil {
+		return AnswerResult{}, errs.Field(errs.InvalidInput, "file", "无法读取该文件，请上传 XLSX 格式的反馈表")
+	}
+	defer f.Close()
+	rows, err := f.Rows(f.GetSheetName(0))
+	if err != nil {
+		return AnswerResult{}, errs.Field(errs.InvalidInput, "file", "反馈表没有工作表")
+	}
+	defer rows.Close()
+	res := AnswerResult{Errors: []AnswerError{}}
+	col := map[string]int{}
+	n := 0
+	for rows.Next() {
+		n++
+		cells, err := rows.Columns()
+		if err != nil {
+			return res, errs.Field(errs.InvalidInput, "file", "反馈表格式不正确")
+		}
+		if n == 1 {
+			for i, h := range cells {
+				col[strings.TrimSpace(h)] = i
+			}
+			for _, need := range []string{"登记编号", "办理结果"} {
+				if _, ok := col[need]; !ok {
+					return res, errs.Field(errs.InvalidInput, "file", "反馈表缺少“"+need+"”列")
+				}
+			}
+			continue
+		}
+		get := func(name string) string {
+			if i, ok := col[name]; ok && i < len(cells) {
+				return strings.TrimSpace(cells[i])
+			}
+			return ""
+		}
+		if get("登记编号") == "" && get("办理结果") == "" {
+			continue // blank line
+		}
+		res.RowsTotal++
+		if res.RowsTotal > maxAnswerRows {
+			return res, errs.Field(errs.InvalidInput, "file", "反馈表行数过多")
+		}
+		outcome, ferr, err := s.applyAnswer(ctx, actx, by, get("登记编号"), get("办理结果"), get("原因"))
+		if err != nil {
+			return res, err // the database failed: stop; rows before this one are applied
+		}
+		if ferr != nil {
+			res.Failed++
+			if len(res.Errors) < 1000 {
+				res.Errors = append(res.Errors, AnswerError{Row: n, Field: ferr.Field, Message: ferr.Message})
+			}
+			continue
+		}
+		switch outcome {
+		case "processed":
+			res.Processed++
+		case "refused":
+			res.Refused++
+		default:
+			res.Unchanged++
+		}
+	}
+	return res, nil
+}
+
+var (
+	processedWords = map[string]bool{"已办理": true, "办理成功": true, "processed": true, "成功": true}
+	refusedWords   = map[string]bool{"未办理": true, "不予办理": true, "退回": true, "refused": true, "失败": true}
+)
+
+// applyAnswer applies one row. A problem with the row is returned as a field error naming the
+// column at fault; a failure of the database as err.
+func (s *Service) applyAnswer(ctx context.Context, actx audit.Context, by int64, idText, result, reason string) (string, *errs.Error, error) {
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id <= 0 {
+		return "", errs.Field(errs.InvalidInput, "登记编号", "登记编号应为正整数"), nil
+	}
+	var to string
+	switch {
+	case processedWords[result]:
+		to = "processed"
+	case refusedWords[result]:
+		to = "refused"
+		if reason == "" || utf8.RuneCountInString(reason) > 200 {
+			return "", errs.Field(errs.InvalidInput, "原因", "未办理的记录须填写原因（200 字以内）"), nil
+		}
+	default:
+		return "", errs.Field(errs.InvalidInput, "办理结果", "办理结果须为“已办理”或“未办理”"), nil
+	}
+	today := web.Today(s.now(), s.loc)
+	now := database.Now()
+	outcome := ""
+	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var r row
+		if err := tx.GetContext(ctx, &r, Queries.Get("registration-lock"), id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return errs.Field(errs.NotFound, "登记编号", "未找到该登记编号")
+			}
+			return database.Map(err)
+		}
+		switch {
+		case r.Status == StatusReferred && to == "processed":
+			if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), StatusConfirmed, r.ResidentID, nil, by, now, now, id); err != nil {
+				return database.Map(err)
+			}
+			if err := s.enroll(ctx, tx, r, today, now); err != nil {
+				return err
+			}
+		case (r.Status == StatusReferred || r.Status == StatusConfirmed) && to == "refused":
+			if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), StatusRejected, nil, "社保中心反馈："+reason, by, now, now, id); err != nil {
+				return database.Map(err)
+			}
+			revoked, err := enrollment.Revoke(ctx, tx, r.ResidentID, enrollment.SourceRegistration, r.ID)
+			if err != nil {
+				return err
+			}
+			if revoked {
+				if _, err := tx.ExecContext(ctx, `UPDATE residents SET status = 'unenrolled', status_changed_on = ?, updated_at = ? WHERE id = ? AND status = ?`,
+					today, now, r.ResidentID, r.Scheme); err != nil {
+					return database.Map(err)
+				}
+			}
+		case r.Status == StatusConfirmed && to == "processed":
+			// Already counted; only the centre's answer is recorded.
+		default:
+			return errs.Field(codeNotOpen, "登记编号", "该登记当前状态不能按此结果处理")
+		}
+		if r.Status == StatusConfirmed && to == "processed" && r.DecidedAt.Valid {
+			outcome = "unchanged"
+		} else {
+			outcome = to
+		}
+		var cityReason any
+		if reason != "" {
+			cityReason = reason
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE registrations SET city_result = ?, city_reason = ?, city_answered_at = ? WHERE id = ?`, to, cityReason, now, id); err != nil {
+			return database.Map(err)
+		}
+		return s.audit.RecordTx(ctx, tx, actx.Event("registration.city_answer", "registration", id, audit.Success, "result="+to))
+	})
+	if err != nil {
+		if e, ok := errs.As(err); ok && e.Field != "" {
+			return "", e, nil
+		}
+		return "", nil, err
+	}
+	return outcome, nil, nil
+}
