@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,7 +26,9 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/logging"
+	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/policy"
+	"github.com/canbao/canbao/internal/progress"
 	"github.com/canbao/canbao/internal/registration"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed"
@@ -40,6 +43,8 @@ usage:
   canbao seed demo [--config FILE]          seed the Luodong 2019 demo (idempotent)
   canbao user create --username U --role R [--village CODE] [--name NAME]
                                             create a staff user; the password is read from stdin
+  canbao report monthly --month YYYY-MM --out FILE.xlsx|FILE.json
+                                            write the month's bulletin (按月通报)
   canbao version
 
 Configuration: configs/canbao.yaml defaults, then --config FILE, then CANBAO_* variables.
@@ -67,6 +72,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: canbao user create --username U --role R [--village CODE]")
 		}
 		return cmdUserCreate(ctx, rest[1:], stdin, stdout, stderr)
+	case "report":
+		if len(rest) == 0 || rest[0] != "monthly" {
+			return errors.New("usage: canbao report monthly --month YYYY-MM --out FILE")
+		}
+		return cmdReportMonthly(ctx, rest[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "canbao", version)
 		return nil
@@ -271,6 +281,64 @@ func cmdUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout, 
 		return describe(err)
 	}
 	fmt.Fprintf(stdout, "created %s user %q (id %d)\n", *role, *username, id)
+	return nil
+}
+
+func cmdReportMonthly(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report monthly", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "YAML configuration file")
+	monthFlag := fs.String("month", "", "the month, YYYY-MM")
+	out := fs.String("out", "", "output file: .xlsx or .json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	month, err := time.Parse("2006-01", *monthFlag)
+	if err != nil {
+		return errors.New("--month must be YYYY-MM")
+	}
+	if !strings.HasSuffix(*out, ".xlsx") && !strings.HasSuffix(*out, ".json") {
+		return errors.New("--out must name a .xlsx or .json file")
+	}
+	cfg, err := config.Load(config.Options{File: *file})
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, cfg, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	now := time.Now()
+	today := web.Today(now, cfg.Location())
+	if month.After(today) {
+		return errors.New("that month has not started yet")
+	}
+	m, err := progress.NewStore(a.db).Monthly(ctx, month, today, now)
+	if err != nil {
+		return describe(err)
+	}
+	var body []byte
+	if strings.HasSuffix(*out, ".xlsx") {
+		body, err = progress.MonthlyXLSX(m)
+	} else {
+		body, err = json.MarshalIndent(m, "", "  ")
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, body, 0o644); err != nil {
+		return err
+	}
+	if err := audit.New(a.db).Record(ctx, audit.System("cli").Event("report.export", "monthly_report", 0, audit.Success, "month="+m.Month)); err != nil {
+		return err
+	}
+	state := "live"
+	if m.Frozen {
+		state = "frozen"
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s, as of %s (%s), %d new this month, %d to date, %d villages behind pace\n",
+		*out, m.Month, m.AsOf, state, m.Total.NewMonth, m.Total.NewToDate, len(m.BehindPace))
 	return nil
 }
 

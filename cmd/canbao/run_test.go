@@ -62,6 +62,18 @@ func TestOperatorJourney(t *testing.T) {
 		t.Fatalf("unknown village: %v", err)
 	}
 
+	report := filepath.Join(t.TempDir(), "2019-09.xlsx")
+	out.Reset()
+	if err := run(ctx, []string{"report", "monthly", "--month", "2019-09", "--out", report}, nil, &out, &errOut); err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	if !strings.Contains(out.String(), "2019-09, as of 2019-09-30 (frozen)") {
+		t.Fatalf("report output: %s", out.String())
+	}
+	if err := run(ctx, []string{"report", "monthly", "--month", "2019-9", "--out", report}, nil, &out, &errOut); err == nil {
+		t.Fatal("a bad month was accepted")
+	}
+
 	sctx, stop := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
