@@ -22,6 +22,7 @@ import (
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
+	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
@@ -43,6 +44,7 @@ usage:
   canbao seed demo [--config FILE]          seed the Luodong 2019 demo (idempotent)
   canbao user create --username U --role R [--village CODE] [--name NAME]
                                             create a staff user; the password is read from stdin
+  canbao import roster FILE [--config FILE] import a roster (CSV or XLSX) with a progress bar
   canbao report monthly --month YYYY-MM --out FILE.xlsx|FILE.json
                                             write the month's bulletin (按月通报)
   canbao version
@@ -72,6 +74,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: canbao user create --username U --role R [--village CODE]")
 		}
 		return cmdUserCreate(ctx, rest[1:], stdin, stdout, stderr)
+	case "import":
+		if len(rest) < 2 || rest[0] != "roster" {
+			return errors.New("usage: canbao import roster FILE")
+		}
+		return cmdImportRoster(ctx, rest[1:], stdout, stderr)
 	case "report":
 		if len(rest) == 0 || rest[0] != "monthly" {
 			return errors.New("usage: canbao report monthly --month YYYY-MM --out FILE")
@@ -284,6 +291,39 @@ func cmdUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	return nil
 }
 
+func cmdImportRoster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import roster", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "YAML configuration file")
+	path := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load(config.Options{File: *file})
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, cfg, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	res, err := importer.RunFile(ctx, importer.New(a.db, a.kr, cfg.Location(), a.log), path, stderr)
+	if err != nil {
+		return describe(err)
+	}
+	fmt.Fprintf(stdout, "import %d: %d rows, %d created, %d updated, %d unchanged, %d newly insured, %d failed\n",
+		res.ImportID, res.RowsTotal, res.Created, res.Updated, res.Unchanged, res.Enrolled, res.RowsFailed)
+	for i, e := range res.Errors {
+		if i == 20 {
+			fmt.Fprintf(stdout, "  … %d more errors (GET /api/v1/admin/imports/%d/errors.xlsx)\n", len(res.Errors)-20, res.ImportID)
+			break
+		}
+		fmt.Fprintf(stdout, "  row %d %s: %s\n", e.Row, e.Field, e.Message)
+	}
+	return nil
+}
+
 func cmdReportMonthly(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report monthly", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -373,7 +413,7 @@ func describe(err error) error {
 
 // checkQueries prepares every store's named SQL once, so a typo fails at boot.
 func checkQueries(ctx context.Context, db *sqlx.DB) error {
-	for _, q := range []database.Queries{auth.Queries, registration.Queries, policy.Queries} {
+	for _, q := range []database.Queries{auth.Queries, registration.Queries, policy.Queries, importer.Queries} {
 		if err := q.Check(ctx, db); err != nil {
 			return err
 		}
@@ -401,6 +441,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if n, err := srv.Importer.FailStale(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		a.log.Warn("roster imports interrupted by a restart marked failed", "count", n)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return err
@@ -408,8 +453,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hs := &http.Server{
 		Handler:           srv.Engine,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout:       cfg.HTTP.RequestTimeout + 5*time.Second,
-		WriteTimeout:      cfg.HTTP.RequestTimeout + 5*time.Second,
+		ReadTimeout:       server.UploadTimeout + 30*time.Second, // each request's own context is shorter
+		WriteTimeout:      server.UploadTimeout + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}
@@ -428,6 +473,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := srv.Importer.Shutdown(sctx); err != nil {
+		a.log.Error("roster imports did not stop in time", "err", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/dbtest"
@@ -60,6 +62,21 @@ func TestOperatorJourney(t *testing.T) {
 	}
 	if err := run(ctx, []string{"user", "create", "--username", "vol9", "--role", "volunteer", "--village", "nowhere"}, strings.NewReader("Town-Office-2019\n"), &out, &errOut); err == nil || !strings.Contains(err.Error(), "village_code") {
 		t.Fatalf("unknown village: %v", err)
+	}
+
+	// import roster: a person of the seeded roster newly insured, a new person, a bad row.
+	csvPath := filepath.Join(t.TempDir(), "roster.csv")
+	newID := idcard.Generate("350583", time.Date(1980, 5, 6, 0, 0, 0, 0, time.UTC), 3, idcard.Female)
+	csv := "身份证号码,姓名,村居,参保状态\n" + newID + ",林小红,振兴村,未参保\n" + "123,坏数据,振兴村,未参保\n"
+	if err := os.WriteFile(csvPath, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"import", "roster", csvPath}, nil, &out, &errOut); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if !strings.Contains(out.String(), "2 rows, 1 created") || !strings.Contains(out.String(), "1 failed") || strings.Contains(out.String(), newID) {
+		t.Fatalf("import output: %s", out.String())
 	}
 
 	report := filepath.Join(t.TempDir(), "2019-09.xlsx")

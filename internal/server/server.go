@@ -57,9 +57,13 @@ type Server struct {
 	Audit    *audit.Log
 	Registry *prometheus.Registry
 	Idem     *idempotency.Keys
+	Importer *importer.Importer
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
+
+// UploadTimeout bounds the file upload routes, which stream up to http.max_upload_bytes.
+const UploadTimeout = 5 * time.Minute
 
 // New builds the engine and registers every route; it fails if a route lacks a policy.
 func New(d Deps) (*Server, error) {
@@ -95,7 +99,8 @@ func New(d Deps) (*Server, error) {
 		web.AccessLog(d.Log, auth.SubjectString),
 		web.Errors(d.Log),
 		web.Recover(d.Log),
-		web.Timeout(cfg.HTTP.RequestTimeout),
+		web.Timeout(cfg.HTTP.RequestTimeout, map[string]time.Duration{
+			importer.UploadRoute: UploadTimeout, registration.CityAnswersRoute: UploadTimeout}),
 		web.BodyLimit(cfg.HTTP.MaxBodyBytes, map[string]int64{
 			importer.UploadRoute: cfg.HTTP.MaxUploadBytes, registration.CityAnswersRoute: cfg.HTTP.MaxUploadBytes}),
 	)
@@ -129,7 +134,8 @@ func New(d Deps) (*Server, error) {
 	residents := resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
 		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
 	residents.Routes(r, idem.Middleware())
-	importer.New(d.DB, d.Keyring, cfg.Location(), d.Log).Routes(r, auditLog, idem.Middleware())
+	imports := importer.New(d.DB, d.Keyring, cfg.Location(), d.Log)
+	imports.Routes(r, auditLog, idem.Middleware())
 	roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog).Routes(r)
 	visit.NewService(d.DB, auditLog, cfg.Location()).Routes(r, idem.Middleware(), d.Keyring)
 	progress.NewHandlers(d.DB, auditLog, cfg.Location()).Routes(r)
@@ -138,7 +144,7 @@ func New(d Deps) (*Server, error) {
 	if err := r.Verify(); err != nil {
 		return nil, err
 	}
-	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem}, nil
+	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem, Importer: imports}, nil
 }
 
 // readyz answers 200 only when MySQL and Redis both answer within a second.

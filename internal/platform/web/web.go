@@ -168,10 +168,15 @@ func AccessLog(log *slog.Logger, subject func(*gin.Context) string) gin.HandlerF
 	}
 }
 
-// Timeout bounds every request's context.
-func Timeout(d time.Duration) gin.HandlerFunc {
+// Timeout bounds every request's context; routes named in longer (uploads, by route template)
+// get their own bound.
+func Timeout(d time.Duration, longer map[string]time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		limit := d
+		if l, ok := longer[c.FullPath()]; ok {
+			limit = l
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), limit)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()

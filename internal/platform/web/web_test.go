@@ -81,7 +81,7 @@ func FuzzDecodeReader(f *testing.F) {
 func newEngine(log *slog.Logger, h gin.HandlerFunc) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
-	e.Use(RequestIDs(), Errors(log), Recover(log), Timeout(time.Second), BodyLimit(64, nil))
+	e.Use(RequestIDs(), Errors(log), Recover(log), Timeout(time.Second, nil), BodyLimit(64, nil))
 	e.POST("/x", h)
 	return e
 }

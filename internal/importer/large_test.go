@@ -1,0 +1,206 @@
+package importer_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/canbao/canbao/internal/idcard"
+	"github.com/canbao/canbao/internal/importer"
+)
+
+var (
+	surnames = []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高")
+	given    = []rune("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华")
+	statuses = []string{"未参保", "城乡居民养老保险", "企业职工养老保险", "不需参保"}
+)
+
+// syntheticRow is the i-th person of a large generated roster: distinct valid ID numbers
+// (birth dates from 1970 on, 100 sequence numbers a day), aged 16-59 today.
+func syntheticRow(i int) []string {
+	birth := time.Date(1970, time.January, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i/100)
+	g, gender := idcard.Male, "男"
+	if i%2 == 1 {
+		g, gender = idcard.Female, "女"
+	}
+	name := string([]rune{surnames[i%len(surnames)], given[(i/7)%len(given)], given[(i/3)%len(given)]})
+	phone := ""
+	if i%5 != 0 {
+		phone = fmt.Sprintf("139%08d", i)
+	}
+	village := "振兴村"
+	if i%3 == 0 {
+		village = "luoxi"
+	}
+	employed := "否"
+	if i%4 == 0 {
+		employed = "是"
+	}
+	return []string{idcard.Generate("350583", birth, i%100, g), name, gender, phone, village, employed, "否", statuses[i%len(statuses)]}
+}
+
+var largeHeader = []string{"身份证号码", "姓名", "性别", "手机号码", "村居", "是否就业", "是否被征地农民", "参保状态"}
+
+// heapWatch samples the live heap until stopped and reports its peak.
+type heapWatch struct {
+	peak atomic.Uint64
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func watchHeap() *heapWatch {
+	h := &heapWatch{stop: make(chan struct{})}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(25 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > h.peak.Load() {
+				h.peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapWatch) Stop() uint64 {
+	close(h.stop)
+	h.wg.Wait()
+	return h.peak.Load()
+}
+
+func heapInuse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+const mib = 1 << 20
+
+func TestImport100kRowsCSV(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100k-row import skipped in -short mode")
+	}
+	const n = 100_000
+	e := newStore(t)
+	path := filepath.Join(e.dir, "roster-100k.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriter(f)
+	fmt.Fprintln(bw, "身份证号码,姓名,性别,手机号码,村居,是否就业,是否被征地农民,参保状态")
+	for i := range n {
+		r := syntheticRow(i)
+		fmt.Fprintf(bw, "%s,%s,%s,%s,%s,%s,%s,%s\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fi, _ := os.Stat(path)
+
+	before := heapInuse()
+	watch := watchHeap()
+	start := time.Now()
+	res, err := importer.RunFile(context.Background(), e.im, path, nil)
+	elapsed := time.Since(start)
+	peak := watch.Stop()
+	after := heapInuse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("100k-row CSV (%.1f MiB): %v, %.0f rows/s; heap in use %.1f MiB before, peak %.1f MiB, %.1f MiB after",
+		float64(fi.Size())/mib, elapsed.Round(time.Millisecond), n/elapsed.Seconds(), float64(before)/mib, float64(peak)/mib, float64(after)/mib)
+	if res.RowsTotal != n || res.RowsDone != n || res.Created != n || res.RowsFailed != 0 {
+		t.Errorf("result = %+v", res)
+	}
+	if got := e.count(`SELECT COUNT(*) FROM residents`); got != n {
+		t.Errorf("%d residents, want %d", got, n)
+	}
+	if elapsed > time.Minute {
+		t.Errorf("took %v, want under a minute", elapsed)
+	}
+
+	// Again: every row unchanged, nothing written.
+	start = time.Now()
+	res, err = importer.RunFile(context.Background(), e.im, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("100k-row CSV again (all unchanged): %v", time.Since(start).Round(time.Millisecond))
+	if res.Unchanged != n || res.Created != 0 || res.Updated != 0 {
+		t.Errorf("second result = %+v", res)
+	}
+}
+
+// A worksheet larger than excelize's in-memory limit is streamed from a temporary file.
+func TestImportLargeXLSX(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large XLSX import skipped in -short mode")
+	}
+	const n = 30_000
+	e := newStore(t)
+	path := filepath.Join(e.dir, "roster-large.xlsx")
+	f := excelize.NewFile()
+	sw, err := f.NewStreamWriter("Sheet1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(cells []string) []any {
+		out := make([]any, len(cells))
+		for i, c := range cells {
+			out[i] = c
+		}
+		return out
+	}
+	if err := sw.SetRow("A1", row(largeHeader)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		cell, _ := excelize.CoordinatesToCellName(1, i+2)
+		if err := sw.SetRow(cell, row(syntheticRow(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SaveAs(path); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	before := heapInuse()
+	watch := watchHeap()
+	start := time.Now()
+	res, err := importer.RunFile(context.Background(), e.im, path, nil)
+	elapsed := time.Since(start)
+	peak := watch.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d-row XLSX: %v, %.0f rows/s; heap in use %.1f MiB before, peak %.1f MiB",
+		n, elapsed.Round(time.Millisecond), n/elapsed.Seconds(), float64(before)/mib, float64(peak)/mib)
+	if res.RowsTotal != n || res.Created != n || res.RowsFailed != 0 {
+		t.Errorf("result = %+v", res)
+	}
+}

@@ -1,0 +1,458 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/database"
+)
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.MustLoadQueries(queryFS, "queries.sql")
+
+// The IDs already seen in the file being imported live in a temporary table of the import's
+// own connection, so that duplicates are found across batches without holding every ID in
+// memory. These statements are not in queries.sql: the table exists only during an import, so
+// they cannot be prepared at start-up.
+const (
+	seenDrop   = `DROP TEMPORARY TABLE IF EXISTS roster_import_seen`
+	seenCreate = `CREATE TEMPORARY TABLE roster_import_seen (bidx BINARY(32) NOT NULL, row_no INT NOT NULL, PRIMARY KEY (bidx))`
+	seenLookup = `SELECT bidx, row_no FROM roster_import_seen WHERE bidx IN (?)`
+	seenInsert = `INSERT INTO roster_import_seen (bidx, row_no) VALUES (?, ?)`
+	// A batch retried after a rollback may find its own claims (the temporary table's engine need
+	// not be transactional); they are left as they are.
+	seenUpsert = ` ON DUPLICATE KEY UPDATE row_no = row_no`
+)
+
+// batchRows is how many rows of the file go into one transaction.
+const batchRows = 1000
+
+// maxKeptErrors is how many row errors a Result (and the status answer) holds.
+const maxKeptErrors = 1000
+
+// expandIn turns the last `IN (?)` of q into n placeholders.
+func expandIn(q string, n int) string {
+	i := strings.LastIndex(q, "IN (?)")
+	if i < 0 {
+		panic("importer: no IN (?) in " + q)
+	}
+	return q[:i] + "IN (" + placeholders(n) + ")" + q[i+len("IN (?)"):]
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// multiRow repeats the VALUES tuple of a single-row INSERT n times.
+func multiRow(q string, n int) string {
+	i := strings.LastIndex(q, "VALUES")
+	head, tuple := q[:i+len("VALUES")], strings.TrimSpace(q[i+len("VALUES"):])
+	var b strings.Builder
+	b.Grow(len(head) + n*(len(tuple)+1))
+	b.WriteString(head)
+	b.WriteByte(' ')
+	for k := range n {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
+}
+
+// counts are the running totals of an import.
+type counts struct {
+	done, failed, created, updated, unchanged, enrolled int
+}
+
+func (c *counts) add(d counts) {
+	c.done += d.done
+	c.failed += d.failed
+	c.created += d.created
+	c.updated += d.updated
+	c.unchanged += d.unchanged
+	c.enrolled += d.enrolled
+}
+
+// current is a person already on the roster, as a batch finds them.
+type current struct {
+	ID              int64        `db:"id"`
+	Bidx            []byte       `db:"id_number_bidx"`
+	Name            string       `db:"name"`
+	Village         string       `db:"village_code"`
+	Employed        bool         `db:"employed"`
+	Land            bool         `db:"land_expropriated"`
+	Status          string       `db:"status"`
+	StatusChangedOn sql.NullTime `db:"status_changed_on"`
+	PhoneBidx       []byte       `db:"phone_bidx"`
+}
+
+// writer writes the batches of one import through one connection (which holds the import's
+// table of IDs seen).
+type writer struct {
+	kr       *pii.Keyring
+	conn     *sqlx.Conn
+	importID int64
+	today    string // the import date in Asia/Shanghai, YYYY-MM-DD
+	totals   counts
+	errors   []RowError
+}
+
+// openWriter pins a connection and creates the import's table of IDs seen.
+func openWriter(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, importID int64, today string) (*writer, error) {
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return nil, database.Map(err)
+	}
+	if _, err := conn.ExecContext(ctx, seenDrop); err != nil {
+		_ = conn.Close()
+		return nil, database.Map(err)
+	}
+	if _, err := conn.ExecContext(ctx, seenCreate); err != nil {
+		_ = conn.Close()
+		return nil, database.Map(err)
+	}
+	return &writer{kr: kr, conn: conn, importID: importID, today: today}, nil
+}
+
+// Close drops the table of IDs seen and gives the connection back to the pool.
+func (w *writer) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := w.conn.ExecContext(ctx, seenDrop); err != nil {
+		// The session may keep the table; a broken connection is discarded by the pool anyway.
+		_ = w.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = w.conn.Close()
+}
+
+// write stores one batch in one transaction, retrying a deadlock, a lock timeout or a
+// concurrent insert of the same person.
+func (w *writer) write(ctx context.Context, batch []parsed) error {
+	var (
+		delta   counts
+		rowErrs []RowError
+		err     error
+	)
+	for attempt := 0; attempt < 4; attempt++ {
+		delta, rowErrs, err = w.tryWrite(ctx, batch)
+		if err == nil || !retryable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(20*(attempt+1)) * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return err
+	}
+	w.totals.add(delta)
+	for _, e := range rowErrs {
+		if len(w.errors) >= maxKeptErrors {
+			break
+		}
+		w.errors = append(w.errors, e)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1213, 1205, 1062: // deadlock, lock wait timeout, duplicate key (a concurrent insert)
+			return true
+		}
+	}
+	return false
+}
+
+// enrollment is a person the batch found newly insured.
+type enrollment struct {
+	residentID int64
+	village    string
+	scheme     string
+}
+
+func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, rowErrs []RowError, err error) {
+	tx, err := w.conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return delta, nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	now := database.Now()
+
+	// 1. Duplicates: the first row with an ID number claims it, in this batch or an earlier one.
+	firstRow := batch[0].row
+	var claims [][]byte
+	for _, p := range batch {
+		if p.bidx != nil {
+			claims = append(claims, p.bidx)
+		}
+	}
+	seen := make(map[string]int, len(claims))
+	if len(claims) > 0 {
+		rows, err := tx.QueryxContext(ctx, expandIn(seenLookup, len(claims)), bytesArgs(claims)...)
+		if err != nil {
+			return delta, nil, err
+		}
+		for rows.Next() {
+			var b []byte
+			var row int
+			if err := rows.Scan(&b, &row); err != nil {
+				rows.Close()
+				return delta, nil, err
+			}
+			if row < firstRow { // not a leftover of this batch's rolled-back attempt
+				seen[string(b)] = row
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return delta, nil, err
+		}
+	}
+	var good []*record
+	var newClaims []any
+	for _, p := range batch {
+		delta.done++
+		if p.bidx != nil {
+			key := string(p.bidx)
+			if first, dup := seen[key]; dup {
+				delta.failed++
+				rowErrs = append(rowErrs, RowError{Row: p.row, Field: FieldIDNumber, Message: fmt.Sprintf("与第 %d 行身份证号码重复", first)})
+				continue
+			}
+			seen[key] = p.row
+			newClaims = append(newClaims, p.bidx, p.row)
+		}
+		if p.err != nil {
+			delta.failed++
+			rowErrs = append(rowErrs, *p.err)
+			continue
+		}
+		good = append(good, p.rec)
+	}
+	if len(newClaims) > 0 {
+		if _, err := tx.ExecContext(ctx, multiRow(seenInsert, len(newClaims)/2)+seenUpsert, newClaims...); err != nil {
+			return delta, nil, err
+		}
+	}
+
+	// 2. The people of the batch already on the roster.
+	byBidx := make(map[string]*current, len(good))
+	if len(good) > 0 {
+		bidxs := make([][]byte, len(good))
+		for i, r := range good {
+			bidxs[i] = r.idBidx
+		}
+		var found []current
+		if err := tx.SelectContext(ctx, &found, expandIn(Queries.Get("residents-by-bidx"), len(bidxs)), bytesArgs(bidxs)...); err != nil {
+			return delta, nil, err
+		}
+		for i := range found {
+			byBidx[string(found[i].Bidx)] = &found[i]
+		}
+	}
+
+	// 3. New people in one multi-row INSERT; changed people one UPDATE each.
+	var fresh []*record
+	var enrolled []enrollment
+	for _, r := range good {
+		cur, ok := byBidx[string(r.idBidx)]
+		if !ok {
+			fresh = append(fresh, r)
+			continue
+		}
+		employed, land := r.employed.or(cur.Employed), r.land.or(cur.Land)
+		phoneChanged := r.phone != "" && !bytes.Equal(r.phoneBidx, cur.PhoneBidx)
+		if r.name == cur.Name && r.village == cur.Village && employed == cur.Employed && land == cur.Land &&
+			r.status == cur.Status && !phoneChanged {
+			delta.unchanged++
+			continue
+		}
+		var changedOn any = cur.StatusChangedOn
+		if r.status != cur.Status {
+			changedOn = w.today
+		}
+		if phoneChanged {
+			sealed, err := seal(w.kr, []*record{r})
+			if err != nil {
+				return delta, nil, err
+			}
+			s := sealed[0]
+			if _, err := tx.ExecContext(ctx, Queries.Get("resident-update-phone"), r.name, r.village, employed, land, r.status,
+				changedOn, now, s.idEnc, s.phoneEnc, r.phoneBidx, s.keyID, cur.ID); err != nil {
+				return delta, nil, err
+			}
+		} else {
+			if _, err := tx.ExecContext(ctx, Queries.Get("resident-update"), r.name, r.village, employed, land, r.status,
+				changedOn, now, cur.ID); err != nil {
+				return delta, nil, err
+			}
+		}
+		delta.updated++
+		if !insured(cur.Status) && insured(r.status) {
+			enrolled = append(enrolled, enrollment{residentID: cur.ID, village: r.village, scheme: r.status})
+		}
+	}
+	if len(fresh) > 0 {
+		sealed, err := seal(w.kr, fresh)
+		if err != nil {
+			return delta, nil, err
+		}
+		args := make([]any, 0, len(fresh)*14)
+		for i, r := range fresh {
+			s := sealed[i]
+			var phoneEnc, phoneBidx any // NULL without a phone
+			if r.phone != "" {
+				phoneEnc, phoneBidx = s.phoneEnc, r.phoneBidx
+			}
+			args = append(args, s.idEnc, r.idBidx, phoneEnc, phoneBidx, s.keyID, r.name, r.gender,
+				r.birth.Format(time.DateOnly), r.village, r.employed.or(false), r.land.or(false), r.status, now, now)
+		}
+		if _, err := tx.ExecContext(ctx, multiRow(Queries.Get("resident-insert"), len(fresh)), args...); err != nil {
+			return delta, nil, err
+		}
+		delta.created += len(fresh)
+	}
+
+	// 4. The newly insured count once each as a new enrollment on the import date.
+	if len(enrolled) > 0 {
+		ids := make([]any, len(enrolled))
+		for i, e := range enrolled {
+			ids[i] = e.residentID
+		}
+		var have []int64
+		if err := tx.SelectContext(ctx, &have, expandIn(Queries.Get("enrollments-existing"), len(ids)), ids...); err != nil {
+			return delta, nil, err
+		}
+		already := make(map[int64]bool, len(have))
+		for _, id := range have {
+			already[id] = true
+		}
+		args := make([]any, 0, len(enrolled)*6)
+		n := 0
+		for _, e := range enrolled {
+			if already[e.residentID] {
+				continue
+			}
+			args = append(args, e.residentID, e.village, e.scheme, w.importID, w.today, now)
+			n++
+		}
+		if n > 0 {
+			if _, err := tx.ExecContext(ctx, multiRow(Queries.Get("enrollment-insert"), n), args...); err != nil {
+				return delta, nil, err
+			}
+			delta.enrolled += n
+		}
+	}
+
+	// 5. The batch's failed rows, and the running totals.
+	if len(rowErrs) > 0 {
+		args := make([]any, 0, len(rowErrs)*4)
+		for _, e := range rowErrs {
+			args = append(args, w.importID, e.Row, e.Field, e.Message)
+		}
+		if _, err := tx.ExecContext(ctx, multiRow(Queries.Get("import-error-insert"), len(rowErrs)), args...); err != nil {
+			return delta, nil, err
+		}
+	}
+	t := w.totals
+	t.add(delta)
+	if _, err := tx.ExecContext(ctx, Queries.Get("import-progress"), t.done, t.failed, t.created, t.updated, t.unchanged,
+		t.enrolled, now, w.importID); err != nil {
+		return delta, nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return delta, nil, err
+	}
+	return delta, rowErrs, nil
+}
+
+func bytesArgs(bs [][]byte) []any {
+	out := make([]any, len(bs))
+	for i, b := range bs {
+		out[i] = b
+	}
+	return out
+}
+
+// sealedRecord holds a record's ciphertexts.
+type sealedRecord struct {
+	idEnc, phoneEnc []byte
+	keyID           string
+}
+
+// seal encrypts the ID numbers and phones of records under the active key, in parallel for
+// large batches. Only records about to be written are sealed.
+func seal(kr *pii.Keyring, recs []*record) ([]sealedRecord, error) {
+	out := make([]sealedRecord, len(recs))
+	one := func(i int) error {
+		r := recs[i]
+		ct, kid, err := kr.Encrypt(r.idNumber, pii.AADResidentIDNumber)
+		if err != nil {
+			return fmt.Errorf("importer: encrypt: %w", err)
+		}
+		out[i] = sealedRecord{idEnc: ct, keyID: kid}
+		if r.phone != "" {
+			if out[i].phoneEnc, _, err = kr.Encrypt(r.phone, pii.AADResidentPhone); err != nil {
+				return fmt.Errorf("importer: encrypt: %w", err)
+			}
+		}
+		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4, len(recs)/64)
+	if workers < 2 {
+		for i := range recs {
+			if err := one(i); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, workers)
+	chunk := (len(recs) + workers - 1) / workers
+	for start := 0; start < len(recs); start += chunk {
+		end := min(start+chunk, len(recs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := start; i < end; i++ {
+				if err := one(i); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return out, nil
+}
