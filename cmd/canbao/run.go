@@ -18,10 +18,16 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/campaigns/channels"
+	"github.com/canbao/canbao/campaigns/channels/sms"
+	"github.com/canbao/canbao/campaigns/counters"
+	"github.com/canbao/canbao/campaigns/engine"
 	"github.com/canbao/canbao/configs"
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
@@ -39,7 +45,10 @@ import (
 const usage = `canbao — universal social-insurance enrollment backend
 
 usage:
-  canbao serve   [--config FILE]            serve the API (127.0.0.1:8080 by default)
+  canbao serve   [--config FILE] [--no-engine|--engine-only]
+                                            serve the API (127.0.0.1:8080 by default) and run
+                                            the campaign engine
+  canbao counters rebuild                   recompute campaign counters in Redis from MySQL
   canbao migrate [--config FILE]            create the database if needed and apply migrations
   canbao seed demo [--config FILE]          seed the Luodong 2019 demo (idempotent)
   canbao user create --username U --role R [--village CODE] [--name NAME]
@@ -79,6 +88,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: canbao import roster FILE")
 		}
 		return cmdImportRoster(ctx, rest[1:], stdout, stderr)
+	case "counters":
+		if len(rest) == 0 || rest[0] != "rebuild" {
+			return errors.New("usage: canbao counters rebuild")
+		}
+		return cmdCountersRebuild(ctx, rest[1:], stdout, stderr)
 	case "report":
 		if len(rest) == 0 || rest[0] != "monthly" {
 			return errors.New("usage: canbao report monthly --month YYYY-MM --out FILE")
@@ -422,7 +436,18 @@ func checkQueries(ctx context.Context, db *sqlx.DB) error {
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, err := loadConfig(args, "serve", stderr)
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "YAML configuration file read on top of the defaults")
+	noEngine := fs.Bool("no-engine", false, "serve the API only")
+	engineOnly := fs.Bool("engine-only", false, "run the campaign engine only, no HTTP")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *noEngine && *engineOnly {
+		return errors.New("--no-engine and --engine-only exclude each other")
+	}
+	cfg, err := config.Load(config.Options{File: *file})
 	if err != nil {
 		return err
 	}
@@ -437,10 +462,35 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkQueries(ctx, a.db); err != nil {
 		return err
 	}
+	enrollment.AttributionDays = cfg.Campaigns.AttributionDays
 	srv, err := server.New(server.Deps{Config: cfg, DB: a.db, Redis: a.rdb, Keyring: a.kr, Rules: a.rules, Log: a.log})
 	if err != nil {
 		return err
 	}
+
+	// The engine stops with its own context, after HTTP has drained.
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engineDone := make(chan error, 1)
+	if !*noEngine {
+		eng := newEngine(a, srv)
+		a.log.Info("campaign engine starting", "instance", eng.ID())
+		go func() { engineDone <- eng.Run(engineCtx) }()
+	} else {
+		engineDone <- nil
+	}
+	if *engineOnly {
+		fmt.Fprintf(stdout, "canbao engine running (mode %s)\n", cfg.Mode)
+		select {
+		case <-ctx.Done():
+		case err := <-engineDone:
+			return err
+		}
+		a.log.Info("shutting down the engine")
+		stopEngine()
+		return <-engineDone
+	}
+
 	if n, err := srv.Importer.FailStale(ctx); err != nil {
 		return err
 	} else if n > 0 {
@@ -467,19 +517,65 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	case <-ctx.Done():
 	}
-	// Shut down in order: stop accepting and drain HTTP, then close Redis and MySQL (deferred).
+	// Shut down in order: stop accepting and drain HTTP, stop the engine's workers (in-flight
+	// sends finish), stop imports, then close Redis and MySQL (deferred).
 	a.log.Info("shutting down", "grace", cfg.HTTP.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if err := srv.Importer.Shutdown(sctx); err != nil {
-		a.log.Error("roster imports did not stop in time", "err", err)
-	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	stopEngine()
+	select {
+	case <-engineDone:
+	case <-sctx.Done():
+		a.log.Error("the campaign engine did not stop in time")
+	}
+	if err := srv.Importer.Shutdown(sctx); err != nil {
+		a.log.Error("roster imports did not stop in time", "err", err)
+	}
 	a.log.Info("stopped")
+	return nil
+}
+
+// newEngine builds the campaign engine with its channels.
+func newEngine(a *app, srv *server.Server) *engine.Engine {
+	cfg := a.cfg
+	smsClient := sms.NewClient(sms.Config{APIBase: cfg.SMS.APIBase, AccessKeyID: cfg.SMS.AccessKeyID,
+		AccessKeySecret: cfg.SMS.AccessKeySecret, Timeout: cfg.SMS.Timeout}, a.log)
+	ec := engine.DefaultConfig()
+	ec.Workers = cfg.Campaigns.Workers
+	ec.RemindersForVisit = cfg.Campaigns.RemindersForVisit
+	ec.VisitedRecently = time.Duration(cfg.Campaigns.VisitedRecentlyDays) * 24 * time.Hour
+	return engine.New(engine.Deps{
+		DB: a.db, Redis: a.rdb, Prefix: cfg.Redis.Prefix, Keyring: a.kr, Rules: a.rules, Location: cfg.Location(), Log: a.log,
+		Counters: srv.Counters,
+		Channels: map[string]channels.Channel{
+			campaigns.ChannelWeChat:    channels.WeChat{Client: srv.WeChat},
+			campaigns.ChannelSMS:       channels.SMS{Client: smsClient},
+			campaigns.ChannelVisitTask: channels.VisitTask{DB: a.db, Loc: cfg.Location()},
+			campaigns.ChannelLog:       channels.Log{Log: a.log},
+		},
+	}, ec)
+}
+
+func cmdCountersRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := loadConfig(args, "counters rebuild", stderr)
+	if err != nil {
+		return err
+	}
+	a, err := open(ctx, cfg, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	n, err := counters.New(a.db, a.rdb, cfg.Redis.Prefix, cfg.Location()).RebuildAll(ctx, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "rebuilt the counters of %d campaigns from the delivery outbox\n", n)
 	return nil
 }

@@ -38,7 +38,8 @@ type Config struct {
 	PII      PII      `koanf:"pii"`
 	WeChat   WeChat   `koanf:"wechat"`
 	SMS      SMS      `koanf:"sms"`
-	Auth     Auth     `koanf:"auth"`
+	Auth      Auth      `koanf:"auth"`
+	Campaigns Campaigns `koanf:"campaigns"`
 	Business Business `koanf:"business"`
 	Dev      Dev      `koanf:"dev"`
 }
@@ -121,6 +122,16 @@ type Auth struct {
 	LoginMaxFailures int           `koanf:"login_max_failures"`
 	Lockout          time.Duration `koanf:"lockout"`
 	LoginRatePerIP   int           `koanf:"login_rate_per_ip"`
+}
+
+// Campaigns tunes the outreach engine.
+type Campaigns struct {
+	Workers              int    `koanf:"workers"`
+	DefaultRatePerMinute int    `koanf:"default_rate_per_minute"`
+	RemindersForVisit    int    `koanf:"reminders_for_visit"`
+	VisitedRecentlyDays  int    `koanf:"visited_recently_days"`
+	AttributionDays      int    `koanf:"attribution_days"`
+	SMSSignName          string `koanf:"sms_sign_name"`
 }
 
 // Business holds domain settings.
@@ -265,6 +276,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.LoginMaxFailures <= 0 || c.Auth.Lockout <= 0 {
 		errs = append(errs, errors.New("auth.login_max_failures and auth.lockout must be positive"))
+	}
+	if c.Campaigns.Workers < 1 || c.Campaigns.Workers > 256 || c.Campaigns.DefaultRatePerMinute < 1 ||
+		c.Campaigns.AttributionDays < 1 || c.Campaigns.VisitedRecentlyDays < 0 || c.Campaigns.RemindersForVisit < 0 {
+		errs = append(errs, errors.New("campaigns: workers 1-256, default_rate_per_minute and attribution_days positive"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

@@ -53,7 +53,64 @@ func Record(ctx context.Context, tx *sqlx.Tx, e Enrollment) (bool, error) {
 	if err := bump(ctx, tx, e.Village, e.Day, 1); err != nil {
 		return false, err
 	}
+	if err := attribute(ctx, tx, e); err != nil {
+		return false, err
+	}
 	return true, nil
+}
+
+// AttributionDays is how long after being reached an enrollment counts as a campaign's
+// conversion (campaigns.attribution_days; 30 by default).
+var AttributionDays = 30
+
+// attribute credits a new enrollment to the latest campaign delivery that reached the person
+// within the attribution window, by campaign, channel, village, age band and gender.
+func attribute(ctx context.Context, tx *sqlx.Tx, e Enrollment) error {
+	var d struct {
+		ID       int64     `db:"id"`
+		Campaign int64     `db:"campaign_id"`
+		Channel  string    `db:"channel"`
+		Village  string    `db:"village_code"`
+		Gender   string    `db:"gender"`
+		Birth    time.Time `db:"birth_date"`
+	}
+	// The window is in whole days; reached before the end of the enrollment day counts.
+	from, to := e.Day.AddDate(0, 0, -AttributionDays).Add(-8*time.Hour), e.Day.AddDate(0, 0, 1).Add(-8*time.Hour)
+	err := tx.GetContext(ctx, &d, `SELECT d.id, d.campaign_id, d.channel, d.village_code, r.gender, r.birth_date
+		FROM deliveries d JOIN residents r ON r.id = d.resident_id
+		WHERE d.resident_id = ? AND d.status = 'sent' AND d.sent_at >= ? AND d.sent_at < ?
+		ORDER BY d.sent_at DESC, d.id DESC LIMIT 1`, e.ResidentID, from, to)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return database.Map(err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO conversions (resident_id, delivery_id, campaign_id, channel, village_code, age_band, gender, converted_on, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ResidentID, d.ID, d.Campaign, d.Channel, d.Village, AgeBand(d.Birth, e.Day), d.Gender, e.Day, database.Now())
+	if database.IsDuplicate(err) {
+		return nil
+	}
+	return database.Map(err)
+}
+
+// AgeBand groups ages as the guidance rule does: 16-29, 30-39, 40-44, 45-59, other.
+func AgeBand(birth, on time.Time) string {
+	age := on.Year() - birth.Year()
+	if on.YearDay() < birth.YearDay() {
+		age--
+	}
+	switch {
+	case age >= 16 && age <= 29:
+		return "16-29"
+	case age >= 30 && age <= 39:
+		return "30-39"
+	case age >= 40 && age <= 44:
+		return "40-44"
+	case age >= 45 && age <= 59:
+		return "45-59"
+	}
+	return "other"
 }
 
 // RecordBatch records many enrollments in one go (roster imports); it returns how many counted.

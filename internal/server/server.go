@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/campaigns/counters"
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
@@ -58,6 +60,8 @@ type Server struct {
 	Registry *prometheus.Registry
 	Idem     *idempotency.Keys
 	Importer *importer.Importer
+	Counters *counters.Counters
+	WeChat   *wechat.Client
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -139,12 +143,16 @@ func New(d Deps) (*Server, error) {
 	roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog).Routes(r)
 	visit.NewService(d.DB, auditLog, cfg.Location()).Routes(r, idem.Middleware(), d.Keyring)
 	progress.NewHandlers(d.DB, auditLog, cfg.Location()).Routes(r)
+	stats := counters.New(d.DB, d.Redis, prefix, cfg.Location())
+	campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{DefaultRatePerMinute: cfg.Campaigns.DefaultRatePerMinute,
+		TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()).Routes(r, idem.Middleware())
 	authHandlers.ResidentView = residents.View
 
 	if err := r.Verify(); err != nil {
 		return nil, err
 	}
-	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem, Importer: imports}, nil
+	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem, Importer: imports,
+		Counters: stats, WeChat: wx}, nil
 }
 
 // readyz answers 200 only when MySQL and Redis both answer within a second.

@@ -1,0 +1,286 @@
+// Package counters keeps each campaign's live outreach counters in Redis: deliveries by status,
+// skip reason, channel, village and day, and a HyperLogLog of people reached. They are a cache of
+// the delivery outbox in MySQL: Rebuild recomputes them from it, and Stats rebuilds them when
+// Redis has lost them.
+package counters
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/internal/platform/database"
+)
+
+// Counters reads and writes the counters.
+type Counters struct {
+	db     *sqlx.DB
+	rdb    *redis.Client
+	prefix string
+	loc    *time.Location
+}
+
+// New wires the counters.
+func New(db *sqlx.DB, rdb *redis.Client, prefix string, loc *time.Location) *Counters {
+	return &Counters{db: db, rdb: rdb, prefix: prefix, loc: loc}
+}
+
+func (c *Counters) key(campaign int64) string {
+	return c.prefix + "cstat:" + strconv.FormatInt(campaign, 10)
+}
+func (c *Counters) reach(campaign int64) string {
+	return c.prefix + "creach:" + strconv.FormatInt(campaign, 10)
+}
+
+// Change is one delivery moving from one state to another. From is "" for a new delivery.
+type Change struct {
+	Campaign   int64
+	Village    string
+	From, To   string // statuses
+	Reason     string // skip reason, when To is skipped
+	Channel    string // when To is sent or failed
+	ResidentID int64  // when To is sent
+	At         time.Time
+}
+
+// Apply records changes in one round trip. A failure is returned for logging; the outbox is the
+// truth and Rebuild repairs the cache.
+func (c *Counters) Apply(ctx context.Context, changes ...Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	pipe := c.rdb.Pipeline()
+	for _, ch := range changes {
+		k := c.key(ch.Campaign)
+		if ch.From == "" {
+			pipe.HIncrBy(ctx, k, "targeted", 1)
+			pipe.HIncrBy(ctx, k, "vil:"+ch.Village+":targeted", 1)
+		} else {
+			pipe.HIncrBy(ctx, k, "status:"+ch.From, -1)
+		}
+		pipe.HIncrBy(ctx, k, "status:"+ch.To, 1)
+		switch ch.To {
+		case "skipped":
+			pipe.HIncrBy(ctx, k, "skip:"+ch.Reason, 1)
+			pipe.HIncrBy(ctx, k, "vil:"+ch.Village+":skipped", 1)
+		case "sent", "failed":
+			pipe.HIncrBy(ctx, k, "vil:"+ch.Village+":"+ch.To, 1)
+			if ch.Channel != "" {
+				pipe.HIncrBy(ctx, k, "ch:"+ch.Channel+":"+ch.To, 1)
+			}
+			if ch.To == "sent" {
+				pipe.HIncrBy(ctx, k, "day:"+ch.At.In(c.loc).Format("20060102")+":sent", 1)
+				pipe.PFAdd(ctx, c.reach(ch.Campaign), ch.ResidentID)
+			}
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Rebuild recomputes one campaign's counters from the outbox.
+func (c *Counters) Rebuild(ctx context.Context, campaign int64) error {
+	var rows []struct {
+		Village string `db:"village_code"`
+		Status  string `db:"status"`
+		Reason  string `db:"skip_reason"`
+		Channel string `db:"channel"`
+		N       int64  `db:"n"`
+	}
+	if err := c.db.SelectContext(ctx, &rows, `SELECT village_code, status, COALESCE(skip_reason, '') AS skip_reason,
+		COALESCE(channel, '') AS channel, COUNT(*) AS n FROM deliveries WHERE campaign_id = ?
+		GROUP BY village_code, status, skip_reason, channel`, campaign); err != nil {
+		return database.Map(err)
+	}
+	// Days are counted in Go from sent_at to stay in the business time zone without SQL tz tables.
+	var sentAt []time.Time
+	if err := c.db.SelectContext(ctx, &sentAt, `SELECT sent_at FROM deliveries WHERE campaign_id = ? AND status = 'sent'`, campaign); err != nil {
+		return database.Map(err)
+	}
+	var reached []int64
+	if err := c.db.SelectContext(ctx, &reached, `SELECT DISTINCT resident_id FROM deliveries WHERE campaign_id = ? AND status = 'sent'`, campaign); err != nil {
+		return database.Map(err)
+	}
+	h := map[string]int64{"built": 1}
+	for _, r := range rows {
+		h["targeted"] += r.N
+		h["vil:"+r.Village+":targeted"] += r.N
+		h["status:"+r.Status] += r.N
+		switch r.Status {
+		case "skipped":
+			h["skip:"+r.Reason] += r.N
+			h["vil:"+r.Village+":skipped"] += r.N
+		case "sent", "failed":
+			h["vil:"+r.Village+":"+r.Status] += r.N
+			if r.Channel != "" {
+				h["ch:"+r.Channel+":"+r.Status] += r.N
+			}
+		}
+	}
+	for _, t := range sentAt {
+		h["day:"+t.In(c.loc).Format("20060102")+":sent"]++
+	}
+	vals := make(map[string]any, len(h))
+	for k, v := range h {
+		vals[k] = v
+	}
+	pipe := c.rdb.TxPipeline()
+	pipe.Del(ctx, c.key(campaign), c.reach(campaign))
+	pipe.HSet(ctx, c.key(campaign), vals)
+	for i := 0; i < len(reached); i += 5000 {
+		end := min(i+5000, len(reached))
+		members := make([]any, 0, end-i)
+		for _, id := range reached[i:end] {
+			members = append(members, id)
+		}
+		pipe.PFAdd(ctx, c.reach(campaign), members...)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// EnsureBuilt rebuilds a campaign's counters when Redis has lost them.
+func (c *Counters) EnsureBuilt(ctx context.Context, campaign int64) error {
+	ok, err := c.rdb.HExists(ctx, c.key(campaign), "built").Result()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return c.Rebuild(ctx, campaign)
+	}
+	return nil
+}
+
+// RebuildAll rebuilds the counters of every campaign that has deliveries.
+func (c *Counters) RebuildAll(ctx context.Context, onlyMissing bool) (int, error) {
+	var ids []int64
+	if err := c.db.SelectContext(ctx, &ids, `SELECT id FROM campaigns WHERE status <> 'draft'`); err != nil {
+		return 0, database.Map(err)
+	}
+	n := 0
+	for _, id := range ids {
+		var err error
+		if onlyMissing {
+			err = c.EnsureBuilt(ctx, id)
+		} else {
+			err = c.Rebuild(ctx, id)
+		}
+		if err != nil {
+			return n, fmt.Errorf("campaign %d: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Slice is the counters of one village or channel.
+type Slice map[string]int64
+
+// Stats are a campaign's live counters.
+type Stats struct {
+	Targeted  int64            `json:"targeted"`
+	Queued    int64            `json:"queued"`
+	Sending   int64            `json:"sending"`
+	Sent      int64            `json:"sent"`
+	Failed    int64            `json:"failed"`
+	Unknown   int64            `json:"unknown"`
+	Skipped   map[string]int64 `json:"skipped"`
+	Reached   int64            `json:"reached"`
+	Converted int64            `json:"converted"`
+	ByVillage map[string]Slice `json:"by_village"`
+	ByChannel map[string]Slice `json:"by_channel"`
+	ByDay     map[string]int64 `json:"by_day"`
+}
+
+// Stats reads a campaign's counters, rebuilding them first if Redis lost them. Conversions come
+// from their table (written in the enrollment's transaction).
+func (c *Counters) Stats(ctx context.Context, campaign int64) (Stats, error) {
+	if err := c.EnsureBuilt(ctx, campaign); err != nil {
+		return Stats{}, err
+	}
+	pipe := c.rdb.Pipeline()
+	all := pipe.HGetAll(ctx, c.key(campaign))
+	reach := pipe.PFCount(ctx, c.reach(campaign))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return Stats{}, err
+	}
+	s := Stats{Skipped: map[string]int64{"no_consent": 0, "frequency_cap": 0, "quiet_hours": 0, "no_contact": 0},
+		ByVillage: map[string]Slice{}, ByChannel: map[string]Slice{}, ByDay: map[string]int64{}, Reached: reach.Val()}
+	for k, v := range all.Val() {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		parts := strings.Split(k, ":")
+		switch {
+		case k == "targeted":
+			s.Targeted = n
+		case parts[0] == "status" && len(parts) == 2:
+			switch parts[1] {
+			case "queued":
+				s.Queued = n
+			case "sending":
+				s.Sending = n
+			case "sent":
+				s.Sent = n
+			case "failed":
+				s.Failed = n
+			case "unknown":
+				s.Unknown = n
+			}
+		case parts[0] == "skip" && len(parts) == 2:
+			s.Skipped[parts[1]] = n
+		case parts[0] == "vil" && len(parts) == 3:
+			if s.ByVillage[parts[1]] == nil {
+				s.ByVillage[parts[1]] = Slice{"targeted": 0, "sent": 0, "failed": 0, "skipped": 0, "converted": 0}
+			}
+			s.ByVillage[parts[1]][parts[2]] = n
+		case parts[0] == "ch" && len(parts) == 3:
+			if s.ByChannel[parts[1]] == nil {
+				s.ByChannel[parts[1]] = Slice{"sent": 0, "failed": 0, "converted": 0}
+			}
+			s.ByChannel[parts[1]][parts[2]] = n
+		case parts[0] == "day" && len(parts) == 3:
+			s.ByDay[parts[1]] = n
+		}
+	}
+	var conv []struct {
+		Village string `db:"village_code"`
+		Channel string `db:"channel"`
+		N       int64  `db:"n"`
+	}
+	if err := c.db.SelectContext(ctx, &conv, `SELECT village_code, channel, COUNT(*) AS n FROM conversions WHERE campaign_id = ?
+		GROUP BY village_code, channel`, campaign); err != nil {
+		return Stats{}, database.Map(err)
+	}
+	for _, cv := range conv {
+		s.Converted += cv.N
+		if s.ByVillage[cv.Village] == nil {
+			s.ByVillage[cv.Village] = Slice{}
+		}
+		s.ByVillage[cv.Village]["converted"] += cv.N
+		if s.ByChannel[cv.Channel] == nil {
+			s.ByChannel[cv.Channel] = Slice{}
+		}
+		s.ByChannel[cv.Channel]["converted"] += cv.N
+	}
+	return s, nil
+}
+
+// AddTargeted counts newly snapshotted deliveries (queued) per village.
+func (c *Counters) AddTargeted(ctx context.Context, campaign int64, byVillage map[string]int) error {
+	if len(byVillage) == 0 {
+		return nil
+	}
+	k := c.key(campaign)
+	pipe := c.rdb.Pipeline()
+	for v, n := range byVillage {
+		pipe.HIncrBy(ctx, k, "targeted", int64(n))
+		pipe.HIncrBy(ctx, k, "status:queued", int64(n))
+		pipe.HIncrBy(ctx, k, "vil:"+v+":targeted", int64(n))
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}

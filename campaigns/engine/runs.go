@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/internal/platform/database"
+)
+
+// schedule starts every due campaign's next run. Several instances may race: the campaign row
+// lock and the unique (campaign, run_no) let one win.
+func (e *Engine) schedule(ctx context.Context) error {
+	var due []int64
+	if err := e.DB.SelectContext(ctx, &due, `SELECT id FROM campaigns WHERE status = 'scheduled' AND next_run_at <= ? ORDER BY next_run_at LIMIT 20`,
+		database.Now()); err != nil {
+		return database.Map(err)
+	}
+	for _, id := range due {
+		err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+			c, err := e.store.Get(ctx, tx, id, true)
+			if err != nil {
+				return err
+			}
+			now := database.Now()
+			if c.Status != campaigns.StatusScheduled || c.NextRunAt == nil || c.NextRunAt.After(now) {
+				return nil
+			}
+			var runNo int
+			if err := tx.GetContext(ctx, &runNo, `SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ?`, id); err != nil {
+				return database.Map(err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_runs (campaign_id, run_no, status, started_at) VALUES (?, ?, 'snapshotting', ?)`,
+				id, runNo+1, now); err != nil {
+				return database.Map(err)
+			}
+			var next any
+			if r := c.Spec.Schedule.RepeatEveryDays; r != nil {
+				n := c.NextRunAt.AddDate(0, 0, *r)
+				if n.Before(*c.Spec.Schedule.EndAt) {
+					next = n
+				}
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE campaigns SET status = 'running', next_run_at = ?, updated_at = ? WHERE id = ?`, next, now, id)
+			return database.Map(err)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaseRun takes or renews this instance's lease on a run, for snapshotting or feeding.
+func (e *Engine) leaseRun(ctx context.Context, runID int64) (bool, error) {
+	now := database.Now()
+	res, err := e.DB.ExecContext(ctx, `UPDATE campaign_runs SET lease_owner = ?, lease_until = ?
+		WHERE id = ? AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)`, e.id, now.Add(15*time.Second), runID, now, e.id)
+	if err != nil {
+		return false, database.Map(err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+type run struct {
+	ID         int64     `db:"id"`
+	CampaignID int64     `db:"campaign_id"`
+	Cursor     int64     `db:"snapshot_cursor"`
+	StartedAt  time.Time `db:"started_at"`
+}
+
+// snapshot freezes the audience of runs being snapshotted: each batch inserts the deliveries of
+// one resident-id range and moves the run's checkpoint in the same transaction.
+func (e *Engine) snapshot(ctx context.Context) error {
+	var runs []run
+	if err := e.DB.SelectContext(ctx, &runs, `SELECT id, campaign_id, snapshot_cursor, started_at FROM campaign_runs WHERE status = 'snapshotting'`); err != nil {
+		return database.Map(err)
+	}
+	for _, r := range runs {
+		if ok, err := e.leaseRun(ctx, r.ID); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := e.snapshotRun(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) snapshotRun(ctx context.Context, r run) error {
+	c, err := e.store.Get(ctx, e.DB, r.CampaignID, false)
+	if err != nil {
+		return err
+	}
+	var maxID sql.NullInt64
+	if err := e.DB.GetContext(ctx, &maxID, `SELECT MAX(id) FROM residents`); err != nil {
+		return database.Map(err)
+	}
+	on := dayOf(r.StartedAt, e.Location)
+	where, args := c.Spec.Segment.Where(on)
+	for cursor := r.Cursor; cursor < maxID.Int64; {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if ok, err := e.leaseRun(ctx, r.ID); err != nil || !ok {
+			return err
+		}
+		hi := cursor + int64(e.cfg.SnapshotBatch)
+		byVillage := map[string]int{}
+		err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+			now := database.Now()
+			q := `INSERT INTO deliveries (campaign_id, run_id, resident_id, village_code, status, created_at, updated_at)
+				SELECT ?, ?, r.id, r.village_code, 'queued', ?, ? FROM ` + campaigns.From + ` WHERE r.id > ? AND r.id <= ? AND ` + where
+			a := append([]any{r.CampaignID, r.ID, now, now, cursor, hi}, args...)
+			res, err := tx.ExecContext(ctx, q, a...)
+			if err != nil {
+				return database.Map(err)
+			}
+			n, _ := res.RowsAffected()
+			if n > 0 {
+				var rows []struct {
+					Village string `db:"village_code"`
+					N       int    `db:"n"`
+				}
+				if err := tx.SelectContext(ctx, &rows, `SELECT village_code, COUNT(*) AS n FROM deliveries
+					WHERE run_id = ? AND resident_id > ? AND resident_id <= ? GROUP BY village_code`, r.ID, cursor, hi); err != nil {
+					return database.Map(err)
+				}
+				for _, v := range rows {
+					byVillage[v.Village] = v.N
+				}
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE campaign_runs SET snapshot_cursor = ?, targeted = targeted + ? WHERE id = ? AND snapshot_cursor = ?`,
+				hi, n, r.ID, cursor)
+			return database.Map(err)
+		})
+		if err != nil {
+			return err
+		}
+		if err := e.Counters.AddTargeted(ctx, r.CampaignID, byVillage); err != nil {
+			e.Log.Warn("engine: counters", "err", err)
+		}
+		cursor = hi
+	}
+	_, err = e.DB.ExecContext(ctx, `UPDATE campaign_runs SET status = 'dispatching', snapshot_done_at = ? WHERE id = ? AND status = 'snapshotting'`,
+		database.Now(), r.ID)
+	return database.Map(err)
+}
+
+func dayOf(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// feed puts the ids of new queued deliveries of running campaigns on the stream.
+func (e *Engine) feed(ctx context.Context) error {
+	var runs []run
+	if err := e.DB.SelectContext(ctx, &runs, `SELECT cr.id, cr.campaign_id, cr.snapshot_cursor, cr.started_at FROM campaign_runs cr
+		JOIN campaigns c ON c.id = cr.campaign_id WHERE cr.status = 'dispatching' AND c.status = 'running'`); err != nil {
+		return database.Map(err)
+	}
+	for _, r := range runs {
+		if ok, err := e.leaseRun(ctx, r.ID); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		for ctx.Err() == nil {
+			var ids []int64
+			if err := e.DB.SelectContext(ctx, &ids, `SELECT id FROM deliveries WHERE run_id = ? AND status = 'queued' AND enqueued_at IS NULL
+				ORDER BY id LIMIT ?`, r.ID, e.cfg.FeedBatch); err != nil {
+				return database.Map(err)
+			}
+			if len(ids) == 0 {
+				break
+			}
+			if err := e.enqueue(ctx, ids); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// enqueue adds ids to the stream and stamps them as fed, so the reconciler knows when a fed
+// delivery has been waiting too long.
+func (e *Engine) enqueue(ctx context.Context, ids []int64) error {
+	pipe := e.Redis.Pipeline()
+	for _, id := range ids {
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: e.stream, Values: []string{"d", strconv.FormatInt(id, 10)}})
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	q, args, err := sqlx.In(`UPDATE deliveries SET enqueued_at = ? WHERE id IN (?)`, database.Now(), ids)
+	if err != nil {
+		return err
+	}
+	_, err = e.DB.ExecContext(ctx, q, args...)
+	return database.Map(err)
+}
+
+// reconcile repairs what crashes and lost Redis data leave behind. Every step is idempotent, so
+// several instances may run it at once.
+func (e *Engine) reconcile(ctx context.Context) error {
+	now := database.Now()
+	// A delivery still in sending past its lease: the provider may or may not have it. It is
+	// not resent blindly (a WeChat consent is spent once).
+	var stuck []struct {
+		ID       int64  `db:"id"`
+		Campaign int64  `db:"campaign_id"`
+		Village  string `db:"village_code"`
+	}
+	if err := e.DB.SelectContext(ctx, &stuck, `SELECT id, campaign_id, village_code FROM deliveries WHERE status = 'sending' AND lease_until < ? LIMIT 1000`, now); err != nil {
+		return database.Map(err)
+	}
+	for _, s := range stuck {
+		res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = 'unknown', error_code = 'lease_expired', lease_until = NULL, updated_at = ?
+			WHERE id = ? AND status = 'sending' AND lease_until < ?`, now, s.ID, now)
+		if err != nil {
+			return database.Map(err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			e.count(ctx, change(s.Campaign, s.Village, "sending", "unknown"))
+		}
+	}
+	// Cancelled campaigns: what is still queued is skipped.
+	var cancelled []struct {
+		Campaign int64  `db:"campaign_id"`
+		Village  string `db:"village_code"`
+		ID       int64  `db:"id"`
+	}
+	if err := e.DB.SelectContext(ctx, &cancelled, `SELECT d.campaign_id, d.village_code, d.id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
+		WHERE c.status = 'cancelled' AND d.status = 'queued' LIMIT 5000`); err != nil {
+		return database.Map(err)
+	}
+	for _, d := range cancelled {
+		if ok, err := e.finish(ctx, d.ID, "queued", "skipped", "cancelled", "", "", ""); err != nil {
+			return err
+		} else if ok {
+			e.count(ctx, skipChange(d.Campaign, d.Village, "queued", "cancelled"))
+		}
+	}
+	if _, err := e.DB.ExecContext(ctx, `UPDATE campaign_runs cr JOIN campaigns c ON c.id = cr.campaign_id SET cr.status = 'cancelled', cr.completed_at = ?
+		WHERE c.status = 'cancelled' AND cr.status IN ('snapshotting', 'dispatching')`, now); err != nil {
+		return database.Map(err)
+	}
+	// Fed long ago but still queued (Redis flushed, a worker died, a wait ended, a pause was
+	// lifted): feed again. A duplicate on the stream is harmless: the claim lets one through.
+	var again []int64
+	if err := e.DB.SelectContext(ctx, &again, `SELECT d.id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
+		WHERE d.status = 'queued' AND d.enqueued_at < ? AND (d.not_before IS NULL OR d.not_before <= ?) AND c.status = 'running'
+		ORDER BY d.id LIMIT 20000`, now.Add(-e.cfg.RequeueAfter), now); err != nil {
+		return database.Map(err)
+	}
+	for i := 0; i < len(again); i += e.cfg.FeedBatch {
+		if err := e.enqueue(ctx, again[i:min(i+e.cfg.FeedBatch, len(again))]); err != nil {
+			return err
+		}
+	}
+	if err := e.ensureGroup(ctx); err != nil { // after a FLUSHDB the stream and group are gone
+		return err
+	}
+	// Runs with nothing left to send are complete; a campaign whose last run completed is
+	// completed, or scheduled again when it repeats.
+	var done []struct {
+		ID       int64 `db:"id"`
+		Campaign int64 `db:"campaign_id"`
+	}
+	if err := e.DB.SelectContext(ctx, &done, `SELECT cr.id, cr.campaign_id FROM campaign_runs cr WHERE cr.status = 'dispatching'
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = cr.id AND d.status IN ('queued', 'sending'))`); err != nil {
+		return database.Map(err)
+	}
+	for _, d := range done {
+		err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'dispatching'`, now, d.ID); err != nil {
+				return database.Map(err)
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = CASE WHEN next_run_at IS NULL THEN 'completed' ELSE 'scheduled' END, updated_at = ?
+				WHERE id = ? AND status = 'running'`, now, d.Campaign)
+			return database.Map(err)
+		})
+		if err != nil {
+			return err
+		}
+		if err := e.Counters.Rebuild(ctx, d.Campaign); err != nil { // settle the cache on the truth
+			e.Log.Warn("engine: counters rebuild", "campaign", d.Campaign, "err", err)
+		}
+	}
+	// Stream entries a dead consumer read but never acknowledged: acknowledge them (MySQL
+	// re-feeds what still matters) and keep the stream bounded.
+	e.dropIdlePending(ctx)
+	return nil
+}
+
+func (e *Engine) dropIdlePending(ctx context.Context) {
+	msgs, _, err := e.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: e.stream, Group: e.group, Consumer: e.id + "-reaper",
+		MinIdle: 2 * e.cfg.Lease, Start: "0", Count: 1000}).Result()
+	if err != nil {
+		return
+	}
+	if len(msgs) > 0 {
+		ids := make([]string, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		e.Redis.XAck(ctx, e.stream, e.group, ids...)
+	}
+	e.Redis.XTrimMaxLenApprox(ctx, e.stream, 2_000_000, 0)
+}

@@ -1,0 +1,506 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/campaigns/channels"
+	"github.com/canbao/canbao/campaigns/counters"
+	"github.com/canbao/canbao/internal/eligibility"
+	"github.com/canbao/canbao/internal/idcard"
+	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/database"
+)
+
+// Skip reasons.
+const (
+	SkipNoConsent       = "no_consent"
+	SkipNoContact       = "no_contact"
+	SkipFrequencyCap    = "frequency_cap"
+	SkipQuietHours      = "quiet_hours"
+	SkipEnrolled        = "enrolled"
+	SkipOptedOut        = "opted_out"
+	SkipVisitedRecently = "visited_recently"
+	SkipCancelled       = "cancelled"
+)
+
+// work reads delivery ids from the stream until ctx ends.
+func (e *Engine) work(ctx context.Context, consumer string) {
+	for ctx.Err() == nil {
+		res, err := e.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: e.group, Consumer: consumer, Streams: []string{e.stream, ">"},
+			Count: 10, Block: time.Second}).Result()
+		if err != nil {
+			if errors.Is(err, redis.Nil) || ctx.Err() != nil {
+				continue
+			}
+			if isNoGroup(err) {
+				_ = e.ensureGroup(ctx)
+			} else {
+				e.Log.Warn("engine: read stream", "err", err)
+			}
+			sleep(ctx, time.Second)
+			continue
+		}
+		for _, s := range res {
+			for _, m := range s.Messages {
+				id, _ := strconv.ParseInt(toString(m.Values["d"]), 10, 64)
+				if id > 0 {
+					// A send in progress finishes even if ctx ends: it is bounded by its timeout.
+					if err := e.process(context.WithoutCancel(ctx), id); err != nil {
+						e.Log.Warn("engine: delivery", "delivery", id, "err", err)
+					}
+				}
+				e.Redis.XAck(context.WithoutCancel(ctx), e.stream, e.group, m.ID)
+			}
+		}
+	}
+}
+
+func isNoGroup(err error) bool {
+	return err != nil && len(err.Error()) >= 7 && err.Error()[:7] == "NOGROUP"
+}
+
+func toString(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// delivery is a delivery with what a worker needs about its resident.
+type delivery struct {
+	ID          int64          `db:"id"`
+	Campaign    int64          `db:"campaign_id"`
+	RunID       int64          `db:"run_id"`
+	ResidentID  int64          `db:"resident_id"`
+	Village     string         `db:"village_code"`
+	Status      string         `db:"status"`
+	Attempts    int            `db:"attempts"`
+	NotBefore   sql.NullTime   `db:"not_before"`
+	Name        string         `db:"name"`
+	Gender      string         `db:"gender"`
+	Birth       time.Time      `db:"birth_date"`
+	Employed    bool           `db:"employed"`
+	Land        bool           `db:"land_expropriated"`
+	RStatus     string         `db:"rstatus"`
+	OptedOut    bool           `db:"opted_out"`
+	LastVisited sql.NullTime   `db:"last_visited_at"`
+	PhoneEnc    []byte         `db:"phone_enc"`
+	KeyID       string         `db:"pii_key_id"`
+	AccountID   sql.NullInt64  `db:"account_id"`
+	OpenID      sql.NullString `db:"openid"`
+}
+
+const loadDelivery = `SELECT d.id, d.campaign_id, d.run_id, d.resident_id, d.village_code, d.status, d.attempts, d.not_before,
+	r.name, r.gender, r.birth_date, r.employed, r.land_expropriated, r.status AS rstatus, r.opted_out, r.last_visited_at,
+	r.phone_enc, r.pii_key_id, a.id AS account_id, a.openid
+	FROM deliveries d JOIN residents r ON r.id = d.resident_id
+	LEFT JOIN resident_accounts a ON a.resident_id = r.id AND a.disabled = 0
+	WHERE d.id = ?`
+
+// process takes one delivery as far as it can go now.
+func (e *Engine) process(ctx context.Context, id int64) error {
+	var d delivery
+	if err := e.DB.GetContext(ctx, &d, loadDelivery, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return database.Map(err)
+	}
+	if d.Status != "queued" {
+		return nil // already handled: a duplicate on the stream
+	}
+	c, err := e.campaign(ctx, d.Campaign)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	switch {
+	case c.Status == campaigns.StatusCancelled:
+		return e.skip(ctx, d, SkipCancelled)
+	case c.Status != campaigns.StatusRunning:
+		return nil // paused: stays queued; the reconciler feeds it again after resume
+	case d.NotBefore.Valid && d.NotBefore.Time.After(now):
+		return nil // waiting for its window
+	}
+	// Re-check at send time what may have changed since the snapshot.
+	switch {
+	case d.OptedOut:
+		return e.skip(ctx, d, SkipOptedOut)
+	case (d.RStatus == "resident_pension" || d.RStatus == "employee_pension") && !slices.Contains(c.Spec.Segment.Statuses, d.RStatus):
+		return e.skip(ctx, d, SkipEnrolled)
+	case d.LastVisited.Valid && now.Sub(d.LastVisited.Time) < e.cfg.VisitedRecently:
+		return e.skip(ctx, d, SkipVisitedRecently)
+	}
+	// The campaign's daily window: outside it, wait for the next one (or skip if the campaign
+	// ends first).
+	if wait, ok := e.nextWindow(c, now, c.Spec.Schedule.Window); !ok {
+		return e.skip(ctx, d, SkipQuietHours)
+	} else if wait.After(now) {
+		return e.defer_(ctx, d, wait)
+	}
+	plan, reason, err := e.route(ctx, c, d, now)
+	if err != nil {
+		return err
+	}
+	if plan == nil {
+		return e.skip(ctx, d, reason)
+	}
+	if w := plan.wait; !w.IsZero() {
+		return e.defer_(ctx, d, w)
+	}
+	if err := e.throttle(ctx, c); err != nil {
+		return err
+	}
+	claimed, capped, err := e.claim(ctx, c, d)
+	if err != nil || !claimed {
+		return err
+	}
+	if capped {
+		e.count(ctx, skipChange(d.Campaign, d.Village, "queued", SkipFrequencyCap))
+		return nil
+	}
+	e.count(ctx, change(d.Campaign, d.Village, "queued", "sending"))
+	return e.send(ctx, c, d, plan)
+}
+
+// plan is the chain of channels to try for one delivery, first usable first.
+type plan struct {
+	channels  []string
+	recipient channels.Recipient
+	wait      time.Time
+}
+
+// route works out which channels of the chain can reach the resident now.
+func (e *Engine) route(ctx context.Context, c campaigns.Campaign, d delivery, now time.Time) (*plan, string, error) {
+	r := channels.Recipient{DeliveryID: d.ID, ResidentID: d.ResidentID, Village: d.Village, Vars: e.vars(d, now)}
+	if d.OpenID.Valid {
+		r.OpenID, r.AccountID = d.OpenID.String, d.AccountID.Int64
+	}
+	if len(d.PhoneEnc) > 0 {
+		ph, err := e.Keyring.Decrypt(d.PhoneEnc, d.KeyID, pii.AADResidentPhone)
+		if err != nil {
+			return nil, "", err
+		}
+		r.Phone = ph
+	}
+	p := &plan{recipient: r}
+	noConsent := false
+	var smsWait time.Time
+	for _, ch := range c.Spec.Channels {
+		switch ch {
+		case campaigns.ChannelWeChat:
+			if r.OpenID == "" {
+				continue
+			}
+			var left int
+			err := e.DB.GetContext(ctx, &left, `SELECT remaining FROM subscription_consents WHERE account_id = ? AND template_id = ?`,
+				r.AccountID, c.Spec.Template.WeChat.TemplateID)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, "", database.Map(err)
+			}
+			if left <= 0 {
+				noConsent = true
+				continue
+			}
+		case campaigns.ChannelSMS:
+			if r.Phone == "" {
+				continue
+			}
+			if w, ok := e.nextWindow(c, now, campaigns.Window{From: clock(e.cfg.SMSWindow[0]), To: clock(e.cfg.SMSWindow[1])}); !ok {
+				continue
+			} else if w.After(now) {
+				if len(p.channels) == 0 && smsWait.IsZero() {
+					smsWait = w // nothing before SMS in the chain can reach them: wait for 08:00
+				}
+				continue
+			}
+		}
+		p.channels = append(p.channels, ch)
+	}
+	if len(p.channels) == 0 {
+		if !smsWait.IsZero() {
+			p.wait = smsWait
+			return p, "", nil
+		}
+		if noConsent {
+			return nil, SkipNoConsent, nil
+		}
+		return nil, SkipNoContact, nil
+	}
+	return p, "", nil
+}
+
+func clock(min int) string {
+	return time.Date(2000, 1, 1, min/60, min%60, 0, 0, time.UTC).Format("15:04")
+}
+
+// vars fills the template placeholders for one resident.
+func (e *Engine) vars(d delivery, now time.Time) campaigns.Vars {
+	v := campaigns.Vars{Name: d.Name, Village: e.villages[d.Village], Scheme: "基本养老保险"}
+	if y, err := e.Rules.For(now.In(e.Location).Year()); err == nil {
+		v.Deadline = y.Deadline
+		if len(y.Tiers) > 0 {
+			v.Tier = strconv.Itoa(y.Tiers[0].Amount)
+		}
+		res, err := eligibility.Evaluate(y, eligibility.Person{Gender: idcard.Gender(d.Gender), Birth: d.Birth, Employed: d.Employed, LandExpropriated: d.Land}, dayOf(now, e.Location))
+		if err == nil {
+			v.Scheme = map[string]string{"resident_pension": "城乡居民养老保险", "employee_pension": "职工养老保险"}[res.Recommended.Scheme]
+		}
+	}
+	return v
+}
+
+// nextWindow says when the window next opens (now if it is open); false when the campaign
+// ends before that.
+func (e *Engine) nextWindow(c campaigns.Campaign, now time.Time, w campaigns.Window) (time.Time, bool) {
+	from, _ := campaigns.ParseClock(w.From)
+	to, _ := campaigns.ParseClock(w.To)
+	local := now.In(e.Location)
+	mins := local.Hour()*60 + local.Minute()
+	var at time.Time
+	switch {
+	case mins >= from && mins < to:
+		at = now
+	case mins < from:
+		at = time.Date(local.Year(), local.Month(), local.Day(), from/60, from%60, 0, 0, e.Location)
+	default:
+		at = time.Date(local.Year(), local.Month(), local.Day()+1, from/60, from%60, 0, 0, e.Location)
+	}
+	if end := c.Spec.Schedule.EndAt; end != nil && !at.Before(*end) {
+		return time.Time{}, false
+	}
+	return at, true
+}
+
+// throttle waits for the campaign's rate (GCRA in Redis, shared by every instance).
+func (e *Engine) throttle(ctx context.Context, c campaigns.Campaign) error {
+	limit := redisRateLimit(c.Spec.RatePerMinute)
+	for {
+		res, err := e.limiter.Allow(ctx, e.Prefix+"engine:rate:"+strconv.FormatInt(c.ID, 10), limit)
+		if err != nil {
+			return err
+		}
+		if res.Allowed > 0 {
+			return nil
+		}
+		sleep(ctx, res.RetryAfter)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+// claim moves the delivery to sending, or skips it when the resident's frequency cap is used
+// up. The resident row is locked so that two campaigns cannot both take the last slot.
+func (e *Engine) claim(ctx context.Context, c campaigns.Campaign, d delivery) (claimed, capped bool, err error) {
+	err = database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+		claimed, capped = false, false
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM residents WHERE id = ? FOR UPDATE`, d.ResidentID); err != nil {
+			return database.Map(err)
+		}
+		now := database.Now()
+		if fc := c.Spec.FrequencyCap; fc != nil {
+			var n int
+			if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries WHERE resident_id = ?
+				AND ((status = 'sent' AND sent_at >= ?) OR status = 'sending')`, d.ResidentID, now.AddDate(0, 0, -fc.PerDays)); err != nil {
+				return database.Map(err)
+			}
+			if n >= fc.Max {
+				res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', skip_reason = ?, updated_at = ? WHERE id = ? AND status = 'queued'`,
+					SkipFrequencyCap, now, d.ID)
+				if err != nil {
+					return database.Map(err)
+				}
+				k, _ := res.RowsAffected()
+				capped = k == 1
+				return nil
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
+			WHERE id = ? AND status = 'queued'`, now.Add(e.cfg.Lease), now, d.ID)
+		if err != nil {
+			return database.Map(err)
+		}
+		k, _ := res.RowsAffected()
+		claimed = k == 1
+		return nil
+	})
+	return claimed || capped, capped, err
+}
+
+// send tries the plan's channels in order. A permanent failure moves to the next channel; a
+// transient one puts the delivery back in the queue (a few times); the outcome is stored.
+func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *plan) error {
+	var lastErr error
+	for _, name := range p.channels {
+		ch, ok := e.Channels[name]
+		if !ok {
+			continue
+		}
+		if name == campaigns.ChannelWeChat {
+			spent, err := e.spendConsent(ctx, p.recipient.AccountID, c.Spec.Template.WeChat.TemplateID)
+			if err != nil {
+				return e.retry(ctx, d, err)
+			}
+			if !spent {
+				continue // spent by another message meanwhile
+			}
+		}
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		msgID, err := ch.Send(sctx, &c, p.recipient)
+		cancel()
+		if err == nil {
+			return e.sent(ctx, c, d, name, msgID)
+		}
+		lastErr = err
+		if name == campaigns.ChannelWeChat {
+			e.afterWeChatError(ctx, p.recipient.AccountID, c.Spec.Template.WeChat.TemplateID, err)
+		}
+		if !channels.IsPermanent(err) {
+			return e.retry(ctx, d, err)
+		}
+	}
+	if lastErr == nil {
+		lastErr = errors.New("no channel could be used")
+	}
+	if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", "", "", channels.ErrorCode(lastErr)); err != nil || !ok {
+		return err
+	}
+	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed"})
+	return nil
+}
+
+// spendConsent uses one of the resident's one-time consents for the template.
+func (e *Engine) spendConsent(ctx context.Context, account int64, template string) (bool, error) {
+	res, err := e.DB.ExecContext(ctx, `UPDATE subscription_consents SET remaining = remaining - 1, updated_at = ?
+		WHERE account_id = ? AND template_id = ? AND remaining > 0`, database.Now(), account, template)
+	if err != nil {
+		return false, database.Map(err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// afterWeChatError: 43101 means the user has no consent left at WeChat, so our ledger is set
+// to nothing; a transient error gives the unused consent back.
+func (e *Engine) afterWeChatError(ctx context.Context, account int64, template string, err error) {
+	code := channels.ErrorCode(err)
+	switch {
+	case code == "wechat:43101":
+		_, _ = e.DB.ExecContext(ctx, `UPDATE subscription_consents SET remaining = 0, updated_at = ? WHERE account_id = ? AND template_id = ?`,
+			database.Now(), account, template)
+	case !channels.IsPermanent(err):
+		_, _ = e.DB.ExecContext(ctx, `UPDATE subscription_consents SET remaining = remaining + 1, updated_at = ? WHERE account_id = ? AND template_id = ?`,
+			database.Now(), account, template)
+	}
+}
+
+func (e *Engine) sent(ctx context.Context, c campaigns.Campaign, d delivery, channel, msgID string) error {
+	now := database.Now()
+	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', channel = ?, provider_msg_id = ?, sent_at = ?, lease_until = NULL,
+		updated_at = ? WHERE id = ? AND status = 'sending'`, channel, msgID, now, now, d.ID)
+	if err != nil {
+		return database.Map(err) // the lease will retire it as unknown: never resent blindly
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil
+	}
+	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "sent", Channel: channel, ResidentID: d.ResidentID, At: now})
+	if channel != campaigns.ChannelVisitTask && e.cfg.RemindersForVisit > 0 {
+		return e.maybeVisitTask(ctx, c, d)
+	}
+	return nil
+}
+
+// maybeVisitTask turns a person who got K reminders without enrolling into a visit task.
+func (e *Engine) maybeVisitTask(ctx context.Context, c campaigns.Campaign, d delivery) error {
+	var n int
+	if err := e.DB.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND channel <> 'visit_task'`, d.ResidentID); err != nil {
+		return database.Map(err)
+	}
+	if n < e.cfg.RemindersForVisit || d.RStatus != "unenrolled" {
+		return nil
+	}
+	vt := e.Channels[campaigns.ChannelVisitTask]
+	if vt == nil {
+		return nil
+	}
+	_, err := vt.Send(ctx, &c, channels.Recipient{DeliveryID: d.ID, ResidentID: d.ResidentID, Village: d.Village, Vars: campaigns.Vars{Name: d.Name}})
+	return err
+}
+
+// retry returns a claimed delivery to the queue after a transient failure, or fails it after
+// the last attempt.
+func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
+	if d.Attempts+1 >= e.cfg.MaxAttempts {
+		if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", "", "", channels.ErrorCode(cause)); err != nil || !ok {
+			return err
+		}
+		e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed"})
+		return nil
+	}
+	backoff := time.Duration(30*(1<<d.Attempts)) * time.Second
+	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', not_before = ?, lease_until = NULL, error_code = ?, updated_at = ?
+		WHERE id = ? AND status = 'sending'`, database.Now().Add(backoff), channels.ErrorCode(cause), database.Now(), d.ID)
+	if err != nil {
+		return database.Map(err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		e.count(ctx, change(d.Campaign, d.Village, "sending", "queued"))
+	}
+	return nil
+}
+
+// defer_ keeps a queued delivery waiting until at (its window).
+func (e *Engine) defer_(ctx context.Context, d delivery, at time.Time) error {
+	_, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET not_before = ?, updated_at = ? WHERE id = ? AND status = 'queued'`, at.UTC(), database.Now(), d.ID)
+	return database.Map(err)
+}
+
+func (e *Engine) skip(ctx context.Context, d delivery, reason string) error {
+	ok, err := e.finish(ctx, d.ID, "queued", "skipped", reason, "", "", "")
+	if err == nil && ok {
+		e.count(ctx, skipChange(d.Campaign, d.Village, "queued", reason))
+	}
+	return err
+}
+
+// finish moves a delivery from one status to a final one, if it is still in the first.
+func (e *Engine) finish(ctx context.Context, id int64, from, to, reason, channel, msgID, code string) (bool, error) {
+	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''), lease_until = NULL,
+		updated_at = ? WHERE id = ? AND status = ?`, to, reason, code, database.Now(), id, from)
+	if err != nil {
+		return false, database.Map(err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+func change(campaign int64, village, from, to string) counters.Change {
+	return counters.Change{Campaign: campaign, Village: village, From: from, To: to}
+}
+
+func skipChange(campaign int64, village, from, reason string) counters.Change {
+	return counters.Change{Campaign: campaign, Village: village, From: from, To: "skipped", Reason: reason}
+}
+
+// count updates the live counters; a failure only makes them stale until the next rebuild.
+func (e *Engine) count(ctx context.Context, ch counters.Change) {
+	if err := e.Counters.Apply(ctx, ch); err != nil {
+		e.Log.Warn("engine: counters", "err", err)
+	}
+}

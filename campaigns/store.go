@@ -1,0 +1,143 @@
+package campaigns
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/errs"
+)
+
+// Campaign is a stored campaign.
+type Campaign struct {
+	ID        int64
+	Status    string
+	Spec      Spec
+	NextRunAt *time.Time
+	CreatedBy *int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+type campaignRow struct {
+	ID        int64         `db:"id"`
+	Status    string        `db:"status"`
+	Spec      []byte        `db:"spec"`
+	NextRunAt sql.NullTime  `db:"next_run_at"`
+	CreatedBy sql.NullInt64 `db:"created_by"`
+	CreatedAt time.Time     `db:"created_at"`
+	UpdatedAt time.Time     `db:"updated_at"`
+}
+
+func (r campaignRow) campaign() (Campaign, error) {
+	c := Campaign{ID: r.ID, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if err := json.Unmarshal(r.Spec, &c.Spec); err != nil {
+		return c, errs.Internalf("campaign %d: bad spec: %w", r.ID, err)
+	}
+	if r.NextRunAt.Valid {
+		t := r.NextRunAt.Time
+		c.NextRunAt = &t
+	}
+	if r.CreatedBy.Valid {
+		id := r.CreatedBy.Int64
+		c.CreatedBy = &id
+	}
+	return c, nil
+}
+
+const campaignColumns = `id, status, spec, next_run_at, created_by, created_at, updated_at`
+
+// Store keeps campaigns in MySQL.
+type Store struct{ db *sqlx.DB }
+
+// NewStore wires the store.
+func NewStore(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// Create inserts a validated spec as a draft.
+func (s *Store) Create(ctx context.Context, ext sqlx.ExecerContext, spec Spec, by int64) (int64, error) {
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return 0, err
+	}
+	now := database.Now()
+	res, err := ext.ExecContext(ctx, `INSERT INTO campaigns (name, status, spec, start_at, end_at, repeat_every_days, created_by, created_at, updated_at)
+		VALUES (?, 'draft', ?, ?, ?, ?, ?, ?, ?)`, spec.Name, body, spec.Schedule.StartAt.UTC(), spec.Schedule.EndAt.UTC(),
+		repeatDays(spec), by, now, now)
+	if err != nil {
+		return 0, database.Map(err)
+	}
+	return res.LastInsertId()
+}
+
+func repeatDays(s Spec) int {
+	if s.Schedule.RepeatEveryDays == nil {
+		return 0
+	}
+	return *s.Schedule.RepeatEveryDays
+}
+
+// Get reads one campaign.
+func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext, id int64, lock bool) (Campaign, error) {
+	query := `SELECT ` + campaignColumns + ` FROM campaigns WHERE id = ?`
+	if lock {
+		query += ` FOR UPDATE`
+	}
+	var r campaignRow
+	if err := sqlx.GetContext(ctx, q, &r, query, id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Campaign{}, errs.ErrNotFoundPublic
+		}
+		return Campaign{}, database.Map(err)
+	}
+	return r.campaign()
+}
+
+// List pages through campaigns, newest first.
+func (s *Store) List(ctx context.Context, status string, limit, offset int) ([]Campaign, int, error) {
+	where, args := "1=1", []any{}
+	if status != "" {
+		where, args = "status = ?", append(args, status)
+	}
+	var total int
+	if err := s.db.GetContext(ctx, &total, `SELECT COUNT(*) FROM campaigns WHERE `+where, args...); err != nil {
+		return nil, 0, database.Map(err)
+	}
+	var rows []campaignRow
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+campaignColumns+` FROM campaigns WHERE `+where+` ORDER BY id DESC LIMIT ? OFFSET ?`,
+		append(args, limit, offset)...); err != nil {
+		return nil, 0, database.Map(err)
+	}
+	out := make([]Campaign, 0, len(rows))
+	for _, r := range rows {
+		c, err := r.campaign()
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, c)
+	}
+	return out, total, nil
+}
+
+// SetStatus moves a campaign to a status; scheduling also sets when its next run is due.
+func (s *Store) SetStatus(ctx context.Context, tx *sqlx.Tx, c Campaign, to string) error {
+	var next any
+	switch to {
+	case StatusScheduled:
+		at := c.Spec.Schedule.StartAt.UTC()
+		if c.NextRunAt != nil {
+			at = *c.NextRunAt
+		}
+		next = at
+	case StatusRunning, StatusPaused:
+		if c.NextRunAt != nil {
+			next = *c.NextRunAt
+		}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = ?, next_run_at = ?, updated_at = ? WHERE id = ?`, to, next, database.Now(), c.ID)
+	return database.Map(err)
+}
