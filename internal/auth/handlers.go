@@ -111,7 +111,7 @@ func (h *Handlers) refresh(c *gin.Context) error {
 	if err := web.Decode(c, &req); err != nil {
 		return err
 	}
-	sess, err := h.svc.Refresh(c.Request.Context(), req.RefreshToken)
+	sess, err := h.svc.Refresh(c.Request.Context(), AuditContext(c), req.RefreshToken)
 	if err != nil {
 		return err
 	}

@@ -243,16 +243,26 @@ func (s *Service) issue(ctx context.Context, ext sqlx.ExecerContext, p Principal
 	return &Session{Token: tok, ExpiresIn: ttl, RefreshToken: refresh, Principal: p}, nil
 }
 
-// IssueFor starts a session for a subject authenticated elsewhere (WeChat login).
-func (s *Service) IssueFor(ctx context.Context, p Principal) (*Session, error) {
-	return s.issue(ctx, s.db, p)
+// IssueFor starts a session for a subject authenticated elsewhere (WeChat login), audited.
+func (s *Service) IssueFor(ctx context.Context, actx audit.Context, action string, p Principal) (*Session, error) {
+	var sess *Session
+	err := database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var err error
+		if sess, err = s.issue(ctx, tx, p); err != nil {
+			return err
+		}
+		ev := actx.Event(action, string(p.Kind), p.ID, audit.Success, "")
+		ev.ActorKind, ev.ActorID, ev.Role = string(p.Kind), p.ID, string(p.Role)
+		return s.audit.RecordTx(ctx, tx, ev)
+	})
+	return sess, err
 }
 
 var errRefreshInvalid = errs.New(errs.TokenInvalid, "登录已失效，请重新登录")
 
 // Refresh exchanges a refresh token for a new session; the old refresh token is spent. A token
 // of a disabled subject, or issued before a logout or password change, is refused.
-func (s *Service) Refresh(ctx context.Context, refresh string) (*Session, error) {
+func (s *Service) Refresh(ctx context.Context, actx audit.Context, refresh string) (*Session, error) {
 	if len(refresh) < 20 || len(refresh) > 100 {
 		return nil, errRefreshInvalid
 	}
@@ -291,8 +301,12 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*Session, error)
 			return errRefreshInvalid
 		}
 		p := Principal{Kind: row.Kind, ID: row.SubjectID, Role: st.Role, Village: st.Village, Version: st.Version}
-		sess, err = s.issue(ctx, tx, p)
-		return err
+		if sess, err = s.issue(ctx, tx, p); err != nil {
+			return err
+		}
+		ev := actx.Event("auth.refresh", string(row.Kind), row.SubjectID, audit.Success, "")
+		ev.ActorKind, ev.ActorID, ev.Role = string(row.Kind), row.SubjectID, string(st.Role)
+		return s.audit.RecordTx(ctx, tx, ev)
 	})
 	return sess, err
 }

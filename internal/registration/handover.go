@@ -166,7 +166,18 @@ func (s *Service) cityAnswers(c *gin.Context) error {
 		return err
 	}
 	defer src.Close()
-	res, err := s.ApplyCityAnswers(c.Request.Context(), auth.AuditContext(c), auth.MustPrincipal(c).ID, src)
+	ctx := c.Request.Context()
+	res, err := s.ApplyCityAnswers(ctx, auth.MustPrincipal(c).ID, src)
+	detail := fmt.Sprintf("rows=%d processed=%d refused=%d failed=%d", res.RowsTotal, res.Processed, res.Refused, res.Failed)
+	result := audit.Success
+	if err != nil {
+		result = audit.Failure
+	}
+	// One audit row for the upload, whatever it changed; it is written even when the upload
+	// stopped part way, since the rows before the failure were applied.
+	if aerr := s.audit.Record(ctx, auth.AuditContext(c).Event("registration.city_answers", "registration", 0, result, detail)); aerr != nil {
+		return aerr
+	}
 	if err != nil {
 		return err
 	}
@@ -175,7 +186,7 @@ func (s *Service) cityAnswers(c *gin.Context) error {
 }
 
 // ApplyCityAnswers reads an answer workbook and applies it.
-func (s *Service) ApplyCityAnswers(ctx context.Context, actx audit.Context, by int64, r io.Reader) (AnswerResult, error) {
+func (s *Service) ApplyCityAnswers(ctx context.Context, by int64, r io.Reader) (AnswerResult, error) {
 	f, err := excelize.OpenReader(r)
 	if err != nil {
 		return AnswerResult{}, errs.Field(errs.InvalidInput, "file", "无法读取该文件，请上传 XLSX 格式的反馈表")
@@ -219,7 +230,7 @@ func (s *Service) ApplyCityAnswers(ctx context.Context, actx audit.Context, by i
 		if res.RowsTotal > maxAnswerRows {
 			return res, errs.Field(errs.InvalidInput, "file", "反馈表行数过多")
 		}
-		outcome, ferr, err := s.applyAnswer(ctx, actx, by, get("登记编号"), get("办理结果"), get("原因"))
+		outcome, ferr, err := s.applyAnswer(ctx, by, get("登记编号"), get("办理结果"), get("原因"))
 		if err != nil {
 			return res, err // the database failed: stop; rows before this one are applied
 		}
@@ -249,7 +260,7 @@ var (
 
 // applyAnswer applies one row. A problem with the row is returned as a field error naming the
 // column at fault; a failure of the database as err.
-func (s *Service) applyAnswer(ctx context.Context, actx audit.Context, by int64, idText, result, reason string) (string, *errs.Error, error) {
+func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, reason string) (string, *errs.Error, error) {
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil || id <= 0 {
 		return "", errs.Field(errs.InvalidInput, "登记编号", "登记编号应为正整数"), nil
@@ -316,7 +327,7 @@ func (s *Service) applyAnswer(ctx context.Context, actx audit.Context, by int64,
 		if _, err := tx.ExecContext(ctx, `UPDATE registrations SET city_result = ?, city_reason = ?, city_answered_at = ? WHERE id = ?`, to, cityReason, now, id); err != nil {
 			return database.Map(err)
 		}
-		return s.audit.RecordTx(ctx, tx, actx.Event("registration.city_answer", "registration", id, audit.Success, "result="+to))
+		return nil
 	})
 	if err != nil {
 		if e, ok := errs.As(err); ok && e.Field != "" {

@@ -117,7 +117,7 @@ func (s *Service) login(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.auth.IssueFor(ctx, auth.Principal{Kind: auth.KindResident, ID: id, Role: auth.RoleResident, Version: version})
+	out, err := s.auth.IssueFor(ctx, auth.AuditContext(c), "auth.wechat_login", auth.Principal{Kind: auth.KindResident, ID: id, Role: auth.RoleResident, Version: version})
 	if err != nil {
 		return err
 	}
