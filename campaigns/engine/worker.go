@@ -199,7 +199,6 @@ func (e *Engine) route(ctx context.Context, c campaigns.Campaign, d delivery, no
 	}
 	p := &plan{recipient: r}
 	noConsent := false
-	var smsWait time.Time
 	for _, ch := range c.Spec.Channels {
 		switch ch {
 		case campaigns.ChannelWeChat:
@@ -223,8 +222,11 @@ func (e *Engine) route(ctx context.Context, c campaigns.Campaign, d delivery, no
 			if w, ok := e.nextWindow(c, now, campaigns.Window{From: clock(e.cfg.SMSWindow[0]), To: clock(e.cfg.SMSWindow[1])}); !ok {
 				continue
 			} else if w.After(now) {
-				if len(p.channels) == 0 && smsWait.IsZero() {
-					smsWait = w // nothing before SMS in the chain can reach them: wait for 08:00
+				if len(p.channels) == 0 {
+					// Nothing before SMS in the chain reaches them: wait for 08:00 rather than
+					// fall through to a costlier channel (a volunteer's visit).
+					p.wait = w
+					return p, "", nil
 				}
 				continue
 			}
@@ -232,10 +234,6 @@ func (e *Engine) route(ctx context.Context, c campaigns.Campaign, d delivery, no
 		p.channels = append(p.channels, ch)
 	}
 	if len(p.channels) == 0 {
-		if !smsWait.IsZero() {
-			p.wait = smsWait
-			return p, "", nil
-		}
 		if noConsent {
 			return nil, SkipNoConsent, nil
 		}
@@ -453,7 +451,11 @@ func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
 		e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed"})
 		return nil
 	}
-	backoff := time.Duration(30*(1<<d.Attempts)) * time.Second
+	backoff := e.cfg.RetryBackoff
+	if backoff <= 0 {
+		backoff = 30 * time.Second
+	}
+	backoff *= 1 << d.Attempts
 	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', not_before = ?, lease_until = NULL, error_code = ?, updated_at = ?
 		WHERE id = ? AND status = 'sending'`, database.Now().Add(backoff), channels.ErrorCode(cause), database.Now(), d.ID)
 	if err != nil {

@@ -62,6 +62,7 @@ type Server struct {
 	Importer *importer.Importer
 	Counters *counters.Counters
 	WeChat   *wechat.Client
+	Log      *slog.Logger
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -152,7 +153,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem, Importer: imports,
-		Counters: stats, WeChat: wx}, nil
+		Counters: stats, WeChat: wx, Log: d.Log}, nil
 }
 
 // readyz answers 200 only when MySQL and Redis both answer within a second.
