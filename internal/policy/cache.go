@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,8 +46,79 @@ func (c *cache) generation(ctx context.Context) (int64, error) {
 }
 
 // bump moves to a new generation, which orphans every cached answer of every instance.
-func (c *cache) bump(ctx context.Context) error {
-	return c.rdb.Incr(ctx, c.genKey()).Err()
+func (c *cache) bump(ctx context.Context) (int64, error) {
+	return c.rdb.Incr(ctx, c.genKey()).Result()
+}
+
+// LocalGenerationTTL bounds how long an instance trusts its copy of the generation: the
+// longest another instance's edit takes to show here.
+var LocalGenerationTTL = 500 * time.Millisecond
+
+// maxLocal bounds the in-process answers kept for one generation.
+const maxLocal = 2048
+
+// localCache keeps rendered answers of the current generation in process, so a hot article
+// costs no Redis round trip at all.
+type localCache struct {
+	ttl     time.Duration
+	mu      sync.Mutex
+	gen     int64
+	checked time.Time
+	answers map[string]Rendered
+}
+
+func newLocalCache(ttl time.Duration) *localCache {
+	return &localCache{ttl: ttl, gen: -1, answers: map[string]Rendered{}}
+}
+
+// generation returns the current generation, reading it from Redis when the local copy is
+// older than the TTL.
+func (l *localCache) generation(ctx context.Context, read func(context.Context) (int64, error)) (int64, error) {
+	l.mu.Lock()
+	if l.gen >= 0 && time.Since(l.checked) < l.ttl {
+		g := l.gen
+		l.mu.Unlock()
+		return g, nil
+	}
+	l.mu.Unlock()
+	g, err := read(ctx)
+	if err != nil {
+		return 0, err
+	}
+	l.advance(g)
+	return g, nil
+}
+
+// advance records generation g as current, dropping answers of older generations.
+func (l *localCache) advance(g int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if g != l.gen {
+		l.gen, l.answers = g, map[string]Rendered{}
+	}
+	l.checked = time.Now()
+}
+
+func (l *localCache) get(gen int64, key string) (Rendered, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return Rendered{}, false
+	}
+	r, ok := l.answers[key]
+	return r, ok
+}
+
+func (l *localCache) put(gen int64, key string, r Rendered) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if gen != l.gen {
+		return
+	}
+	if len(l.answers) >= maxLocal {
+		l.answers = map[string]Rendered{}
+	}
+	l.answers[key] = r
 }
 
 // articleKey names the cached answer of one slug in generation gen.

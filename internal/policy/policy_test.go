@@ -695,12 +695,25 @@ func TestTwoInstancesShareInvalidation(t *testing.T) {
 		Category: "schemes", Status: policy.StatusPublished}); err != nil {
 		t.Fatal(err)
 	}
-	if got := title(a); got != "乙实例改的" {
-		t.Errorf("instance a still reads %q after instance b's edit", got)
+	// b sees its own edit at once; a within LocalGenerationTTL (it re-reads the generation).
+	if got := title(b); got != "乙实例改的" {
+		t.Errorf("instance b does not read its own edit: %q", got)
+	}
+	within := func(want string, s *policy.Service) string {
+		deadline := time.Now().Add(3 * policy.LocalGenerationTTL)
+		got := title(s)
+		for got != want && time.Now().Before(deadline) {
+			time.Sleep(policy.LocalGenerationTTL / 5)
+			got = title(s)
+		}
+		return got
+	}
+	if got := within("乙实例改的", a); got != "乙实例改的" {
+		t.Errorf("instance a still reads %q %v after instance b's edit", got, 3*policy.LocalGenerationTTL)
 	}
 	// And an edit through the HTTP server's own instance reaches both.
 	e.update(t, "liangtai", edit(orig, "title", "服务器改的", "status", "published"))
-	if ga, gb := title(a), title(b); ga != "服务器改的" || gb != "服务器改的" {
+	if ga, gb := within("服务器改的", a), within("服务器改的", b); ga != "服务器改的" || gb != "服务器改的" {
 		t.Errorf("after the server's edit: a %q, b %q", ga, gb)
 	}
 }

@@ -23,13 +23,17 @@ import (
 type Service struct {
 	db    *sqlx.DB
 	cache *cache
+	local *localCache
 	audit *audit.Log
 	log   *slog.Logger
 }
 
 // NewService wires the store, the cache under keyPrefix+"policy:", the audit log and a logger.
+// Answers are also kept in process for the current generation, which is re-read from Redis at
+// most every LocalGenerationTTL: another instance's edit shows here within that time, this
+// instance's own edits at once.
 func NewService(db *sqlx.DB, rdb *redis.Client, keyPrefix string, auditLog *audit.Log, log *slog.Logger) *Service {
-	return &Service{db: db, cache: &cache{rdb: rdb, prefix: keyPrefix}, audit: auditLog, log: log}
+	return &Service{db: db, cache: &cache{rdb: rdb, prefix: keyPrefix}, local: newLocalCache(LocalGenerationTTL), audit: auditLog, log: log}
 }
 
 // PublishedList renders one page of published articles, newest edit first.
@@ -75,16 +79,21 @@ func (s *Service) Published(ctx context.Context, slug string) (Rendered, error) 
 // under the old generation, which no reader asks for once the edit has bumped it.
 func (s *Service) cached(ctx context.Context, key func(gen int64) string, load func(context.Context) (any, error)) (Rendered, error) {
 	k := ""
-	if gen, err := s.cache.generation(ctx); err != nil {
+	gen, err := s.local.generation(ctx, s.cache.generation)
+	if err != nil {
 		s.log.WarnContext(ctx, "policy cache unavailable, reading MySQL", "err", err)
 	} else {
 		k = key(gen)
+		if r, ok := s.local.get(gen, k); ok {
+			return r, nil
+		}
 		r, hit, err := s.cache.get(ctx, k)
 		switch {
 		case err != nil:
 			s.log.WarnContext(ctx, "policy cache unavailable, reading MySQL", "err", err)
 			k = ""
 		case hit:
+			s.local.put(gen, k, r)
 			return r, nil
 		}
 	}
@@ -100,6 +109,8 @@ func (s *Service) cached(ctx context.Context, key func(gen int64) string, load f
 	if k != "" {
 		if err := s.cache.set(ctx, k, r); err != nil {
 			s.log.WarnContext(ctx, "policy cache write failed", "err", err)
+		} else {
+			s.local.put(gen, k, r)
 		}
 	}
 	return r, nil
@@ -225,11 +236,13 @@ func (s *Service) Update(ctx context.Context, actor audit.Context, slug string, 
 func (s *Service) invalidate(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
-	if err := s.cache.bump(ctx); err != nil {
+	gen, err := s.cache.bump(ctx)
+	if err != nil {
 		e := errs.Wrap(errs.Unavailable, err, "内容已保存，但缓存未能刷新，居民端可能仍显示旧内容，请稍后再保存一次")
 		e.RetryAfter = 5 * time.Second
 		return e
 	}
+	s.local.advance(gen)
 	return nil
 }
 
