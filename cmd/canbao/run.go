@@ -143,6 +143,16 @@ func loadConfig(args []string, name string, stderr io.Writer) (*config.Config, *
 	return cfg, fs, err
 }
 
+// start loads the configuration (defaults, then file, then environment) and opens what a
+// command needs.
+func start(ctx context.Context, file string, stderr io.Writer, withRedis bool) (*app, error) {
+	cfg, err := config.Load(config.Options{File: file})
+	if err != nil {
+		return nil, err
+	}
+	return open(ctx, cfg, stderr, withRedis)
+}
+
 // open connects to what a command needs; withRedis is false for migrate.
 func open(ctx context.Context, cfg *config.Config, stderr io.Writer, withRedis bool) (*app, error) {
 	a := &app{cfg: cfg, log: logging.New(stderr, slog.LevelInfo)}
@@ -278,11 +288,7 @@ func cmdUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(config.Options{File: *file})
-	if err != nil {
-		return err
-	}
-	a, err := open(ctx, cfg, stderr, false)
+	a, err := start(ctx, *file, stderr, false)
 	if err != nil {
 		return err
 	}
@@ -313,15 +319,12 @@ func cmdImportRoster(ctx context.Context, args []string, stdout, stderr io.Write
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg, err := config.Load(config.Options{File: *file})
-	if err != nil {
-		return err
-	}
-	a, err := open(ctx, cfg, stderr, false)
+	a, err := start(ctx, *file, stderr, false)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	cfg := a.cfg
 	res, err := importer.RunFile(ctx, importer.New(a.db, a.kr, cfg.Location(), a.log), path, stderr)
 	if err != nil {
 		return describe(err)
@@ -354,15 +357,12 @@ func cmdReportMonthly(ctx context.Context, args []string, stdout, stderr io.Writ
 	if !strings.HasSuffix(*out, ".xlsx") && !strings.HasSuffix(*out, ".json") {
 		return errors.New("--out must name a .xlsx or .json file")
 	}
-	cfg, err := config.Load(config.Options{File: *file})
-	if err != nil {
-		return err
-	}
-	a, err := open(ctx, cfg, stderr, false)
+	a, err := start(ctx, *file, stderr, false)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	cfg := a.cfg
 	now := time.Now()
 	today := web.Today(now, cfg.Location())
 	if month.After(today) {
@@ -447,15 +447,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *noEngine && *engineOnly {
 		return errors.New("--no-engine and --engine-only exclude each other")
 	}
-	cfg, err := config.Load(config.Options{File: *file})
-	if err != nil {
-		return err
-	}
-	a, err := open(ctx, cfg, stderr, true)
+	a, err := start(ctx, *file, stderr, true)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	cfg := a.cfg
 	if err := database.CheckSchema(ctx, a.db); err != nil {
 		return err
 	}
