@@ -60,6 +60,56 @@ func (s *Service) Routes(r *auth.Router) {
 	r.Handle(http.MethodGet, "/api/v1/admin/residents",
 		auth.Allow(auth.RoleVolunteer, auth.RoleVillageAdmin, auth.RoleStaff, auth.RoleAdmin), web.H(s.list))
 	r.Handle(http.MethodPost, "/api/v1/admin/residents/:id/reveal", auth.Allow(auth.RoleAdmin, auth.RoleVillageAdmin), web.H(s.reveal))
+	r.Handle(http.MethodPost, "/api/v1/admin/residents/:id/opt-out",
+		auth.Allow(auth.RoleVillageAdmin, auth.RoleStaff, auth.RoleAdmin), web.H(s.optOut))
+}
+
+type optOutRequest struct {
+	OptedOut *bool  `json:"opted_out"`
+	Reason   string `json:"reason"`
+}
+
+// optOut records that a person asked not to receive reminders (they replied R to an SMS,
+// told a volunteer, called the office), or takes it back. The engine skips opted-out people
+// at send time, and segments leave them out.
+func (s *Service) optOut(c *gin.Context) error {
+	id, err := auth.PathID(c)
+	if err != nil {
+		return err
+	}
+	var req optOutRequest
+	if err := web.Decode(c, &req); err != nil {
+		return err
+	}
+	if req.OptedOut == nil {
+		return errs.Field(errs.InvalidInput, "opted_out", "请说明是否不再接收提醒")
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if utf8.RuneCountInString(reason) > 200 || strings.ContainsFunc(reason, unicode.IsControl) {
+		return errs.Field(errs.InvalidInput, "reason", "原因不超过 200 字")
+	}
+	p := auth.MustPrincipal(c)
+	ctx := c.Request.Context()
+	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		var village string
+		err := tx.GetContext(ctx, &village, `SELECT village_code FROM residents WHERE id = ? FOR UPDATE`, id)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && !p.CanSeeVillage(village)) {
+			return errs.ErrNotFoundPublic
+		}
+		if err != nil {
+			return database.Map(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE residents SET opted_out = ?, updated_at = ? WHERE id = ?`, *req.OptedOut, database.Now(), id); err != nil {
+			return database.Map(err)
+		}
+		return s.audit.RecordTx(ctx, tx, auth.AuditContext(c).Event("resident.opt_out", "resident", id, audit.Success,
+			"opted_out="+strconv.FormatBool(*req.OptedOut)+" reason="+reason))
+	})
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"id": id, "opted_out": *req.OptedOut})
+	return nil
 }
 
 // ScopeVillage resolves the village filter of a list: village-bound staff see only their own

@@ -129,3 +129,41 @@ func TestRevealIsScopedReasonedAuditedAndLimited(t *testing.T) {
 		t.Fatalf("31st reveal in an hour: %d", w.Code)
 	}
 }
+
+func TestOptOutIsScopedAndAudited(t *testing.T) {
+	env := servertest.New(t)
+	z, _ := env.AddResident(servertest.ResidentSpec{Village: "zhenxing"})
+	l, _ := env.AddResident(servertest.ResidentSpec{Village: "luoxi"})
+	vadmin, _ := env.Staff(auth.RoleVillageAdmin, "zhenxing")
+	vol, _ := env.Staff(auth.RoleVolunteer, "zhenxing")
+	do := func(tok string, id int64, b any) *servertest.Response {
+		return env.Do(servertest.Request{Method: "POST", Path: fmt.Sprintf("/api/v1/admin/residents/%d/opt-out", id), Token: tok, Body: b})
+	}
+	if w := do(vadmin, z, map[string]any{"opted_out": true, "reason": "短信回复R"}); w.Code != 200 {
+		t.Fatalf("opt out: %d %s", w.Code, w.Body)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM residents WHERE id = ? AND opted_out = 1`, z); n != 1 {
+		t.Fatal("not recorded")
+	}
+	for _, c := range []struct {
+		tok  string
+		id   int64
+		body any
+		code int
+	}{
+		{vadmin, l, map[string]any{"opted_out": true}, 404},
+		{vol, z, map[string]any{"opted_out": false}, 403},
+		{vadmin, z, map[string]any{}, 400},
+		{vadmin, z, map[string]any{"opted_out": "yes"}, 400},
+	} {
+		if w := do(c.tok, c.id, c.body); w.Code != c.code {
+			t.Errorf("%v: %d, want %d", c.body, w.Code, c.code)
+		}
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM residents WHERE id = ? AND opted_out = 1`, l); n != 0 {
+		t.Fatal("another village's person changed")
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM audit_log WHERE action = 'resident.opt_out'`); n != 1 {
+		t.Fatalf("audit rows %d", n)
+	}
+}

@@ -118,6 +118,7 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 		{route: "POST /api/v1/registrations", token: tok(resident), path: path("/api/v1/registrations"), body: body(regBody(2)), status: 201, after: store("reg2")},
 		{route: "POST /api/v1/admin/registrations/:id/reject", token: tok(vadmin), path: func() string { return "/api/v1/admin/registrations/" + ids["reg2"] + "/reject" }, body: body(map[string]string{"reason": "材料不全"}), status: 200},
 		{route: "POST /api/v1/admin/residents/:id/reveal", token: tok(vadmin), path: path(fmt.Sprintf("/api/v1/admin/residents/%d/reveal", person)), body: body(map[string]string{"reason": "核对信息"}), status: 200},
+		{route: "POST /api/v1/admin/residents/:id/opt-out", token: tok(vadmin), path: path(fmt.Sprintf("/api/v1/admin/residents/%d/opt-out", person)), body: body(map[string]any{"opted_out": false}), status: 200},
 		{route: "POST /api/v1/admin/visits", token: tok(vol), path: path("/api/v1/admin/visits"), body: body(map[string]any{"visits": []any{
 			map[string]any{"client_id": uuid.NewString(), "resident_id": person, "visited_at": time.Now().Add(-time.Hour).Format(time.RFC3339), "outcome": "not_home"},
 			map[string]any{"client_id": uuid.NewString(), "resident_id": person, "visited_at": time.Now().Add(-time.Minute).Format(time.RFC3339), "outcome": "agreed"}}}), status: 201},
