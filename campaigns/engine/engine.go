@@ -36,6 +36,7 @@ type Config struct {
 	ReconcileEvery    time.Duration
 	RequeueAfter      time.Duration // queued rows not picked up for this long are fed again
 	MaxAttempts       int           // transient failures before a delivery fails
+	RetryBackoff      time.Duration // wait before the first retry after a transient failure; doubles each attempt (0: 30s)
 	RemindersForVisit int           // K: after K unanswered reminders a person becomes a visit task
 	VisitedRecently   time.Duration // a person visited this recently is not messaged
 	SMSWindow         [2]int        // minutes after midnight, Asia/Shanghai: 08:00-20:00
@@ -44,7 +45,7 @@ type Config struct {
 // DefaultConfig is a sensible configuration.
 func DefaultConfig() Config {
 	return Config{Workers: 16, SnapshotBatch: 50000, FeedBatch: 5000, Lease: 2 * time.Minute, Tick: time.Second,
-		ReconcileEvery: 5 * time.Second, RequeueAfter: 30 * time.Second, MaxAttempts: 3, RemindersForVisit: 3,
+		ReconcileEvery: 5 * time.Second, RequeueAfter: 30 * time.Second, MaxAttempts: 3, RetryBackoff: 30 * time.Second, RemindersForVisit: 3,
 		VisitedRecently: 7 * 24 * time.Hour, SMSWindow: [2]int{8 * 60, 20 * 60}}
 }
 

@@ -286,8 +286,11 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'dispatching'`, now, d.ID); err != nil {
 				return database.Map(err)
 			}
-			_, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = CASE WHEN next_run_at IS NULL THEN 'completed' ELSE 'scheduled' END, updated_at = ?
-				WHERE id = ? AND status = 'running'`, now, d.Campaign)
+			// A campaign paused after its last send is completed too (resuming it would
+			// schedule its start again: a second run); one that repeats stays paused.
+			_, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = CASE WHEN next_run_at IS NULL THEN 'completed'
+				WHEN status = 'paused' THEN 'paused' ELSE 'scheduled' END, updated_at = ?
+				WHERE id = ? AND status IN ('running', 'paused')`, now, d.Campaign)
 			return database.Map(err)
 		})
 		if err != nil {

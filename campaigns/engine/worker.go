@@ -52,9 +52,10 @@ func (e *Engine) work(ctx context.Context, consumer string) {
 		for _, s := range res {
 			for _, m := range s.Messages {
 				id, _ := strconv.ParseInt(toString(m.Values["d"]), 10, 64)
-				if id > 0 {
-					// A send in progress finishes even if ctx ends: it is bounded by its timeout.
-					if err := e.process(context.WithoutCancel(ctx), id); err != nil {
+				// Once ctx ends no new delivery is taken up: the rest of the batch stays queued
+				// in MySQL and the reconciler feeds it again.
+				if id > 0 && ctx.Err() == nil {
+					if err := e.process(ctx, id); err != nil {
 						e.Log.Warn("engine: delivery", "delivery", id, "err", err)
 					}
 				}
@@ -111,8 +112,10 @@ const loadDelivery = `SELECT d.id, d.campaign_id, d.run_id, d.resident_id, d.vil
 	LEFT JOIN resident_accounts a ON a.resident_id = r.id AND a.disabled = 0
 	WHERE d.id = ?`
 
-// process takes one delivery as far as it can go now.
-func (e *Engine) process(ctx context.Context, id int64) error {
+// process takes one delivery as far as it can go now. stop ends only the wait for the rate:
+// a claimed send finishes even if stop has ended (it is bounded by its timeout).
+func (e *Engine) process(stop context.Context, id int64) error {
+	ctx := context.WithoutCancel(stop)
 	var d delivery
 	if err := e.DB.GetContext(ctx, &d, loadDelivery, id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -162,7 +165,10 @@ func (e *Engine) process(ctx context.Context, id int64) error {
 	if w := plan.wait; !w.IsZero() {
 		return e.defer_(ctx, d, w)
 	}
-	if err := e.throttle(ctx, c); err != nil {
+	if err := e.throttle(stop, c); err != nil {
+		if stop.Err() != nil {
+			return nil // stopping: not claimed, it stays queued
+		}
 		return err
 	}
 	claimed, capped, err := e.claim(ctx, c, d)
@@ -309,6 +315,16 @@ func (e *Engine) claim(ctx context.Context, c campaigns.Campaign, d delivery) (c
 		claimed, capped = false, false
 		if _, err := tx.ExecContext(ctx, `SELECT id FROM residents WHERE id = ? FOR UPDATE`, d.ResidentID); err != nil {
 			return database.Map(err)
+		}
+		// The campaign may have been paused or cancelled since the worker read it (a cached
+		// copy, then a wait for the rate): a shared lock on its row orders this claim after a
+		// pause or cancel that committed, so none is claimed once the action has answered.
+		var status string
+		if err := tx.GetContext(ctx, &status, `SELECT status FROM campaigns WHERE id = ? LOCK IN SHARE MODE`, d.Campaign); err != nil {
+			return database.Map(err)
+		}
+		if status != campaigns.StatusRunning {
+			return nil // stays queued: fed again after a resume, skipped after a cancel
 		}
 		now := database.Now()
 		if fc := c.Spec.FrequencyCap; fc != nil {

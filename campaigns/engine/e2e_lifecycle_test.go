@@ -1,0 +1,112 @@
+package engine_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/canbao/canbao/campaigns"
+)
+
+// TestE2EPauseAndResume: pausing a running campaign stops its sends (once what was in flight
+// has finished, the count does not move for several ticks); resuming finishes it, everyone
+// once.
+func TestE2EPauseAndResume(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.people(6, personSpec{Phone: true})
+	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}, Rate: 60})
+	h.start(testConfig())
+	h.waitFor("two SMS", 15*time.Second, func() bool { return h.smsSentCount() >= 2 })
+	h.mustAct(id, "pause")
+	h.waitFor("in-flight sends to finish", 5*time.Second, func() bool { return h.count(id, "sending") == 0 })
+	paused := h.smsSentCount()
+	if paused >= len(ps) {
+		t.Fatalf("all %d sent before the pause took effect", paused)
+	}
+	h.stays("no sends while paused", 2500*time.Millisecond, func() bool {
+		return h.smsSentCount() == paused && h.count(id, "sent") == paused && h.status(id) == campaigns.StatusPaused
+	})
+	if w := h.act(id, "resume"); w.Code != 200 || h.status(id) != campaigns.StatusRunning {
+		t.Fatalf("resume: %d %s, now %s", w.Code, w.Body, h.status(id))
+	}
+	h.waitEnded(id, 25*time.Second)
+	if s := h.status(id); s != campaigns.StatusCompleted {
+		t.Fatalf("campaign %s", s)
+	}
+	for _, p := range ps {
+		if n := h.sms.SentTo(p.Phone); n != 1 {
+			t.Errorf("resident %d got %d SMS", p.ID, n)
+		}
+	}
+	if n := h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ?`, id); n != 1 {
+		t.Errorf("%d runs", n)
+	}
+	h.checkInvariants()
+}
+
+// TestE2EPausedAfterLastSend: a campaign paused after its last message went out, before the
+// reconciler noticed, ends completed with its run; resuming it does not start the run over.
+func TestE2EPausedAfterLastSend(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.people(3, personSpec{Phone: true})
+	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}})
+	cfg := testConfig()
+	cfg.ReconcileEvery = 4 * time.Second // the run is not completed before the pause
+	h.start(cfg)
+	h.waitFor("every SMS", 10*time.Second, func() bool { return h.count(id, "sent") == len(ps) })
+	if w := h.act(id, "pause"); w.Code != 200 {
+		t.Skipf("the reconciler completed the campaign before the pause (%d %s)", w.Code, w.Body)
+	}
+	h.waitFor("the run to complete", 10*time.Second, func() bool {
+		return h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND status = 'completed'`, id) == 1
+	})
+	h.act(id, "resume") // 409 (completed) or 200: either way, no second run
+	h.stays("one run", 1500*time.Millisecond, func() bool {
+		return h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ?`, id) == 1
+	})
+	h.waitEnded(id, 10*time.Second)
+	if s := h.status(id); s != campaigns.StatusCompleted {
+		t.Errorf("campaign %s", s)
+	}
+	for _, p := range ps {
+		if n := h.sms.SentTo(p.Phone); n != 1 {
+			t.Errorf("resident %d got %d SMS", p.ID, n)
+		}
+	}
+	h.checkInvariants()
+}
+
+// TestE2ECancel: cancelling mid-dispatch stops the sends; what was not sent is skipped with
+// reason cancelled; the run and the campaign end cancelled.
+func TestE2ECancel(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.people(10, personSpec{Phone: true})
+	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}, Rate: 60})
+	cfg := testConfig()
+	cfg.ReconcileEvery = 1500 * time.Millisecond // the workers, not the reconciler, meet the cancel first
+	h.start(cfg)
+	h.waitFor("two SMS", 15*time.Second, func() bool { return h.smsSentCount() >= 2 })
+	h.mustAct(id, "cancel")
+	atCancel := h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE campaign_id = ? AND status IN ('sent', 'sending')`, id)
+	h.waitEnded(id, 15*time.Second)
+	sent := h.count(id, "sent")
+	if sent > atCancel || h.smsSentCount() != sent {
+		t.Errorf("%d sent (%d SMS), only %d were sent or in flight when the cancel returned", sent, h.smsSentCount(), atCancel)
+	}
+	if n := h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE campaign_id = ? AND status = 'skipped' AND skip_reason = 'cancelled'`, id); n != len(ps)-sent {
+		t.Errorf("%d skipped cancelled, want %d\n%s", n, len(ps)-sent, h.describe())
+	}
+	if s := h.status(id); s != campaigns.StatusCancelled {
+		t.Errorf("campaign %s", s)
+	}
+	if n := h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND status = 'cancelled' AND completed_at IS NOT NULL`, id); n != 1 {
+		t.Errorf("%d cancelled runs", n)
+	}
+	if s := h.stats(id); s.Skipped["cancelled"] != int64(len(ps)-sent) || s.Sent != int64(sent) {
+		t.Errorf("stats: %s", statsString(s))
+	}
+	h.stays("no sends after the cancel", 500*time.Millisecond, func() bool { return h.smsSentCount() == sent })
+	h.checkInvariants()
+}
