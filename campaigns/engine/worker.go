@@ -360,6 +360,7 @@ func (e *Engine) claim(ctx context.Context, c campaigns.Campaign, d delivery) (c
 // transient one puts the delivery back in the queue (a few times); the outcome is stored.
 func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *plan) error {
 	var lastErr error
+	lastChannel := ""
 	for _, name := range p.channels {
 		ch, ok := e.Channels[name]
 		if !ok {
@@ -380,7 +381,7 @@ func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *
 		if err == nil {
 			return e.sent(ctx, c, d, name, msgID)
 		}
-		lastErr = err
+		lastErr, lastChannel = err, name
 		if name == campaigns.ChannelWeChat {
 			e.afterWeChatError(ctx, p.recipient.AccountID, c.Spec.Template.WeChat.TemplateID, err)
 		}
@@ -391,10 +392,10 @@ func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *
 	if lastErr == nil {
 		lastErr = errors.New("no channel could be used")
 	}
-	if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", "", "", channels.ErrorCode(lastErr)); err != nil || !ok {
+	if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", lastChannel, "", channels.ErrorCode(lastErr)); err != nil || !ok {
 		return err
 	}
-	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed"})
+	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed", Channel: lastChannel})
 	return nil
 }
 
@@ -499,8 +500,9 @@ func (e *Engine) skip(ctx context.Context, d delivery, reason string) error {
 
 // finish moves a delivery from one status to a final one, if it is still in the first.
 func (e *Engine) finish(ctx context.Context, id int64, from, to, reason, channel, msgID, code string) (bool, error) {
-	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''), lease_until = NULL,
-		updated_at = ? WHERE id = ? AND status = ?`, to, reason, code, database.Now(), id, from)
+	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''),
+		channel = COALESCE(NULLIF(?, ''), channel), lease_until = NULL, updated_at = ? WHERE id = ? AND status = ?`,
+		to, reason, code, channel, database.Now(), id, from)
 	if err != nil {
 		return false, database.Map(err)
 	}

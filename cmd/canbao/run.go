@@ -547,6 +547,7 @@ func newEngine(a *app, srv *server.Server) *engine.Engine {
 	ec.Workers = cfg.Campaigns.Workers
 	ec.RemindersForVisit = cfg.Campaigns.RemindersForVisit
 	ec.VisitedRecently = time.Duration(cfg.Campaigns.VisitedRecentlyDays) * 24 * time.Hour
+	ec.Lease, ec.RequeueAfter = cfg.Campaigns.Lease, cfg.Campaigns.RequeueAfter
 	return engine.New(engine.Deps{
 		DB: a.db, Redis: a.rdb, Prefix: cfg.Redis.Prefix, Keyring: a.kr, Rules: a.rules, Location: cfg.Location(), Log: a.log,
 		Counters: srv.Counters,

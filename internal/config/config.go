@@ -132,6 +132,10 @@ type Campaigns struct {
 	VisitedRecentlyDays  int    `koanf:"visited_recently_days"`
 	AttributionDays      int    `koanf:"attribution_days"`
 	SMSSignName          string `koanf:"sms_sign_name"`
+	// Lease is how long a claimed delivery may stay in sending before it is retired as unknown.
+	Lease time.Duration `koanf:"lease"`
+	// RequeueAfter is how long a fed delivery may wait before the reconciler feeds it again.
+	RequeueAfter time.Duration `koanf:"requeue_after"`
 }
 
 // Business holds domain settings.
@@ -278,8 +282,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("auth.login_max_failures and auth.lockout must be positive"))
 	}
 	if c.Campaigns.Workers < 1 || c.Campaigns.Workers > 256 || c.Campaigns.DefaultRatePerMinute < 1 ||
-		c.Campaigns.AttributionDays < 1 || c.Campaigns.VisitedRecentlyDays < 0 || c.Campaigns.RemindersForVisit < 0 {
-		errs = append(errs, errors.New("campaigns: workers 1-256, default_rate_per_minute and attribution_days positive"))
+		c.Campaigns.AttributionDays < 1 || c.Campaigns.VisitedRecentlyDays < 0 || c.Campaigns.RemindersForVisit < 0 ||
+		c.Campaigns.Lease < time.Second || c.Campaigns.RequeueAfter < time.Second {
+		errs = append(errs, errors.New("campaigns: workers 1-256; default_rate_per_minute and attribution_days positive; lease and requeue_after at least 1s"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
