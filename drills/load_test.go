@@ -1,0 +1,193 @@
+//go:build drills
+
+package drills
+
+// The registration load: residents (accounts with tokens) registering people through
+// POST /api/v1/registrations, each attempt recorded with its outcome, and the checks of what
+// the database holds against what the clients were told.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canbao/canbao/internal/idcard"
+)
+
+// person is one registration a client wants to make (one Idempotency-Key).
+type person struct {
+	n        int
+	account  int64
+	token    string
+	name     string
+	idNumber string
+	phone    string
+	village  string
+	key      string
+}
+
+var villagesForLoad = []string{"zhenxing", "luoxi", "weixin", "xinming", "luodong", "puxin"}
+
+// chineseNumber writes n with the digits 零一二…九 (names may hold letters only).
+func chineseNumber(n int) string {
+	const digits = "零一二三四五六七八九"
+	r := []rune(digits)
+	var b strings.Builder
+	for _, c := range strconv.Itoa(n) {
+		b.WriteRune(r[c-'0'])
+	}
+	return b.String()
+}
+
+// people makes perAccount distinct people for each account (the limit is 3 a day).
+func people(tag string, accounts []int64, tokens []string, perAccount int) []person {
+	var out []person
+	base := time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, acc := range accounts {
+		for j := 0; j < perAccount; j++ {
+			n := len(out)
+			g := idcard.Male
+			if n%2 == 1 {
+				g = idcard.Female
+			}
+			out = append(out, person{
+				n: n, account: acc, token: tokens[i],
+				name:     "演练" + chineseNumber(n),
+				idNumber: idcard.Generate("110101", base.AddDate(0, 0, n), 7, g), // Beijing area: not in the Luodong roster
+				phone:    fmt.Sprintf("1390%07d", n),
+				village:  villagesForLoad[n%len(villagesForLoad)],
+				key:      fmt.Sprintf("drill-%s-%d", tag, n),
+			})
+		}
+	}
+	return out
+}
+
+func (p person) body() []byte {
+	b, _ := json.Marshal(map[string]any{
+		"name": p.name, "id_number": p.idNumber, "phone": p.phone, "village_code": p.village,
+		"employed": false, "land_expropriated": false, "scheme": "resident_pension", "tier": 200,
+	})
+	return b
+}
+
+// attempt is one HTTP request of a client and what it saw.
+type attempt struct {
+	person     int
+	no         int
+	rid        string // X-Request-Id sent
+	start, end time.Time
+	status     int    // 0 on a transport error
+	code       string // error.code of an error answer
+	retryAfter string
+	receipt    int64 // id of a 201
+	kind       string
+	err        string
+	slow       bool
+}
+
+// postRegistration sends one registration. withKey sends the Idempotency-Key; body, when not
+// nil, replaces the request body (slow uploads).
+func postRegistration(c *http.Client, url string, p person, no int, withKey bool, body io.Reader) attempt {
+	a := attempt{person: p.n, no: no, rid: fmt.Sprintf("%s-a%d", p.key, no), start: time.Now()}
+	if body == nil {
+		body = bytes.NewReader(p.body())
+	}
+	req, _ := http.NewRequest("POST", url+"/api/v1/registrations", body)
+	if sr, ok := body.(*slowReader); ok {
+		req.ContentLength = int64(len(sr.data))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("X-Request-Id", a.rid)
+	if withKey {
+		req.Header.Set("Idempotency-Key", p.key)
+	}
+	resp, err := c.Do(req)
+	a.end = time.Now()
+	if err != nil {
+		a.kind, a.err = transportKind(err), err.Error()
+		return a
+	}
+	defer resp.Body.Close()
+	b, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	a.end = time.Now()
+	if rerr != nil {
+		a.kind, a.err = transportKind(rerr), "reading the answer: "+rerr.Error()
+		return a
+	}
+	a.status = resp.StatusCode
+	a.retryAfter = resp.Header.Get("Retry-After")
+	if resp.StatusCode == http.StatusCreated {
+		var r struct {
+			ID int64 `json:"id"`
+		}
+		if json.Unmarshal(b, &r) != nil || r.ID == 0 {
+			a.code = "BAD_RECEIPT"
+		}
+		a.receipt = r.ID
+	} else {
+		a.code = errorCode(b)
+	}
+	return a
+}
+
+// recorder collects attempts from many goroutines.
+type recorder struct {
+	mu       sync.Mutex
+	attempts []attempt
+}
+
+func (r *recorder) add(a attempt) {
+	r.mu.Lock()
+	r.attempts = append(r.attempts, a)
+	r.mu.Unlock()
+}
+
+func (r *recorder) all() []attempt {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]attempt(nil), r.attempts...)
+}
+
+// dbRegistration is a registration row of a drill account.
+type dbRegistration struct {
+	ID      int64  `db:"id"`
+	Account int64  `db:"account_id"`
+	Name    string `db:"name"`
+}
+
+// registrationsOf reads the registrations of the given accounts, by name.
+func (e *env) registrationsOf(accounts []int64) (byName map[string][]dbRegistration, total int) {
+	e.t.Helper()
+	byName = map[string][]dbRegistration{}
+	var rows []dbRegistration
+	q := `SELECT id, account_id, name FROM registrations WHERE account_id BETWEEN ? AND ?`
+	if err := e.db.Select(&rows, q, accounts[0], accounts[len(accounts)-1]); err != nil {
+		e.t.Fatal(err)
+	}
+	for _, r := range rows {
+		byName[r.Name] = append(byName[r.Name], r)
+	}
+	return byName, len(rows)
+}
+
+func statusHistogram(as []attempt) string {
+	h := map[string]int{}
+	for _, a := range as {
+		k := strconv.Itoa(a.status)
+		if a.status == 0 {
+			k = "transport:" + a.kind
+		} else if a.code != "" {
+			k += ":" + a.code
+		}
+		h[k]++
+	}
+	return fmtCounts(h)
+}
