@@ -12,7 +12,7 @@ import (
 
 // Drill 3: the engine SIGKILLed mid-batch and restarted. The providers answer slowly (40 ms),
 // so sends are in flight when the process is killed. The deliveries it left in `sending` must
-// not be resent: after their lease (2 minutes, engine.DefaultConfig) they become `unknown`. At
+// not be resent: after their lease (15 s in the drills: CANBAO_CAMPAIGNS_LEASE) they become `unknown`. At
 // the end sent + failed + skipped + unknown = targeted, and no openid or phone received two
 // messages, counted at the fake WeChat and SMS servers.
 func TestDrill3EngineSIGKILLMidBatch(t *testing.T) {
@@ -56,7 +56,7 @@ func TestDrill3EngineSIGKILLMidBatch(t *testing.T) {
 
 	second := e.serve("canbao-2", vars)
 	e.waitCampaign(id, 4*time.Minute, second)
-	e.logf("completed %s after the kill (the stuck sends wait out their 2-minute lease)", time.Since(killedAt).Round(100*time.Millisecond))
+	e.logf("completed %s after the kill (the stuck sends wait out their 15-second lease)", time.Since(killedAt).Round(100*time.Millisecond))
 	oc := e.checkOutbox(id, a, f)
 	if oc.byStatus["unknown"] != atKill["sending"] {
 		t.Errorf("INVARIANT: %d deliveries were in sending at the kill, %d ended unknown: a stuck send was resent or lost",

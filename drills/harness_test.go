@@ -377,6 +377,8 @@ func (e *env) environ(extra map[string]string) []string {
 		"CANBAO_WECHAT_SECRET":     "drill-wechat-secret",
 		"CANBAO_SMS_API_BASE":      "http://127.0.0.1:9",
 		"CANBAO_SMS_ACCESS_KEY_ID": "drill-key", "CANBAO_SMS_ACCESS_KEY_SECRET": "drill-key-secret",
+		// A short send lease so that sends stuck in a killed process retire as unknown quickly.
+		"CANBAO_CAMPAIGNS_LEASE": "15s",
 	}
 	for k, v := range extra {
 		vars[k] = v
