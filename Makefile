@@ -9,7 +9,7 @@ FUZZTIME ?= 5s
 
 .DEFAULT_GOAL := build
 
-.PHONY: help services build run test fuzz-short lint vet clean
+.PHONY: help services build run test fuzz-short lint vet clean drills bench
 
 help:
 	@echo "make services    install/start MariaDB and Redis for development (deployments/scripts/ensure-services.sh)"
@@ -19,6 +19,7 @@ help:
 	@echo "make fuzz-short  run every fuzz target for FUZZTIME (now $(FUZZTIME)) each"
 	@echo "make lint        gofmt -l must be empty, go vet"
 	@echo "make clean       remove build and test output (keeps .canbao/ dev secrets)"
+	@echo "make drills      fault drills against real processes on a private MariaDB and Redis (drills/, ~6 min)"
 
 services:
 	bash deployments/scripts/ensure-services.sh
@@ -33,6 +34,12 @@ test: services
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 2 -timeout 9m ./...
 	$(MAKE) fuzz-short
+
+# Fault drills (SECURITY.md, "Nothing lost, nothing twice"): real canbao processes against a
+# throwaway MariaDB and Redis the drills start themselves on free loopback ports; the shared
+# services (3306, 6379) are never touched. DRILLS_KEEP=1 keeps their logs and data in /tmp.
+drills:
+	$(GO) test -tags drills -count=1 -v -timeout 15m ./drills/
 
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) bash deployments/scripts/fuzz-short.sh
@@ -49,3 +56,11 @@ lint: vet
 clean:
 	rm -rf bin/ coverage/
 	rm -f coverage.out coverage.html cover.out *.test *.prof *.pprof cpu.out mem.out
+
+# Load benchmarks of the built binary against baselines measured in the same run (about 20
+# minutes): a fresh database canbao_bench with 1,000,000 residents, dropped at the end. Writes
+# docs/PERFORMANCE.md (the results table) and docs/bench-results.json. MariaDB and Redis must be
+# running on 127.0.0.1. BENCHFLAGS passes flags, e.g. BENCHFLAGS='-scale 0.05 -out ""'.
+bench: build
+	$(GO) build -o bin/canbao-bench ./bench/cmd/canbao-bench
+	bin/canbao-bench -canbao $(BIN) -out docs $(BENCHFLAGS)
