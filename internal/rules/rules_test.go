@@ -31,10 +31,13 @@ func TestShippedPolicyLoads(t *testing.T) {
 	if y.Milestones["2019"] != 0.8 {
 		t.Errorf("milestone 2019: %v", y.Milestones["2019"])
 	}
-	// A later year without a file falls back to the latest earlier one.
-	later, err := b.For(2026)
-	if err != nil || later.Year != 2019 {
-		t.Fatalf("For(2026): %v %v", later, err)
+	// A year without a file falls back to the latest earlier one.
+	between, err := b.For(2023)
+	if err != nil || between.Year != 2019 {
+		t.Fatalf("For(2023): %v %v", between, err)
+	}
+	if y26, err := b.For(2026); err != nil || y26.Year != 2026 || y26.Deadline != "2026-12-31" {
+		t.Fatalf("For(2026): %v %v", y26, err)
 	}
 	if _, err := b.For(2010); err == nil {
 		t.Fatal("For(2010) should fail: no policy that early")
