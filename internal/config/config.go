@@ -30,18 +30,18 @@ const (
 
 // Config is the whole configuration, one struct per section of configs/canbao.yaml.
 type Config struct {
-	Mode     string   `koanf:"mode"`
-	HTTP     HTTP     `koanf:"http"`
-	MySQL    MySQL    `koanf:"mysql"`
-	Redis    Redis    `koanf:"redis"`
-	JWT      JWT      `koanf:"jwt"`
-	PII      PII      `koanf:"pii"`
-	WeChat   WeChat   `koanf:"wechat"`
-	SMS      SMS      `koanf:"sms"`
+	Mode      string    `koanf:"mode"`
+	HTTP      HTTP      `koanf:"http"`
+	MySQL     MySQL     `koanf:"mysql"`
+	Redis     Redis     `koanf:"redis"`
+	JWT       JWT       `koanf:"jwt"`
+	PII       PII       `koanf:"pii"`
+	WeChat    WeChat    `koanf:"wechat"`
+	SMS       SMS       `koanf:"sms"`
 	Auth      Auth      `koanf:"auth"`
 	Campaigns Campaigns `koanf:"campaigns"`
-	Business Business `koanf:"business"`
-	Dev      Dev      `koanf:"dev"`
+	Business  Business  `koanf:"business"`
+	Dev       Dev       `koanf:"dev"`
 }
 
 // HTTP configures the API server.
