@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/canbao/canbao/internal/platform/errs"
 )
 
 // Role is what a caller may do.
@@ -60,6 +62,18 @@ func (p *Principal) SeesAllVillages() bool { return p.Role == RoleStaff || p.Rol
 // CanSeeVillage reports whether the caller may see records of village code.
 func (p *Principal) CanSeeVillage(code string) bool {
 	return p.SeesAllVillages() || (p.Role.VillageBound() && p.Village == code)
+}
+
+// VillageFilter resolves a list's village filter: village-bound staff see only their own
+// village, and naming another one is 404 so that its records' existence does not leak.
+func (p *Principal) VillageFilter(requested string) (string, error) {
+	if p.SeesAllVillages() {
+		return requested, nil
+	}
+	if requested != "" && requested != p.Village {
+		return "", errs.ErrNotFoundPublic
+	}
+	return p.Village, nil
 }
 
 const principalKey = "canbao.principal"

@@ -154,7 +154,7 @@ func (s *Service) adminList(c *gin.Context) error {
 		return err
 	}
 	p := auth.MustPrincipal(c)
-	village, err := scopeVillage(p, c.Query("village"))
+	village, err := p.VillageFilter(c.Query("village"))
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/internal/audit"
-	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
@@ -380,15 +379,4 @@ func (s *Service) maskedPhone(enc []byte, keyID string) string {
 		return "***********"
 	}
 	return pii.MaskPhone(p)
-}
-
-// Principal scope helper: village-bound staff see only their village.
-func scopeVillage(p *auth.Principal, requested string) (string, error) {
-	if p.SeesAllVillages() {
-		return requested, nil
-	}
-	if requested != "" && requested != p.Village {
-		return "", errs.ErrNotFoundPublic
-	}
-	return p.Village, nil
 }

@@ -112,18 +112,6 @@ func (s *Service) optOut(c *gin.Context) error {
 	return nil
 }
 
-// ScopeVillage resolves the village filter of a list: village-bound staff see only their own
-// village, and naming another one is 404 so its existence does not leak.
-func ScopeVillage(p *auth.Principal, requested string) (string, error) {
-	if p.SeesAllVillages() {
-		return requested, nil
-	}
-	if requested != "" && requested != p.Village {
-		return "", errs.ErrNotFoundPublic
-	}
-	return p.Village, nil
-}
-
 // LastVisit is a person's most recent visit.
 type LastVisit struct {
 	VisitedAt  time.Time `json:"visited_at"`
@@ -172,7 +160,7 @@ type Filter struct {
 func ParseFilter(c *gin.Context, p *auth.Principal) (Filter, error) {
 	f := Filter{AgeMin: -1, AgeMax: -1}
 	var err error
-	if f.Village, err = ScopeVillage(p, c.Query("village")); err != nil {
+	if f.Village, err = p.VillageFilter(c.Query("village")); err != nil {
 		return f, err
 	}
 	if f.Status = c.Query("status"); f.Status != "" && !Statuses[f.Status] {

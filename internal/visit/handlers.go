@@ -16,7 +16,6 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
-	"github.com/canbao/canbao/internal/roster"
 )
 
 // PhoneMasker decrypts and masks a resident's phone (the PII keyring).
@@ -72,7 +71,7 @@ func (s *Service) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	village, err := roster.ScopeVillage(p, c.Query("village"))
+	village, err := p.VillageFilter(c.Query("village"))
 	if err != nil {
 		return err
 	}
