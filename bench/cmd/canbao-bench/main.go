@@ -5,7 +5,7 @@
 // docs/bench-results.json and the results table of docs/PERFORMANCE.md, then stops everything
 // it started, drops canbao_bench and deletes its Redis keys. It only ever talks to 127.0.0.1.
 //
-//	canbao-bench -canbao bin/canbao -out docs                 the full run (about 20 minutes)
+//	canbao-bench -canbao bin/canbao -out docs                     the full run (about 22 minutes)
 //	canbao-bench -scale 0.05 -workloads policy,progress -out ""   a quick look, nothing written
 package main
 
@@ -44,6 +44,9 @@ func main() {
 		return
 	}
 	if err := benchMain(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "canbao-bench:", err)
 		os.Exit(1)
 	}
