@@ -132,7 +132,8 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 					N       int    `db:"n"`
 				}
 				if err := tx.SelectContext(ctx, &rows, `SELECT village_code, COUNT(*) AS n FROM deliveries
-					WHERE run_id = ? AND resident_id > ? AND resident_id <= ? GROUP BY village_code`, r.ID, cursor, hi); err != nil {
+					WHERE campaign_id = ? AND run_id = ? AND resident_id > ? AND resident_id <= ? GROUP BY village_code`,
+					r.CampaignID, r.ID, cursor, hi); err != nil {
 					return database.Map(err)
 				}
 				for _, v := range rows {

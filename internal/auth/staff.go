@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -328,8 +327,6 @@ func (s *Service) Logout(ctx context.Context, actx audit.Context, p *Principal) 
 	return s.subjects.Invalidate(ctx, p.Kind, p.ID)
 }
 
-// SubjectID formats an id for audit rows.
-func SubjectID(id int64) string { return strconv.FormatInt(id, 10) }
 
 // GetStaffUser reads one staff user.
 func GetStaffUser(ctx context.Context, db sqlx.QueryerContext, id int64) (StaffUser, error) {
