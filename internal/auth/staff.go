@@ -327,7 +327,6 @@ func (s *Service) Logout(ctx context.Context, actx audit.Context, p *Principal) 
 	return s.subjects.Invalidate(ctx, p.Kind, p.ID)
 }
 
-
 // GetStaffUser reads one staff user.
 func GetStaffUser(ctx context.Context, db sqlx.QueryerContext, id int64) (StaffUser, error) {
 	var u StaffUser
