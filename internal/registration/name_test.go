@@ -8,13 +8,13 @@ func TestSameName(t *testing.T) {
 		same              bool
 	}{
 		{"林晓燕", "林晓燕", true},
-		{"林晓燕", " 林\u3000晓 燕 ", true},            // ideographic and ASCII spaces
-		{"林晓燕", "林\t晓燕", true},                   // any whitespace
-		{"阿依古丽·买买提", "阿依古丽•买买提", true},        // middle-dot variants
-		{"阿依古丽·买买提", "阿依古丽・买买提", true},        // katakana middle dot
-		{"阿依古丽·买买提", "阿依古丽．买买提", true},        // full-width full stop
-		{"阿依古丽·买买提", "阿依古丽 买买提", true},         // dot written as a space
-		{"ANNA LI", "ＡＮＮＡ\u3000ＬＩ", true},          // full-width Latin
+		{"林晓燕", " 林\u3000晓 燕 ", true},     // ideographic and ASCII spaces
+		{"林晓燕", "林\t晓燕", true},            // any whitespace
+		{"阿依古丽·买买提", "阿依古丽•买买提", true},    // middle-dot variants
+		{"阿依古丽·买买提", "阿依古丽・买买提", true},    // katakana middle dot
+		{"阿依古丽·买买提", "阿依古丽．买买提", true},    // full-width full stop
+		{"阿依古丽·买买提", "阿依古丽 买买提", true},    // dot written as a space
+		{"ANNA LI", "ＡＮＮＡ\u3000ＬＩ", true}, // full-width Latin
 		{"林晓燕", "林晓", false},
 		{"林晓燕", "冒名", false},
 		{"林晓燕", "", false},
