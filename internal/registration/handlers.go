@@ -16,6 +16,7 @@ import (
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
@@ -160,7 +161,8 @@ func (s *Service) adminList(c *gin.Context) error {
 	}
 	where, args := []string{"1=1"}, []any{}
 	if village != "" {
-		where, args = append(where, "village_code = ?"), append(args, village)
+		// The person's village, as for confirm and reject: the queue holds what the admin may decide.
+		where, args = append(where, "EXISTS (SELECT 1 FROM residents p WHERE p.id = registrations.resident_id AND p.village_code = ?)"), append(args, village)
 	}
 	if st := c.Query("status"); st != "" {
 		if !statuses[st] {
@@ -216,8 +218,10 @@ func (s *Service) reject(c *gin.Context) error {
 	return nil
 }
 
-// decide confirms or rejects a submitted registration of the caller's village. Confirming
-// makes the person insured and counts one new enrollment, once, on today's date.
+// decide confirms or rejects a submitted registration of a person of the caller's village: the
+// village the roster puts the person in, not the one the registration names (they are equal
+// when it is made, but an import may move the person since). Confirming makes the person
+// insured and counts one new enrollment, once, on today's date.
 func (s *Service) decide(c *gin.Context, id int64, to, reason string) (View, error) {
 	ctx := c.Request.Context()
 	p := auth.MustPrincipal(c)
@@ -232,7 +236,11 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (View, err
 			}
 			return database.Map(err)
 		}
-		if !p.CanSeeVillage(r.VillageCode) {
+		var village string
+		if err := tx.GetContext(ctx, &village, Queries.Get("resident-village"), r.ResidentID); err != nil {
+			return database.Map(err)
+		}
+		if !p.CanSeeVillage(village) {
 			return errs.ErrNotFoundPublic
 		}
 		if r.Status != StatusSubmitted {
@@ -267,10 +275,15 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (View, err
 	return s.view(out), nil
 }
 
-// enroll marks the person insured and records the new enrollment once.
+// enroll marks the person insured and records the new enrollment once. It runs when staff
+// accept the registration (a village admin's confirmation, or the city centre's "processed"
+// imported by an admin), and that is when the registration's phone may reach the roster.
 func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, today, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, Queries.Get("resident-enrolled"), r.Scheme, today, now, r.ResidentID); err != nil {
 		return database.Map(err)
+	}
+	if err := s.fillPhone(ctx, tx, r, now); err != nil {
+		return err
 	}
 	var village string
 	if err := tx.GetContext(ctx, &village, Queries.Get("resident-village"), r.ResidentID); err != nil {
@@ -279,6 +292,34 @@ func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, today, now tim
 	_, err := enrollment.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ResidentID, Village: village, Scheme: r.Scheme,
 		Source: enrollment.SourceRegistration, SourceID: r.ID, Day: today})
 	return err
+}
+
+// fillPhone gives the person the registration's phone when the roster has none. The roster's
+// name and village are never taken from a registration (a person on the roster registered under
+// them), and a phone already on the roster is kept: replacing a contact number is a roster
+// correction, made by an import, not a side effect of confirming an enrollment.
+func (s *Service) fillPhone(ctx context.Context, tx *sqlx.Tx, r row, now time.Time) error {
+	phone, err := s.kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADRegistrationPhone)
+	if err != nil {
+		return errs.Internalf("decrypt registration %d: %w", r.ID, err)
+	}
+	idNumber, err := s.kr.Decrypt(r.IDNumberEnc, r.KeyID, pii.AADRegistrationIDNumber)
+	if err != nil {
+		return errs.Internalf("decrypt registration %d: %w", r.ID, err)
+	}
+	phoneEnc, keyID, err := s.kr.Encrypt(phone, pii.AADResidentPhone)
+	if err != nil {
+		return err
+	}
+	idEnc, idKeyID, err := s.kr.Encrypt(idNumber, pii.AADResidentIDNumber)
+	if err != nil {
+		return err
+	}
+	if idKeyID != keyID {
+		return errs.Internalf("registration %d: active key changed while sealing", r.ID)
+	}
+	_, err = tx.ExecContext(ctx, Queries.Get("resident-fill-phone"), phoneEnc, s.kr.BlindIndex(pii.IndexPhone, phone), idEnc, keyID, now, r.ResidentID)
+	return database.Map(err)
 }
 
 // HasOpenRegistration reports whether an account has an open or confirmed registration this year.

@@ -44,6 +44,25 @@ func (s *Service) HandoverRoutes(r *auth.Router) {
 
 var schemeNames = map[string]string{"resident_pension": "城乡居民基本养老保险", "employee_pension": "企业职工基本养老保险"}
 
+// exportRow is a registration with what the roster says about its person.
+type exportRow struct {
+	row
+	PersonName     string `db:"person_name"`
+	PersonVillage  string `db:"person_village"`
+	PersonPhoneEnc []byte `db:"person_phone_enc"`
+	PersonKeyID    string `db:"person_key_id"`
+}
+
+// selectExport reads registrations with their person. The hand-over names the person as the
+// roster does: a registration of someone on the roster carries the roster's name (compared
+// when it was made), and its phone reaches the roster only when staff accept it, so the
+// roster's name, village and (when it has one) phone are what the centre gets.
+const selectExport = `SELECT g.id, g.account_id, g.resident_id, g.year, g.name, g.id_number_enc, g.phone_enc, g.pii_key_id,
+	g.village_code, g.employed, g.land_expropriated, g.scheme, g.channel, g.register_at, g.tier, g.status,
+	g.privacy_notice_version, g.reject_reason, g.decided_at, g.created_at, g.updated_at,
+	p.name AS person_name, p.village_code AS person_village, p.phone_enc AS person_phone_enc, p.pii_key_id AS person_key_id
+	FROM registrations g JOIN residents p ON p.id = g.resident_id`
+
 // export writes the registrations decided in [from, to] (Asia/Shanghai days) as XLSX: full ID
 // numbers for admins, masked for staff; every export is audited.
 func (s *Service) export(c *gin.Context) error {
@@ -59,17 +78,17 @@ func (s *Service) export(c *gin.Context) error {
 		return errs.Field(errs.InvalidInput, "to", "导出日期范围须在一年以内，且结束日期不早于开始日期")
 	}
 	p := auth.MustPrincipal(c)
-	conds := []string{`((status = 'confirmed' AND decided_at >= ? AND decided_at < ?) OR (status = 'referred' AND created_at >= ? AND created_at < ?))`}
+	conds := []string{`((g.status = 'confirmed' AND g.decided_at >= ? AND g.decided_at < ?) OR (g.status = 'referred' AND g.created_at >= ? AND g.created_at < ?))`}
 	lo := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, s.loc).UTC()
 	hi := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, s.loc).AddDate(0, 0, 1).UTC()
 	args := []any{lo, hi, lo, hi}
 	if v := c.Query("village"); v != "" {
-		conds, args = append(conds, "village_code = ?"), append(args, v)
+		conds, args = append(conds, "p.village_code = ?"), append(args, v)
 	}
 	ctx := c.Request.Context()
-	var rows []row
-	if err := s.db.SelectContext(ctx, &rows, selectRow+" WHERE "+strings.Join(conds, " AND ")+
-		" ORDER BY village_code, id LIMIT ?", append(args, maxExportRows+1)...); err != nil {
+	var rows []exportRow
+	if err := s.db.SelectContext(ctx, &rows, selectExport+" WHERE "+strings.Join(conds, " AND ")+
+		" ORDER BY p.village_code, g.id LIMIT ?", append(args, maxExportRows+1)...); err != nil {
 		return database.Map(err)
 	}
 	if len(rows) > maxExportRows {
@@ -94,6 +113,9 @@ func (s *Service) export(c *gin.Context) error {
 			return errs.Internalf("decrypt registration %d: %w", r.ID, err)
 		}
 		phone, err := s.kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADRegistrationPhone)
+		if r.PersonPhoneEnc != nil {
+			phone, err = s.kr.Decrypt(r.PersonPhoneEnc, r.PersonKeyID, pii.AADResidentPhone)
+		}
 		if err != nil {
 			return errs.Internalf("decrypt registration %d: %w", r.ID, err)
 		}
@@ -109,7 +131,7 @@ func (s *Service) export(c *gin.Context) error {
 		if r.DecidedAt.Valid {
 			when, status = r.DecidedAt.Time, "已确认"
 		}
-		cells := []any{r.ID, r.VillageCode, r.Name, id, phone, schemeNames[r.Scheme], tier, status, when.In(s.loc).Format(time.DateOnly), "", ""}
+		cells := []any{r.ID, r.PersonVillage, r.PersonName, id, phone, schemeNames[r.Scheme], tier, status, when.In(s.loc).Format(time.DateOnly), "", ""}
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
 		if err := sw.SetRow(cell, cells); err != nil {
 			return err

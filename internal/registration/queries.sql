@@ -1,12 +1,13 @@
 -- name: resident-by-id-number
 -- The person (roster row) of an ID number that is already on the roster, locked for the registration.
-SELECT id, village_code, status FROM residents WHERE id_number_bidx = ? FOR UPDATE
+SELECT id, village_code, status, name FROM residents WHERE id_number_bidx = ? FOR UPDATE
 
 -- name: resident-insert
--- A person not on the roster yet registers: add them, unenrolled, from what the ID number says.
-INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,
+-- A person not on the roster yet registers: add them, unenrolled, from what the ID number says,
+-- without a phone (it is set when a staff member confirms the registration).
+INSERT INTO residents (id_number_enc, id_number_bidx, pii_key_id, name, gender, birth_date,
     village_code, employed, land_expropriated, status, source, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'unenrolled', 'registration', ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'unenrolled', 'registration', ?, ?)
 
 -- name: registration-insert
 INSERT INTO registrations (account_id, resident_id, active_resident_id, year, name, id_number_enc, phone_enc, pii_key_id,
@@ -41,6 +42,13 @@ UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ? WHERE id 
 
 -- name: resident-village
 SELECT village_code FROM residents WHERE id = ?
+
+-- name: resident-fill-phone
+-- A confirmed registration gives a person without a phone on the roster the registration's
+-- phone. The ID number is sealed again under the active key, so the row's one pii_key_id fits
+-- both ciphertexts. A phone already on the roster is never replaced.
+UPDATE residents SET phone_enc = ?, phone_bidx = ?, id_number_enc = ?, pii_key_id = ?, updated_at = ?
+WHERE id = ? AND phone_enc IS NULL
 
 -- name: has-open-registration
 SELECT COUNT(*) FROM registrations WHERE account_id = ? AND year = ? AND status IN ('submitted', 'referred', 'confirmed')

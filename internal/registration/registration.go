@@ -46,6 +46,10 @@ const (
 var (
 	codeAlreadyEnrolled = errs.Register("ALREADY_ENROLLED", 409)
 	codeNotOpen         = errs.Register("REGISTRATION_NOT_OPEN", 409)
+	// A person on the roster registers in the roster's village only.
+	codeVillageMismatch = errs.Register("VILLAGE_MISMATCH", 422)
+	// A person on the roster registers under the roster's name only.
+	codeIdentityMismatch = errs.Register("IDENTITY_MISMATCH", 422)
 )
 
 // Limits against abuse (SECURITY.md, "Rate limits").
@@ -123,7 +127,7 @@ type Receipt struct {
 
 var phonePattern = regexp.MustCompile(`^1[3-9]\d{9}$`)
 
-// ValidName accepts 1-30 characters of letters, marks, spaces and the middle dot of minority names.
+// ValidName accepts 1-30 characters (after foldName) of letters, marks, spaces and the middle dot of minority names.
 func ValidName(s string) bool {
 	n := utf8.RuneCountInString(s)
 	if n < 1 || n > 30 || !utf8.ValidString(s) {
@@ -152,10 +156,12 @@ func (s *Service) validate(ctx context.Context, req Request) (validated, error) 
 	var v validated
 	today := web.Today(s.now(), s.loc)
 	v.year = today.Year()
-	if req.Name == nil || !ValidName(strings.TrimSpace(*req.Name)) {
+	if req.Name != nil {
+		v.name = strings.TrimSpace(foldName(*req.Name))
+	}
+	if !ValidName(v.name) {
 		return v, errs.Field(errs.NameInvalid, "name", "姓名须为 1 至 30 个字，不能包含数字或特殊符号")
 	}
-	v.name = strings.TrimSpace(*req.Name)
 	if req.IDNumber == nil {
 		return v, errs.Field(errs.IDNumberInvalid, "id_number", "请填写身份证号码")
 	}
@@ -290,17 +296,20 @@ func ratelimitPerHour(n int) redis_rate.Limit {
 // findOrAddResident returns the person of the ID number, adding them to the roster when they
 // are not on it. It inserts first and locks the existing row only on a duplicate: a locking
 // read of a missing key would take a gap lock, and two such registrations deadlock.
+//
+// A registration never changes what the roster says about a person. A person on the roster
+// registers in the roster's village and under the roster's name, or not at all: that is what
+// stops an account from registering somebody else's ID number under a made-up name. A person
+// not on the roster is added with the name and village given, unenrolled and without a phone
+// (source 'registration'); the row counts for nothing until a staff member confirms the
+// registration, and the phone reaches the roster only then (see fillPhone).
 func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, now time.Time) (int64, error) {
 	idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
 	if err != nil {
 		return 0, err
 	}
-	phoneEnc, _, err := s.kr.Encrypt(v.phone, pii.AADResidentPhone)
-	if err != nil {
-		return 0, err
-	}
-	res, err := tx.ExecContext(ctx, Queries.Get("resident-insert"), idEnc, idIndex, phoneEnc, s.kr.BlindIndex(pii.IndexPhone, v.phone),
-		keyID, v.name, v.person.Gender, v.person.Birth, v.village, v.employed, v.land, now, now)
+	res, err := tx.ExecContext(ctx, Queries.Get("resident-insert"), idEnc, idIndex, keyID, v.name, v.person.Gender,
+		v.person.Birth, v.village, v.employed, v.land, now, now)
 	if err == nil {
 		return res.LastInsertId()
 	}
@@ -311,9 +320,20 @@ func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validate
 		ID      int64  `db:"id"`
 		Village string `db:"village_code"`
 		Status  string `db:"status"`
+		Name    string `db:"name"`
 	}
 	if err := tx.GetContext(ctx, &r, Queries.Get("resident-by-id-number"), idIndex); err != nil {
 		return 0, database.Map(err)
+	}
+	// Identity first, so that only someone who knows the person's name and village learns
+	// whether the roster shows them insured. The messages do not say what the roster holds.
+	if r.Village != v.village {
+		return 0, errs.Field(codeVillageMismatch, "village_code",
+			"您选择的村（居）与花名册登记的不一致，请选择本人户籍所在村（居）。如有疑问，请携带本人身份证到所在村（居）委会咨询。")
+	}
+	if !sameName(r.Name, v.name) {
+		return 0, errs.Field(codeIdentityMismatch, "name",
+			"您填写的姓名与花名册登记信息不一致，请携带本人身份证到所在村（居）委会办理参保登记。")
 	}
 	if r.Status == eligibility.ResidentPension || r.Status == eligibility.EmployeePension {
 		return 0, errs.New(codeAlreadyEnrolled, "系统显示您已参加基本养老保险，无需重复登记。如有疑问，请咨询所在村（居）委会。")

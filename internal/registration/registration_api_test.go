@@ -194,7 +194,11 @@ func TestRegistrationHappyPathsAndConflicts(t *testing.T) {
 		VALUES (?, ?, ?, '林', 'female', '1980-01-01', 'zhenxing', 'resident_pension', 'seed', ?, ?)`,
 		enc, env.Keyring.BlindIndex(pii.IndexIDNumber, insured), kid, now, now)
 	third, _ := env.Resident()
-	if w := post(env, third, body(insured, nil)); w.Code != 409 || w.ErrorCode() != "ALREADY_ENROLLED" {
+	// ... but only when the name is the roster's: a made-up name learns nothing about it.
+	if w := post(env, third, body(insured, nil)); w.Code != 422 || w.ErrorCode() != "IDENTITY_MISMATCH" {
+		t.Fatalf("insured person under another name: %d %s", w.Code, w.Body)
+	}
+	if w := post(env, third, body(insured, map[string]any{"name": "林"})); w.Code != 409 || w.ErrorCode() != "ALREADY_ENROLLED" {
 		t.Fatalf("insured person: %d %s", w.Code, w.Body)
 	}
 
