@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -121,11 +122,15 @@ type Service struct {
 	limits     LoginLimits
 	refreshTTL time.Duration
 	log        *slog.Logger
+	guard      *loginGuard
+	// now is the service's clock; tests replace it to step through lockouts without sleeping.
+	now func() time.Time
 }
 
 // NewService wires the login service.
 func NewService(db *sqlx.DB, rdb *redis.Client, prefix string, t *Tokens, s *Subjects, a *audit.Log, l LoginLimits, refreshTTL time.Duration, log *slog.Logger) *Service {
-	return &Service{db: db, rdb: rdb, prefix: prefix, tokens: t, subjects: s, audit: a, limits: l, refreshTTL: refreshTTL, log: log}
+	return &Service{db: db, rdb: rdb, prefix: prefix, tokens: t, subjects: s, audit: a, limits: l, refreshTTL: refreshTTL, log: log, now: database.Now,
+		guard: newLoginGuard(rdb, prefix, l)}
 }
 
 var errBadCredentials = errs.New(errs.InvalidCredentials, "用户名或密码错误")
@@ -136,64 +141,66 @@ func lockedError(retry time.Duration) error {
 	return e
 }
 
-// unknownFailKey counts failures for usernames that do not exist, so that they lock exactly
-// like real accounts and an attacker cannot tell the two apart.
-func (s *Service) unknownFailKey(username string) string {
-	sum := sha256.Sum256([]byte(username))
-	return s.prefix + "loginfail:" + base64.RawURLEncoding.EncodeToString(sum[:12])
-}
-
-// Login checks a staff user's password. Unknown users and wrong passwords get the same answer
-// in about the same time; repeated failures lock the account.
+// Login checks a staff user's password. Unknown users, wrong passwords and disabled accounts
+// get the same answer in about the same time (an argon2 verify either way), and lockout is
+// per (username, source IP) with growing locks, identical for real and unknown names: see
+// loginGuard.
 func (s *Service) Login(ctx context.Context, actx audit.Context, username, password string) (*Session, error) {
 	var u StaffUser
 	err := s.db.GetContext(ctx, &u, Queries.Get("staff-by-username"), username)
-	if errors.Is(err, sql.ErrNoRows) {
-		_, _ = VerifyPassword(dummyHash, password)
-		return nil, s.failUnknown(ctx, actx, username)
-	}
-	if err != nil {
+	known := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, database.Map(err)
 	}
-	now := database.Now()
-	if u.LockedUntil.Valid && u.LockedUntil.Time.After(now) {
+	now := s.now()
+	left, err := s.guard.locked(ctx, username, actx.IP, now)
+	if err != nil {
+		return nil, err
+	}
+	if left > 0 {
 		_, _ = VerifyPassword(dummyHash, password)
 		if err := s.audit.Record(ctx, actx.Event("auth.login", "staff_user", u.ID, audit.Denied, "locked")); err != nil {
 			return nil, err
 		}
-		return nil, lockedError(u.LockedUntil.Time.Sub(now))
+		return nil, lockedError(left)
 	}
-	ok, err := VerifyPassword(u.PasswordHash, password)
+	hash := dummyHash
+	if known {
+		hash = u.PasswordHash
+	}
+	ok, err := VerifyPassword(hash, password)
 	if err != nil {
 		return nil, errs.Internalf("verify password of user %d: %w", u.ID, err)
 	}
-	if !ok || u.Disabled {
-		lockAt := now.Add(s.limits.Lockout)
-		if _, err := s.db.ExecContext(ctx, Queries.Get("staff-login-failed"), s.limits.MaxFailures, lockAt, now, u.ID); err != nil {
-			return nil, database.Map(err)
+	if !known || !ok || u.Disabled {
+		lock, err := s.guard.fail(ctx, username, actx.IP, now)
+		if err != nil {
+			return nil, err
 		}
 		detail := "bad password"
-		if u.Disabled {
+		switch {
+		case !known:
+			detail = "unknown user"
+		case u.Disabled:
 			detail = "disabled"
 		}
-		locked := u.FailedLogins+1 >= s.limits.MaxFailures
 		action := "auth.login"
-		if locked {
+		if lock > 0 {
 			action = "auth.lockout"
 		}
 		if err := s.audit.Record(ctx, actx.Event(action, "staff_user", u.ID, audit.Failure, detail)); err != nil {
 			return nil, err
 		}
-		if locked {
-			return nil, lockedError(s.limits.Lockout)
+		if lock > 0 {
+			return nil, lockedError(lock)
 		}
 		return nil, errBadCredentials
 	}
-	if _, err := s.db.ExecContext(ctx, Queries.Get("staff-login-ok"), now, u.ID); err != nil {
-		return nil, database.Map(err)
+	if err := s.guard.succeed(ctx, username, actx.IP); err != nil {
+		return nil, err
 	}
 	p := Principal{Kind: KindStaff, ID: u.ID, Role: u.Role, Village: u.VillageCode.String, Version: u.TokenVersion}
-	sess, err := s.issue(ctx, s.db, p)
+	sess, err := s.issue(ctx, s.db, p, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -205,26 +212,9 @@ func (s *Service) Login(ctx context.Context, actx audit.Context, username, passw
 	return sess, nil
 }
 
-func (s *Service) failUnknown(ctx context.Context, actx audit.Context, username string) error {
-	key := s.unknownFailKey(username)
-	n, err := s.rdb.Incr(ctx, key).Result()
-	if err != nil {
-		return errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
-	}
-	if n == 1 {
-		s.rdb.Expire(ctx, key, s.limits.Lockout)
-	}
-	if err := s.audit.Record(ctx, actx.Event("auth.login", "staff_user", 0, audit.Failure, "unknown user")); err != nil {
-		return err
-	}
-	if n >= int64(s.limits.MaxFailures) {
-		return lockedError(s.limits.Lockout)
-	}
-	return errBadCredentials
-}
-
-// issue signs an access token and stores a new refresh token.
-func (s *Service) issue(ctx context.Context, ext sqlx.ExecerContext, p Principal) (*Session, error) {
+// issue signs an access token and stores a new refresh token in the given family; a nil
+// family starts a new one (a login).
+func (s *Service) issue(ctx context.Context, ext sqlx.ExecerContext, p Principal, family []byte) (*Session, error) {
 	tok, ttl, err := s.tokens.Issue(p)
 	if err != nil {
 		return nil, err
@@ -233,10 +223,16 @@ func (s *Service) issue(ctx context.Context, ext sqlx.ExecerContext, p Principal
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err
 	}
+	if family == nil {
+		family = make([]byte, 16)
+		if _, err := rand.Read(family); err != nil {
+			return nil, err
+		}
+	}
 	refresh := base64.RawURLEncoding.EncodeToString(raw)
 	sum := sha256.Sum256([]byte(refresh))
 	now := database.Now()
-	if _, err := ext.ExecContext(ctx, Queries.Get("refresh-insert"), sum[:], p.Kind, p.ID, p.Version, now.Add(s.refreshTTL), now); err != nil {
+	if _, err := ext.ExecContext(ctx, Queries.Get("refresh-insert"), sum[:], family, p.Kind, p.ID, p.Version, now.Add(s.refreshTTL), now); err != nil {
 		return nil, database.Map(err)
 	}
 	return &Session{Token: tok, ExpiresIn: ttl, RefreshToken: refresh, Principal: p}, nil
@@ -247,7 +243,7 @@ func (s *Service) IssueFor(ctx context.Context, actx audit.Context, action strin
 	var sess *Session
 	err := database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		var err error
-		if sess, err = s.issue(ctx, tx, p); err != nil {
+		if sess, err = s.issue(ctx, tx, p, nil); err != nil {
 			return err
 		}
 		ev := actx.Event(action, string(p.Kind), p.ID, audit.Success, "")
@@ -261,20 +257,32 @@ var errRefreshInvalid = errs.New(errs.TokenInvalid, "登录已失效，请重新
 
 // Refresh exchanges a refresh token for a new session; the old refresh token is spent. A token
 // of a disabled subject, or issued before a logout or password change, is refused.
+//
+// Each login starts a token family; a rotation adds the successor to the family and marks the
+// spent token rotated. Presenting a rotated token again means it was copied: the whole family
+// is revoked at once (so the successor, whoever holds it, stops working too), the replay is
+// audited as auth.refresh_reuse, and the answer is 401 TOKEN_INVALID. Detection is strict, with
+// no grace period: two clients refreshing with the same token at the same moment (two tabs of
+// the console sharing storage) end that session and must log in again; clients should
+// serialise their refreshes. Other families of the same user (other logins) are untouched.
 func (s *Service) Refresh(ctx context.Context, actx audit.Context, refresh string) (*Session, error) {
 	if len(refresh) < 20 || len(refresh) > 100 {
 		return nil, errRefreshInvalid
 	}
 	sum := sha256.Sum256([]byte(refresh))
 	var sess *Session
+	var reused bool
 	err := database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		reused = false
 		var row struct {
 			ID        int64        `db:"id"`
+			Family    []byte       `db:"family_id"`
 			Kind      Kind         `db:"subject_kind"`
 			SubjectID int64        `db:"subject_id"`
 			Version   int          `db:"token_version"`
 			ExpiresAt time.Time    `db:"expires_at"`
 			RevokedAt sql.NullTime `db:"revoked_at"`
+			RotatedAt sql.NullTime `db:"rotated_at"`
 		}
 		if err := tx.GetContext(ctx, &row, Queries.Get("refresh-take"), sum[:]); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -283,10 +291,20 @@ func (s *Service) Refresh(ctx context.Context, actx audit.Context, refresh strin
 			return database.Map(err)
 		}
 		now := database.Now()
+		if row.RotatedAt.Valid {
+			reused = true
+			res, err := tx.ExecContext(ctx, Queries.Get("refresh-revoke-family"), now, row.Family)
+			if err != nil {
+				return database.Map(err)
+			}
+			n, _ := res.RowsAffected()
+			return s.audit.RecordTx(ctx, tx, actx.Event("auth.refresh_reuse", string(row.Kind), row.SubjectID, audit.Denied,
+				"family revoked, live tokens="+strconv.FormatInt(n, 10)))
+		}
 		if row.RevokedAt.Valid || now.After(row.ExpiresAt) {
 			return errRefreshInvalid
 		}
-		if _, err := tx.ExecContext(ctx, Queries.Get("refresh-revoke"), now, row.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("refresh-rotate"), now, now, row.ID); err != nil {
 			return database.Map(err)
 		}
 		st, err := s.subjects.load(ctx, row.Kind, row.SubjectID)
@@ -300,14 +318,21 @@ func (s *Service) Refresh(ctx context.Context, actx audit.Context, refresh strin
 			return errRefreshInvalid
 		}
 		p := Principal{Kind: row.Kind, ID: row.SubjectID, Role: st.Role, Village: st.Village, Version: st.Version}
-		if sess, err = s.issue(ctx, tx, p); err != nil {
+		if sess, err = s.issue(ctx, tx, p, row.Family); err != nil {
 			return err
 		}
 		ev := actx.Event("auth.refresh", string(row.Kind), row.SubjectID, audit.Success, "")
 		ev.ActorKind, ev.ActorID, ev.Role = string(row.Kind), row.SubjectID, string(st.Role)
 		return s.audit.RecordTx(ctx, tx, ev)
 	})
-	return sess, err
+	if err != nil {
+		return nil, err
+	}
+	if reused {
+		s.log.WarnContext(ctx, "refresh token replayed; token family revoked", "request_id", actx.RequestID)
+		return nil, errRefreshInvalid
+	}
+	return sess, nil
 }
 
 // Logout revokes every token of the caller at once.
