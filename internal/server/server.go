@@ -123,6 +123,7 @@ func New(d Deps) (*Server, error) {
 
 	idem := idempotency.New(d.DB, d.Log, auth.SubjectString)
 	authHandlers := auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP)
+	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction
 	authHandlers.Routes(r)
 	auth.NewUserAdmin(d.DB, subjects, auditLog).Routes(r, idem.Middleware())
 	village.Routes(r, village.NewStore(d.DB))
