@@ -40,6 +40,7 @@ import (
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed"
 	"github.com/canbao/canbao/internal/server"
+	"github.com/canbao/canbao/internal/wechat/wechattest"
 )
 
 const usage = `canbao — universal social-insurance enrollment backend
@@ -459,6 +460,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkQueries(ctx, a.db); err != nil {
 		return err
 	}
+	if cfg.Mode == config.ModeDev && cfg.WeChat.AppID == "" {
+		stop, err := serveDevWeChat(cfg, a.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	enrollment.AttributionDays = cfg.Campaigns.AttributionDays
 	srv, err := server.New(server.Deps{Config: cfg, DB: a.db, Redis: a.rdb, Keyring: a.kr, Rules: a.rules, Log: a.log})
 	if err != nil {
@@ -576,4 +584,32 @@ func cmdCountersRebuild(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	fmt.Fprintf(stdout, "rebuilt the counters of %d campaigns from the delivery outbox\n", n)
 	return nil
+}
+
+// Dev-mode WeChat stand-in credentials: the stand-in accepts only these, like WeChat checks an
+// app's own.
+const (
+	devWeChatAppID  = "wxdev0canbao00000"
+	devWeChatSecret = "canbao-dev-wechat-secret"
+)
+
+// serveDevWeChat serves, in dev mode with no AppID configured, a local stand-in for WeChat's
+// login and message APIs (the same fake the tests use, accepting any wx.login code) on a
+// loopback port, and points the WeChat client at it. Production mode never gets here.
+func serveDevWeChat(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+	if cfg.Mode != config.ModeDev {
+		return nil, errors.New("the WeChat stand-in is for dev mode only")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("dev WeChat stand-in: %w", err)
+	}
+	fake := wechattest.New(devWeChatAppID, devWeChatSecret)
+	fake.AcceptAnyCode()
+	hs := &http.Server{Handler: fake.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	cfg.WeChat.APIBase = "http://" + ln.Addr().String()
+	cfg.WeChat.AppID, cfg.WeChat.Secret = devWeChatAppID, devWeChatSecret
+	log.Warn("dev mode: WeChat calls go to a local stand-in, any login code is accepted", "addr", ln.Addr().String())
+	return func() { _ = hs.Close() }, nil
 }

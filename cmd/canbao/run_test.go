@@ -142,6 +142,48 @@ func TestOperatorJourney(t *testing.T) {
 		t.Fatalf("users: %d %s", code, body)
 	}
 
+	// Dev mode with no AppID: a local WeChat stand-in accepts any login code, so a resident can
+	// log in, register, and the registration shows up for review.
+	post := func(path, token, body string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	var res struct {
+		Token    string
+		Resident struct{ ID int64 }
+	}
+	for i := 0; i < 2; i++ { // the same code text is the same resident, again and again
+		code, body := post("/api/v1/auth/wechat", "", `{"code":"resident-1"}`)
+		var r2 struct {
+			Token    string
+			Resident struct{ ID int64 }
+		}
+		_ = json.Unmarshal(body, &r2)
+		if code != 200 || r2.Token == "" || (i == 1 && r2.Resident.ID != res.Resident.ID) {
+			t.Fatalf("dev WeChat login %d: %d %s", i, code, body)
+		}
+		res = r2
+	}
+	regID := idcard.Generate("350583", time.Date(1985, 3, 4, 0, 0, 0, 0, time.UTC), 7, idcard.Male)
+	code, body = post("/api/v1/registrations", res.Token, `{"name":"陈大明","id_number":"`+regID+`","phone":"13900001111","village_code":"zhenxing",`+
+		`"employed":false,"land_expropriated":false,"scheme":"resident_pension","tier":200}`)
+	if code != 201 {
+		t.Fatalf("dev resident registration: %d %s", code, body)
+	}
+	if code, body := get("/api/v1/admin/registrations?status=submitted", sess.Token); code != 200 || !strings.Contains(string(body), "陈大明") {
+		t.Fatalf("the registration is not up for review: %d %s", code, body)
+	}
+
 	stop()
 	select {
 	case err := <-done:

@@ -1,10 +1,13 @@
 // Package wechattest is a local fake of api.weixin.qq.com that speaks WeChat's wire format:
 // jscode2session, stable_token and subscribeMessage.send, with the checks and errcodes WeChat
-// answers, plus knobs to inject failures, delays and malformed answers.
+// answers, plus knobs to inject failures, delays and malformed answers. Tests start it with
+// NewServer; `canbao serve` in dev mode with no AppID serves it as a local stand-in (New,
+// AcceptAnyCode, Handler) so the resident journey can be tried without WeChat.
 package wechattest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -41,6 +44,7 @@ type SentMessage struct {
 type login struct {
 	openid, sessionKey string
 	used               bool
+	reusable           bool // made up by AcceptAnyCode: a dev can log in with it again
 }
 
 type failure struct {
@@ -56,6 +60,7 @@ type Server struct {
 	appID, secret string
 
 	mu         sync.Mutex
+	anyCode    bool
 	codes      map[string]*login
 	unionIDs   map[string]string
 	fail       map[string][]failure
@@ -72,7 +77,16 @@ type Server struct {
 // NewServer starts a fake for one app; it is closed at the test's cleanup.
 func NewServer(t testing.TB, appID, secret string) *Server {
 	t.Helper()
-	s := &Server{
+	s := New(appID, secret)
+	s.srv = httptest.NewServer(s.Handler())
+	s.URL = s.srv.URL
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// New makes a fake for one app without serving it; serve Handler yourself.
+func New(appID, secret string) *Server {
+	return &Server{
 		appID: appID, secret: secret,
 		codes:     map[string]*login{},
 		unionIDs:  map[string]string{},
@@ -82,14 +96,30 @@ func NewServer(t testing.TB, appID, secret string) *Server {
 		refused:   map[[2]string]bool{},
 		nextMsgID: 3_000_000_000_000_000, // large, like WeChat's
 	}
+}
+
+// Handler answers WeChat's paths.
+func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathCode2Session, s.wrap(PathCode2Session, s.code2Session))
 	mux.HandleFunc(PathStableToken, s.wrap(PathStableToken, s.stableToken))
 	mux.HandleFunc(PathSubscribe, s.wrap(PathSubscribe, s.subscribeSend))
-	s.srv = httptest.NewServer(mux)
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
-	return s
+	return mux
+}
+
+// AcceptAnyCode makes jscode2session accept any code it was not given as the login of a
+// stable made-up openid derived from the code: the same code text always logs in the same
+// resident, as often as asked. For the dev-mode stand-in only.
+func (s *Server) AcceptAnyCode() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.anyCode = true
+}
+
+// DevOpenID is the openid AcceptAnyCode gives a code.
+func DevOpenID(code string) string {
+	sum := sha256.Sum256([]byte("canbao-dev-wechat:" + code))
+	return "odev" + hex.EncodeToString(sum[:12])
 }
 
 func normPath(p string) string {
@@ -288,6 +318,10 @@ func (s *Server) code2Session(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	l := s.codes[code]
+	if l == nil && s.anyCode {
+		l = &login{openid: DevOpenID(code), sessionKey: rid(), reusable: true}
+		s.codes[code] = l
+	}
 	switch {
 	case l == nil:
 		s.mu.Unlock()
@@ -298,7 +332,7 @@ func (s *Server) code2Session(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 40163, "code been used")
 		return
 	}
-	l.used = true
+	l.used = !l.reusable
 	ans := map[string]any{"session_key": l.sessionKey, "openid": l.openid}
 	if u := s.unionIDs[l.openid]; u != "" {
 		ans["unionid"] = u
