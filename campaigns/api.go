@@ -15,6 +15,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/targetage"
 )
 
 var codeStateConflict = errs.Register("CAMPAIGN_STATE_CONFLICT", 409)
@@ -141,22 +142,40 @@ func (a *API) get(c *gin.Context) error {
 	return nil
 }
 
+// PreviewResult is the audience a segment selects today.
+type PreviewResult struct {
+	Audience  int            `json:"audience"`
+	ByVillage map[string]int `json:"by_village"`
+	// ExcludedOutOfAge counts the people the segment's other criteria select who are left out
+	// for not being 16-59 today.
+	ExcludedOutOfAge int `json:"excluded_out_of_age"`
+}
+
 // Preview counts the audience of a segment today, per village, sending nothing.
-func (a *API) Preview(ctx context.Context, g Segment) (int, map[string]int, error) {
-	where, args := g.Where(web.Today(a.now(), a.loc))
+func (a *API) Preview(ctx context.Context, g Segment) (PreviewResult, error) {
+	today := web.Today(a.now(), a.loc)
+	// One pass over what the segment selects at any age; the audience is the part inside the
+	// target group, as Where selects it.
+	where, args := g.whereAnyAge(today)
+	inTarget, targs := targetage.SQL("r.birth_date", today)
 	var rows []struct {
 		Village string `db:"village_code"`
 		N       int    `db:"n"`
+		All     int    `db:"all_"`
 	}
-	if err := a.db.SelectContext(ctx, &rows, `SELECT r.village_code, COUNT(*) AS n FROM `+From+` WHERE `+where+` GROUP BY r.village_code`, args...); err != nil {
-		return 0, nil, database.Map(err)
+	if err := a.db.SelectContext(ctx, &rows, `SELECT r.village_code, COALESCE(SUM(`+inTarget+`), 0) AS n, COUNT(*) AS all_ FROM `+From+
+		` WHERE `+where+` GROUP BY r.village_code`, append(targs, args...)...); err != nil {
+		return PreviewResult{}, database.Map(err)
 	}
-	total, by := 0, make(map[string]int, len(rows))
+	out := PreviewResult{ByVillage: make(map[string]int, len(rows))}
 	for _, r := range rows {
-		by[r.Village] = r.N
-		total += r.N
+		if r.N > 0 {
+			out.ByVillage[r.Village] = r.N
+		}
+		out.Audience += r.N
+		out.ExcludedOutOfAge += r.All - r.N
 	}
-	return total, by, nil
+	return out, nil
 }
 
 func (a *API) preview(c *gin.Context) error {
@@ -168,11 +187,11 @@ func (a *API) preview(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	total, by, err := a.Preview(c.Request.Context(), x.Spec.Segment)
+	out, err := a.Preview(c.Request.Context(), x.Spec.Segment)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"audience": total, "by_village": by})
+	c.JSON(http.StatusOK, out)
 	return nil
 }
 

@@ -424,7 +424,7 @@ func TestCheckBadExchanges(t *testing.T) {
 			resp: `{"total":0}`, part: "response", contains: "items"},
 		{name: "wrong enum", method: "GET", target: "/api/v1/admin/residents", status: 200, header: jsonHeader(),
 			resp: `{"items":[{"id":1,"name":"李四","gender":"female","age":41,"village_code":"luodong","status":"enrolled",` +
-				`"id_number_masked":"3505**********1234","phone_masked":"138****5678","last_visit":null}],"total":1}`,
+				`"id_number_masked":"3505**********1234","phone_masked":"138****5678","last_visit":null}],"total":1,"excluded_out_of_age":0}`,
 			part: "response", contains: "enrolled"},
 		{name: "undocumented status", method: "GET", target: "/api/v1/villages", status: 404, header: jsonHeader(),
 			resp: `{"error":{"code":"NOT_FOUND","message":"记录不存在"}}`, part: "response status", contains: "404"},
