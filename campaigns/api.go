@@ -212,7 +212,7 @@ func (a *API) transition(t Transition) web.Handler {
 			}
 			next, ok := Next(x.Status, t)
 			if !ok {
-				return errs.New(codeStateConflict, "当前状态（"+x.Status+"）不能执行该操作")
+				return errs.New(CodeIllegalTransition, "活动当前为“"+statusNames[x.Status]+"”，不能执行该操作")
 			}
 			if t == Resume {
 				var active int
@@ -264,7 +264,7 @@ func (a *API) retryFailed(c *gin.Context) error {
 			return err
 		}
 		if x.Status == StatusCancelled || x.Status == StatusDraft {
-			return errs.New(codeStateConflict, "当前状态（"+x.Status+"）不能重发")
+			return errs.New(codeStateConflict, "活动当前为“"+statusNames[x.Status]+"”，不能重发")
 		}
 		statuses := "'failed'"
 		if req.IncludeUnknown {
@@ -283,8 +283,8 @@ func (a *API) retryFailed(c *gin.Context) error {
 				return database.Map(err)
 			}
 			if x.Status == StatusCompleted {
-				if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = 'running', updated_at = ? WHERE id = ?`, now, id); err != nil {
-					return database.Map(err)
+				if err := Move(ctx, tx, id, StatusCompleted, StatusRunning, KeepNextRun); err != nil {
+					return err
 				}
 			}
 		}

@@ -108,5 +108,10 @@ func TestE2ECancel(t *testing.T) {
 		t.Errorf("stats: %s", statsString(s))
 	}
 	h.stays("no sends after the cancel", 500*time.Millisecond, func() bool { return h.smsSentCount() == sent })
+	for _, action := range []string{"resume", "cancel", "schedule", "pause"} {
+		if w := h.act(id, action); w.Code != 409 || w.ErrorCode() != "ILLEGAL_TRANSITION" || h.status(id) != campaigns.StatusCancelled {
+			t.Errorf("%s a cancelled campaign: %d %s, now %s", action, w.Code, w.Body, h.status(id))
+		}
+	}
 	h.checkInvariants()
 }
