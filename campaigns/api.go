@@ -205,6 +205,7 @@ func (a *API) transition(t Transition) web.Handler {
 		}
 		ctx := c.Request.Context()
 		var to string
+		var skipped map[string]int // per village, by a cancel
 		err = database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
 			x, err := a.store.Get(ctx, tx, id, true)
 			if err != nil {
@@ -229,15 +230,54 @@ func (a *API) transition(t Transition) web.Handler {
 			if err := a.store.SetStatus(ctx, tx, x, next); err != nil {
 				return err
 			}
-			to = next
+			to, skipped = next, nil
+			if next == StatusCancelled {
+				if skipped, err = cancelQueued(ctx, tx, id); err != nil {
+					return err
+				}
+			}
 			return a.audit.RecordTx(ctx, tx, auth.AuditContext(c).Event("campaign."+string(t), "campaign", id, audit.Success, "to="+next))
 		})
 		if err != nil {
 			return err
 		}
+		if err := a.counters.Cancelled(ctx, id, skipped); err != nil {
+			// The outbox is right; the stats catch up at the next rebuild.
+			a.counters.Forget(ctx, id)
+		}
 		c.JSON(http.StatusOK, gin.H{"id": id, "status": to})
 		return nil
 	}
+}
+
+// cancelQueued ends, in the cancel's transaction, what the campaign still had to do: its queued
+// deliveries are skipped as cancelled and its runs under way are cancelled, so that no stats
+// show them queued after the cancel has answered. It returns the skipped ones per village.
+// (Deliveries skipped as cancelled exist only once their campaign is cancelled, so counting
+// them after the update counts exactly this update's rows.)
+func cancelQueued(ctx context.Context, tx *sqlx.Tx, id int64) (map[string]int, error) {
+	now := database.Now()
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', skip_reason = 'cancelled', lease_until = NULL, updated_at = ?
+		WHERE campaign_id = ? AND status = 'queued'`, now, id); err != nil {
+		return nil, database.Map(err)
+	}
+	var rows []struct {
+		Village string `db:"village_code"`
+		N       int    `db:"n"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `SELECT village_code, COUNT(*) AS n FROM deliveries
+		WHERE campaign_id = ? AND status = 'skipped' AND skip_reason = 'cancelled' GROUP BY village_code`, id); err != nil {
+		return nil, database.Map(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'cancelled', completed_at = ?
+		WHERE campaign_id = ? AND status IN ('snapshotting', 'dispatching')`, now, id); err != nil {
+		return nil, database.Map(err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Village] = r.N
+	}
+	return out, nil
 }
 
 // retryFailed puts a campaign's failed and unknown deliveries back in the queue: "retry the

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 	"time"
 
@@ -139,10 +140,21 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 					byVillage[v.Village] = v.N
 				}
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE campaign_runs SET snapshot_cursor = ?, targeted = targeted + ? WHERE id = ? AND snapshot_cursor = ?`,
-				hi, n, r.ID, cursor)
-			return database.Map(err)
+			// The batch counts only if the run is still being snapshotted from this cursor: a
+			// cancel (or another instance) got there first and the batch is rolled back.
+			res, err = tx.ExecContext(ctx, `UPDATE campaign_runs SET snapshot_cursor = ?, targeted = targeted + ?
+				WHERE id = ? AND snapshot_cursor = ? AND status = 'snapshotting'`, hi, n, r.ID, cursor)
+			if err != nil {
+				return database.Map(err)
+			}
+			if k, _ := res.RowsAffected(); k != 1 {
+				return errSnapshotGone
+			}
+			return nil
 		})
+		if errors.Is(err, errSnapshotGone) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -155,6 +167,8 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 		database.Now(), r.ID)
 	return database.Map(err)
 }
+
+var errSnapshotGone = errors.New("engine: the run is no longer being snapshotted from this cursor")
 
 func dayOf(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
