@@ -73,4 +73,15 @@ func TestReachedIsExact(t *testing.T) {
 	if s.Sent != 2100 || s.Reached != 2050 {
 		t.Errorf("rebuilt after two runs: sent %d, reached %d; want 2100, 2050", s.Sent, s.Reached)
 	}
+	// Counters built before reached was exact (a HyperLogLog beside the hash, no field) are
+	// rebuilt on read.
+	if err := rdb.HDel(ctx, prefix+"cstat:1", "reached").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = c.Stats(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if s.Reached != 2050 {
+		t.Errorf("old counters: reached %d, want 2050", s.Reached)
+	}
 }
