@@ -15,6 +15,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/targetage"
 )
 
 var codeStateConflict = errs.Register("CAMPAIGN_STATE_CONFLICT", 409)
@@ -141,22 +142,40 @@ func (a *API) get(c *gin.Context) error {
 	return nil
 }
 
+// PreviewResult is the audience a segment selects today.
+type PreviewResult struct {
+	Audience  int            `json:"audience"`
+	ByVillage map[string]int `json:"by_village"`
+	// ExcludedOutOfAge counts the people the segment's other criteria select who are left out
+	// for not being 16-59 today.
+	ExcludedOutOfAge int `json:"excluded_out_of_age"`
+}
+
 // Preview counts the audience of a segment today, per village, sending nothing.
-func (a *API) Preview(ctx context.Context, g Segment) (int, map[string]int, error) {
-	where, args := g.Where(web.Today(a.now(), a.loc))
+func (a *API) Preview(ctx context.Context, g Segment) (PreviewResult, error) {
+	today := web.Today(a.now(), a.loc)
+	// One pass over what the segment selects at any age; the audience is the part inside the
+	// target group, as Where selects it.
+	where, args := g.whereAnyAge(today)
+	inTarget, targs := targetage.SQL("r.birth_date", today)
 	var rows []struct {
 		Village string `db:"village_code"`
 		N       int    `db:"n"`
+		All     int    `db:"all_"`
 	}
-	if err := a.db.SelectContext(ctx, &rows, `SELECT r.village_code, COUNT(*) AS n FROM `+From+` WHERE `+where+` GROUP BY r.village_code`, args...); err != nil {
-		return 0, nil, database.Map(err)
+	if err := a.db.SelectContext(ctx, &rows, `SELECT r.village_code, COALESCE(SUM(`+inTarget+`), 0) AS n, COUNT(*) AS all_ FROM `+From+
+		` WHERE `+where+` GROUP BY r.village_code`, append(targs, args...)...); err != nil {
+		return PreviewResult{}, database.Map(err)
 	}
-	total, by := 0, make(map[string]int, len(rows))
+	out := PreviewResult{ByVillage: make(map[string]int, len(rows))}
 	for _, r := range rows {
-		by[r.Village] = r.N
-		total += r.N
+		if r.N > 0 {
+			out.ByVillage[r.Village] = r.N
+		}
+		out.Audience += r.N
+		out.ExcludedOutOfAge += r.All - r.N
 	}
-	return total, by, nil
+	return out, nil
 }
 
 func (a *API) preview(c *gin.Context) error {
@@ -168,11 +187,11 @@ func (a *API) preview(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	total, by, err := a.Preview(c.Request.Context(), x.Spec.Segment)
+	out, err := a.Preview(c.Request.Context(), x.Spec.Segment)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"audience": total, "by_village": by})
+	c.JSON(http.StatusOK, out)
 	return nil
 }
 
@@ -186,6 +205,7 @@ func (a *API) transition(t Transition) web.Handler {
 		}
 		ctx := c.Request.Context()
 		var to string
+		var skipped map[string]int // per village, by a cancel
 		err = database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
 			x, err := a.store.Get(ctx, tx, id, true)
 			if err != nil {
@@ -193,7 +213,7 @@ func (a *API) transition(t Transition) web.Handler {
 			}
 			next, ok := Next(x.Status, t)
 			if !ok {
-				return errs.New(codeStateConflict, "当前状态（"+x.Status+"）不能执行该操作")
+				return errs.New(CodeIllegalTransition, "活动当前为“"+statusNames[x.Status]+"”，不能执行该操作")
 			}
 			if t == Resume {
 				var active int
@@ -210,15 +230,54 @@ func (a *API) transition(t Transition) web.Handler {
 			if err := a.store.SetStatus(ctx, tx, x, next); err != nil {
 				return err
 			}
-			to = next
+			to, skipped = next, nil
+			if next == StatusCancelled {
+				if skipped, err = cancelQueued(ctx, tx, id); err != nil {
+					return err
+				}
+			}
 			return a.audit.RecordTx(ctx, tx, auth.AuditContext(c).Event("campaign."+string(t), "campaign", id, audit.Success, "to="+next))
 		})
 		if err != nil {
 			return err
 		}
+		if err := a.counters.Cancelled(ctx, id, skipped); err != nil {
+			// The outbox is right; the stats catch up at the next rebuild.
+			a.counters.Forget(ctx, id)
+		}
 		c.JSON(http.StatusOK, gin.H{"id": id, "status": to})
 		return nil
 	}
+}
+
+// cancelQueued ends, in the cancel's transaction, what the campaign still had to do: its queued
+// deliveries are skipped as cancelled and its runs under way are cancelled, so that no stats
+// show them queued after the cancel has answered. It returns the skipped ones per village.
+// (Deliveries skipped as cancelled exist only once their campaign is cancelled, so counting
+// them after the update counts exactly this update's rows.)
+func cancelQueued(ctx context.Context, tx *sqlx.Tx, id int64) (map[string]int, error) {
+	now := database.Now()
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', skip_reason = 'cancelled', lease_until = NULL, updated_at = ?
+		WHERE campaign_id = ? AND status = 'queued'`, now, id); err != nil {
+		return nil, database.Map(err)
+	}
+	var rows []struct {
+		Village string `db:"village_code"`
+		N       int    `db:"n"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `SELECT village_code, COUNT(*) AS n FROM deliveries
+		WHERE campaign_id = ? AND status = 'skipped' AND skip_reason = 'cancelled' GROUP BY village_code`, id); err != nil {
+		return nil, database.Map(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'cancelled', completed_at = ?
+		WHERE campaign_id = ? AND status IN ('snapshotting', 'dispatching')`, now, id); err != nil {
+		return nil, database.Map(err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Village] = r.N
+	}
+	return out, nil
 }
 
 // retryFailed puts a campaign's failed and unknown deliveries back in the queue: "retry the
@@ -245,7 +304,7 @@ func (a *API) retryFailed(c *gin.Context) error {
 			return err
 		}
 		if x.Status == StatusCancelled || x.Status == StatusDraft {
-			return errs.New(codeStateConflict, "当前状态（"+x.Status+"）不能重发")
+			return errs.New(codeStateConflict, "活动当前为“"+statusNames[x.Status]+"”，不能重发")
 		}
 		statuses := "'failed'"
 		if req.IncludeUnknown {
@@ -264,8 +323,8 @@ func (a *API) retryFailed(c *gin.Context) error {
 				return database.Map(err)
 			}
 			if x.Status == StatusCompleted {
-				if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = 'running', updated_at = ? WHERE id = ?`, now, id); err != nil {
-					return database.Map(err)
+				if err := Move(ctx, tx, id, StatusCompleted, StatusRunning, KeepNextRun); err != nil {
+					return err
 				}
 			}
 		}

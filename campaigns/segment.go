@@ -3,11 +3,38 @@ package campaigns
 import (
 	"strings"
 	"time"
+
+	"github.com/canbao/canbao/internal/targetage"
 )
 
 // Where turns a segment into SQL conditions over residents r (LEFT JOINed to their latest
-// visit as lv), for people on the civil date on. Opted-out people are never included.
+// visit as lv), for people on the civil date on. Opted-out people are never included, nor is
+// anyone outside the target group (16-59 on that day): the segment's own age bounds can only
+// narrow it. Ages are a birth-date range, so the indexes on birth_date serve them.
 func (g Segment) Where(on time.Time) (string, []any) {
+	lo, hi := targetage.Min, targetage.Max
+	if g.AgeMin != nil {
+		lo = max(lo, *g.AgeMin)
+	}
+	if g.AgeMax != nil {
+		hi = min(hi, *g.AgeMax)
+	}
+	return g.where(on, lo, hi)
+}
+
+// whereAnyAge is Where without the target group's bounds (the segment's own still hold).
+func (g Segment) whereAnyAge(on time.Time) (string, []any) {
+	lo, hi := 0, 1000
+	if g.AgeMin != nil {
+		lo = *g.AgeMin
+	}
+	if g.AgeMax != nil {
+		hi = *g.AgeMax
+	}
+	return g.where(on, lo, hi)
+}
+
+func (g Segment) where(on time.Time, lo, hi int) (string, []any) {
 	conds, args := []string{"r.opted_out = 0"}, []any{}
 	in := func(col string, vals []string) {
 		if len(vals) == 0 {
@@ -25,12 +52,8 @@ func (g Segment) Where(on time.Time) (string, []any) {
 	if g.Gender != "" {
 		conds, args = append(conds, "r.gender = ?"), append(args, g.Gender)
 	}
-	if g.AgeMin != nil { // age >= min  <=>  born on or before on minus min years
-		conds, args = append(conds, "r.birth_date <= ?"), append(args, on.AddDate(-*g.AgeMin, 0, 0))
-	}
-	if g.AgeMax != nil { // age <= max  <=>  born after on minus (max+1) years
-		conds, args = append(conds, "r.birth_date > ?"), append(args, on.AddDate(-(*g.AgeMax+1), 0, 0))
-	}
+	earliest, latest := targetage.BirthRange(on, lo, hi)
+	conds, args = append(conds, "r.birth_date BETWEEN ? AND ?"), append(args, earliest, latest)
 	if g.Employed != nil {
 		conds, args = append(conds, "r.employed = ?"), append(args, *g.Employed)
 	}

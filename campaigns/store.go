@@ -123,21 +123,19 @@ func (s *Store) List(ctx context.Context, status string, limit, offset int) ([]C
 	return out, total, nil
 }
 
-// SetStatus moves a campaign to a status; scheduling also sets when its next run is due.
+// SetStatus moves a campaign from its status to another (through Move); scheduling also sets
+// when its next run is due, ending clears it.
 func (s *Store) SetStatus(ctx context.Context, tx *sqlx.Tx, c Campaign, to string) error {
-	var next any
+	next := KeepNextRun
 	switch to {
 	case StatusScheduled:
-		at := c.Spec.Schedule.StartAt.UTC()
+		at := c.Spec.Schedule.StartAt
 		if c.NextRunAt != nil {
 			at = *c.NextRunAt
 		}
-		next = at
-	case StatusRunning, StatusPaused:
-		if c.NextRunAt != nil {
-			next = *c.NextRunAt
-		}
+		next = SetNextRun(&at)
+	case StatusCompleted, StatusCancelled:
+		next = SetNextRun(nil)
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = ?, next_run_at = ?, updated_at = ? WHERE id = ?`, to, next, database.Now(), c.ID)
-	return database.Map(err)
+	return Move(ctx, tx, c.ID, c.Status, to, next)
 }

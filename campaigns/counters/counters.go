@@ -1,11 +1,12 @@
 // Package counters keeps each campaign's live outreach counters in Redis: deliveries by status,
-// skip reason, channel, village and day, and a HyperLogLog of people reached. They are a cache of
-// the delivery outbox in MySQL: Rebuild recomputes them from it, and Stats rebuilds them when
-// Redis has lost them.
+// skip reason, channel, village and day, and the exact number of distinct people reached. They
+// are a cache of the delivery outbox in MySQL: Rebuild recomputes them from it, and Stats
+// rebuilds them when Redis has lost them.
 package counters
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,16 +24,19 @@ type Counters struct {
 	rdb    *redis.Client
 	prefix string
 	loc    *time.Location
+	now    func() time.Time
 }
 
 // New wires the counters.
 func New(db *sqlx.DB, rdb *redis.Client, prefix string, loc *time.Location) *Counters {
-	return &Counters{db: db, rdb: rdb, prefix: prefix, loc: loc}
+	return &Counters{db: db, rdb: rdb, prefix: prefix, loc: loc, now: time.Now}
 }
 
 func (c *Counters) key(campaign int64) string {
 	return c.prefix + "cstat:" + strconv.FormatInt(campaign, 10)
 }
+
+// reach is the HyperLogLog older versions kept; Rebuild deletes it.
 func (c *Counters) reach(campaign int64) string {
 	return c.prefix + "creach:" + strconv.FormatInt(campaign, 10)
 }
@@ -45,6 +49,9 @@ type Change struct {
 	Reason     string // skip reason, when To is skipped
 	Channel    string // when To is sent or failed
 	ResidentID int64  // when To is sent
+	// FirstReach: To is sent and the resident had no sent delivery of the campaign before
+	// (another run's), so reached grows by one.
+	FirstReach bool
 	At         time.Time
 }
 
@@ -75,7 +82,9 @@ func (c *Counters) Apply(ctx context.Context, changes ...Change) error {
 			}
 			if ch.To == "sent" {
 				pipe.HIncrBy(ctx, k, "day:"+ch.At.In(c.loc).Format("20060102")+":sent", 1)
-				pipe.PFAdd(ctx, c.reach(ch.Campaign), ch.ResidentID)
+				if ch.FirstReach {
+					pipe.HIncrBy(ctx, k, "reached", 1)
+				}
 			}
 		}
 	}
@@ -102,11 +111,11 @@ func (c *Counters) Rebuild(ctx context.Context, campaign int64) error {
 	if err := c.db.SelectContext(ctx, &sentAt, `SELECT sent_at FROM deliveries WHERE campaign_id = ? AND status = 'sent'`, campaign); err != nil {
 		return database.Map(err)
 	}
-	var reached []int64
-	if err := c.db.SelectContext(ctx, &reached, `SELECT DISTINCT resident_id FROM deliveries WHERE campaign_id = ? AND status = 'sent'`, campaign); err != nil {
+	var reached int64
+	if err := c.db.GetContext(ctx, &reached, `SELECT COUNT(DISTINCT resident_id) FROM deliveries WHERE campaign_id = ? AND status = 'sent'`, campaign); err != nil {
 		return database.Map(err)
 	}
-	h := map[string]int64{"built": 1}
+	h := map[string]int64{"built": 1, "reached": reached}
 	for _, r := range rows {
 		h["targeted"] += r.N
 		h["vil:"+r.Village+":targeted"] += r.N
@@ -132,25 +141,18 @@ func (c *Counters) Rebuild(ctx context.Context, campaign int64) error {
 	pipe := c.rdb.TxPipeline()
 	pipe.Del(ctx, c.key(campaign), c.reach(campaign))
 	pipe.HSet(ctx, c.key(campaign), vals)
-	for i := 0; i < len(reached); i += 5000 {
-		end := min(i+5000, len(reached))
-		members := make([]any, 0, end-i)
-		for _, id := range reached[i:end] {
-			members = append(members, id)
-		}
-		pipe.PFAdd(ctx, c.reach(campaign), members...)
-	}
 	_, err := pipe.Exec(ctx)
 	return err
 }
 
-// EnsureBuilt rebuilds a campaign's counters when Redis has lost them.
+// EnsureBuilt rebuilds a campaign's counters when Redis has lost them, or when they were built
+// before reached was kept exactly (no "reached" field).
 func (c *Counters) EnsureBuilt(ctx context.Context, campaign int64) error {
-	ok, err := c.rdb.HExists(ctx, c.key(campaign), "built").Result()
+	v, err := c.rdb.HMGet(ctx, c.key(campaign), "built", "reached").Result()
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if v[0] == nil || v[1] == nil {
 		return c.Rebuild(ctx, campaign)
 	}
 	return nil
@@ -190,11 +192,23 @@ type Stats struct {
 	Failed    int64            `json:"failed"`
 	Unknown   int64            `json:"unknown"`
 	Skipped   map[string]int64 `json:"skipped"`
-	Reached   int64            `json:"reached"`
+	Reached   int64            `json:"reached"` // distinct people sent to, exact
 	Converted int64            `json:"converted"`
 	ByVillage map[string]Slice `json:"by_village"`
 	ByChannel map[string]Slice `json:"by_channel"`
 	ByDay     map[string]int64 `json:"by_day"`
+	Waiting   Waiting          `json:"waiting"`
+}
+
+// Waiting is what is queued but may not go out yet.
+type Waiting struct {
+	// ForWindow: queued until a send window opens (the campaign's daily window, or the SMS
+	// hours when SMS is the first channel that can reach the person).
+	ForWindow int64 `json:"waiting_for_window"`
+	// Until: when the first of them may go (Asia/Shanghai); null when none waits.
+	Until *time.Time `json:"until"`
+	// ForRetry: queued again after a transient failure, until its backoff ends.
+	ForRetry int64 `json:"waiting_for_retry"`
 }
 
 // Stats reads a campaign's counters, rebuilding them first if Redis lost them. Conversions come
@@ -203,20 +217,20 @@ func (c *Counters) Stats(ctx context.Context, campaign int64) (Stats, error) {
 	if err := c.EnsureBuilt(ctx, campaign); err != nil {
 		return Stats{}, err
 	}
-	pipe := c.rdb.Pipeline()
-	all := pipe.HGetAll(ctx, c.key(campaign))
-	reach := pipe.PFCount(ctx, c.reach(campaign))
-	if _, err := pipe.Exec(ctx); err != nil {
+	all, err := c.rdb.HGetAll(ctx, c.key(campaign)).Result()
+	if err != nil {
 		return Stats{}, err
 	}
 	s := Stats{Skipped: map[string]int64{"no_consent": 0, "frequency_cap": 0, "quiet_hours": 0, "no_contact": 0},
-		ByVillage: map[string]Slice{}, ByChannel: map[string]Slice{}, ByDay: map[string]int64{}, Reached: reach.Val()}
-	for k, v := range all.Val() {
+		ByVillage: map[string]Slice{}, ByChannel: map[string]Slice{}, ByDay: map[string]int64{}}
+	for k, v := range all {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		parts := strings.Split(k, ":")
 		switch {
 		case k == "targeted":
 			s.Targeted = n
+		case k == "reached":
+			s.Reached = n
 		case parts[0] == "status" && len(parts) == 2:
 			switch parts[1] {
 			case "queued":
@@ -246,6 +260,11 @@ func (c *Counters) Stats(ctx context.Context, campaign int64) (Stats, error) {
 			s.ByDay[parts[1]] = n
 		}
 	}
+	if s.Queued > 0 {
+		if s.Waiting, err = c.waiting(ctx, campaign); err != nil {
+			return Stats{}, err
+		}
+	}
 	var conv []struct {
 		Village string `db:"village_code"`
 		Channel string `db:"channel"`
@@ -267,6 +286,49 @@ func (c *Counters) Stats(ctx context.Context, campaign int64) (Stats, error) {
 		s.ByChannel[cv.Channel]["converted"] += cv.N
 	}
 	return s, nil
+}
+
+// waiting reads from the outbox what is queued but not due yet. The engine defers a delivery
+// to its window with no error code, and a retry carries the code of its transient failure.
+func (c *Counters) waiting(ctx context.Context, campaign int64) (Waiting, error) {
+	var r struct {
+		Window int64        `db:"win"`
+		Retry  int64        `db:"retry"`
+		Until  sql.NullTime `db:"until"`
+	}
+	if err := c.db.GetContext(ctx, &r, `SELECT COALESCE(SUM(error_code IS NULL), 0) AS win, COALESCE(SUM(error_code IS NOT NULL), 0) AS retry,
+		MIN(CASE WHEN error_code IS NULL THEN not_before END) AS until
+		FROM deliveries WHERE campaign_id = ? AND status = 'queued' AND not_before > ?`, campaign, c.now().UTC()); err != nil {
+		return Waiting{}, database.Map(err)
+	}
+	w := Waiting{ForWindow: r.Window, ForRetry: r.Retry}
+	if r.Until.Valid {
+		u := r.Until.Time.In(c.loc)
+		w.Until = &u
+	}
+	return w, nil
+}
+
+// Cancelled counts the queued deliveries a cancel skipped, per village, as it committed.
+func (c *Counters) Cancelled(ctx context.Context, campaign int64, byVillage map[string]int) error {
+	if len(byVillage) == 0 {
+		return nil
+	}
+	k := c.key(campaign)
+	pipe := c.rdb.Pipeline()
+	for v, n := range byVillage {
+		pipe.HIncrBy(ctx, k, "status:queued", -int64(n))
+		pipe.HIncrBy(ctx, k, "status:skipped", int64(n))
+		pipe.HIncrBy(ctx, k, "skip:cancelled", int64(n))
+		pipe.HIncrBy(ctx, k, "vil:"+v+":skipped", int64(n))
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Forget drops a campaign's counters, so that the next Stats rebuilds them from the outbox.
+func (c *Counters) Forget(ctx context.Context, campaign int64) {
+	c.rdb.HDel(ctx, c.key(campaign), "built")
 }
 
 // AddTargeted counts newly snapshotted deliveries (queued) per village.

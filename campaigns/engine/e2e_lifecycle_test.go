@@ -90,6 +90,12 @@ func TestE2ECancel(t *testing.T) {
 	h.waitFor("two SMS", 15*time.Second, func() bool { return h.smsSentCount() >= 2 })
 	h.mustAct(id, "cancel")
 	atCancel := h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE campaign_id = ? AND status IN ('sent', 'sending')`, id)
+	// At once, not after the reconciler's next round: nothing is queued any more, and what was
+	// is skipped as cancelled.
+	if s, skipped := h.stats(id), h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE campaign_id = ? AND status = 'skipped' AND skip_reason = 'cancelled'`, id); s.Queued != 0 ||
+		skipped == 0 || s.Skipped["cancelled"] != int64(skipped) || h.count(id, "queued") != 0 {
+		t.Errorf("right after the cancel: %d queued in the outbox, %d skipped as cancelled; stats %s", h.count(id, "queued"), skipped, statsString(s))
+	}
 	h.waitEnded(id, 15*time.Second)
 	sent := h.count(id, "sent")
 	if sent > atCancel || h.smsSentCount() != sent {
@@ -108,5 +114,10 @@ func TestE2ECancel(t *testing.T) {
 		t.Errorf("stats: %s", statsString(s))
 	}
 	h.stays("no sends after the cancel", 500*time.Millisecond, func() bool { return h.smsSentCount() == sent })
+	for _, action := range []string{"resume", "cancel", "schedule", "pause"} {
+		if w := h.act(id, action); w.Code != 409 || w.ErrorCode() != "ILLEGAL_TRANSITION" || h.status(id) != campaigns.StatusCancelled {
+			t.Errorf("%s a cancelled campaign: %d %s, now %s", action, w.Code, w.Body, h.status(id))
+		}
+	}
 	h.checkInvariants()
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/internal/server/servertest"
 )
 
 // closedWindow returns a daily window (minutes after midnight, Asia/Shanghai) at least an hour
@@ -31,6 +32,32 @@ func (h *harness) notBefore(campaign int64) []time.Time {
 		h.t.Fatal(err)
 	}
 	return out
+}
+
+// waitingStats is the waiting block of the stats endpoint.
+type waitingStats struct {
+	ForWindow int64      `json:"waiting_for_window"`
+	ForRetry  int64      `json:"waiting_for_retry"`
+	Until     *time.Time `json:"until"`
+}
+
+// waiting reads what the stats endpoint says is waiting; the until it answers is in Asia/Shanghai.
+func (h *harness) waiting(id int64) waitingStats {
+	h.t.Helper()
+	w := h.env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/campaigns/" + itoa(id) + "/stats", Token: h.staff})
+	var s struct {
+		Waiting *waitingStats `json:"waiting"`
+	}
+	w.JSON(h.t, &s)
+	if s.Waiting == nil {
+		h.t.Fatalf("stats without a waiting block: %s", w.Body)
+	}
+	if s.Waiting.Until != nil {
+		if _, off := s.Waiting.Until.Zone(); off != 8*3600 {
+			h.t.Errorf("until %s is not in Asia/Shanghai", s.Waiting.Until)
+		}
+	}
+	return *s.Waiting
 }
 
 // TestE2ESendWindow: outside the campaign's window deliveries wait, queued, until the window
@@ -76,6 +103,12 @@ func TestE2ESendWindow(t *testing.T) {
 	if s := h.stats(later); s.Queued != 3 || s.Sent != 0 {
 		t.Errorf("stats: %s", statsString(s))
 	}
+	if w := h.waiting(later); w.ForWindow != 3 || w.Until == nil || !w.Until.Equal(opens) {
+		t.Errorf("stats: waiting %+v, want 3 until %s", w, opens)
+	}
+	if w := h.waiting(ending); w.ForWindow != 0 || w.Until != nil {
+		t.Errorf("stats of the ended campaign: waiting %+v", w)
+	}
 	h.checkInvariants()
 }
 
@@ -112,6 +145,10 @@ func TestE2ESMSWindow(t *testing.T) {
 	}
 	if h.smsSentCount() != 0 || h.env.Count(`SELECT COUNT(*) FROM visit_tasks WHERE resident_id = ?`, withPhone.ID) != 0 {
 		t.Errorf("a person with a phone was reached outside SMS hours\n%s", h.describe())
+	}
+	// The stats say what waits and until when.
+	if w := h.waiting(id); w.ForWindow != 1 || w.Until == nil || !w.Until.Equal(opens) {
+		t.Errorf("stats: waiting %+v, want 1 until %s", w, opens)
 	}
 	h.checkInvariants()
 }

@@ -45,6 +45,7 @@ func TestLogCampaignReachesItsAudienceOnce(t *testing.T) {
 		env.AddResident(servertest.ResidentSpec{Village: v, Age: 30 + i})
 	}
 	env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Status: "resident_pension"})
+	env.AddResident(servertest.ResidentSpec{Village: "luoxi", Age: 66}) // aged out: not a target
 	staff, _ := env.Staff(auth.RoleStaff, "")
 	w := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/campaigns", Token: staff, Body: map[string]any{
 		"name": "测试提醒", "segment": map[string]any{"statuses": []string{"unenrolled"}}, "channels": []string{"log"},
@@ -58,7 +59,7 @@ func TestLogCampaignReachesItsAudienceOnce(t *testing.T) {
 	w.JSON(t, &c)
 	id := itoa(c.ID)
 	p := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/campaigns/" + id + "/preview", Token: staff})
-	if p.Code != 200 || string(p.Body) != `{"audience":30,"by_village":{"luoxi":10,"zhenxing":20}}` {
+	if p.Code != 200 || string(p.Body) != `{"audience":30,"by_village":{"luoxi":10,"zhenxing":20},"excluded_out_of_age":1}` {
 		t.Fatalf("preview: %s", p.Body)
 	}
 	if w := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/campaigns/" + id + "/schedule", Token: staff}); w.Code != 200 {

@@ -590,6 +590,14 @@ func (h *harness) sqlStats(id int64) counters.Stats {
 		s.ByDay[t.In(h.env.Config.Location()).Format("20060102")]++
 	}
 	s.Reached = int64(h.env.Count(`SELECT COUNT(DISTINCT resident_id) FROM deliveries WHERE campaign_id = ? AND status = 'sent'`, id))
+	var nb []time.Time // waiting for a window: queued, due later, no error code
+	if err := h.env.DB.Select(&nb, `SELECT not_before FROM deliveries WHERE campaign_id = ? AND status = 'queued' AND not_before > ?
+		AND error_code IS NULL ORDER BY not_before`, id, time.Now().UTC()); err != nil {
+		h.t.Fatal(err)
+	}
+	if s.Waiting.ForWindow = int64(len(nb)); len(nb) > 0 {
+		s.Waiting.Until = &nb[0]
+	}
 	var conv []struct {
 		Village string `db:"village_code"`
 		Channel string `db:"channel"`
@@ -627,6 +635,11 @@ func normalize(s counters.Stats) counters.Stats {
 		return out
 	}
 	s.Skipped, s.ByDay = drop(s.Skipped), drop(s.ByDay)
+	s.Waiting.ForRetry = 0 // a backoff of a fraction of a second: not comparable across two reads
+	if u := s.Waiting.Until; u != nil {
+		t := u.UTC()
+		s.Waiting.Until = &t
+	}
 	s.ByVillage, s.ByChannel = slices(s.ByVillage), slices(s.ByChannel)
 	return s
 }
@@ -665,8 +678,13 @@ func statsString(s counters.Stats) string {
 		}
 		return "{" + strings.Join(parts, " ") + "}"
 	}
-	return fmt.Sprintf("targeted=%d queued=%d sending=%d sent=%d failed=%d unknown=%d reached=%d converted=%d skipped=%s by_village=%s by_channel=%s by_day=%s",
-		s.Targeted, s.Queued, s.Sending, s.Sent, s.Failed, s.Unknown, s.Reached, s.Converted, m(s.Skipped), sl(s.ByVillage), sl(s.ByChannel), m(s.ByDay))
+	until := "-"
+	if s.Waiting.Until != nil {
+		until = s.Waiting.Until.Format(time.RFC3339)
+	}
+	return fmt.Sprintf("targeted=%d queued=%d sending=%d sent=%d failed=%d unknown=%d reached=%d converted=%d skipped=%s by_village=%s by_channel=%s by_day=%s waiting=%d/%d until %s",
+		s.Targeted, s.Queued, s.Sending, s.Sent, s.Failed, s.Unknown, s.Reached, s.Converted, m(s.Skipped), sl(s.ByVillage), sl(s.ByChannel), m(s.ByDay),
+		s.Waiting.ForWindow, s.Waiting.ForRetry, until)
 }
 
 func slicesSorted[K ~string](seq func(func(K) bool)) []K {

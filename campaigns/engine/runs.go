@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strconv"
 	"time"
 
@@ -39,15 +40,14 @@ func (e *Engine) schedule(ctx context.Context) error {
 				id, runNo+1, now); err != nil {
 				return database.Map(err)
 			}
-			var next any
+			var next *time.Time
 			if r := c.Spec.Schedule.RepeatEveryDays; r != nil {
 				n := c.NextRunAt.AddDate(0, 0, *r)
 				if n.Before(*c.Spec.Schedule.EndAt) {
-					next = n
+					next = &n
 				}
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE campaigns SET status = 'running', next_run_at = ?, updated_at = ? WHERE id = ?`, next, now, id)
-			return database.Map(err)
+			return campaigns.Move(ctx, tx, id, campaigns.StatusScheduled, campaigns.StatusRunning, campaigns.SetNextRun(next))
 		})
 		if err != nil {
 			return err
@@ -140,10 +140,21 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 					byVillage[v.Village] = v.N
 				}
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE campaign_runs SET snapshot_cursor = ?, targeted = targeted + ? WHERE id = ? AND snapshot_cursor = ?`,
-				hi, n, r.ID, cursor)
-			return database.Map(err)
+			// The batch counts only if the run is still being snapshotted from this cursor: a
+			// cancel (or another instance) got there first and the batch is rolled back.
+			res, err = tx.ExecContext(ctx, `UPDATE campaign_runs SET snapshot_cursor = ?, targeted = targeted + ?
+				WHERE id = ? AND snapshot_cursor = ? AND status = 'snapshotting'`, hi, n, r.ID, cursor)
+			if err != nil {
+				return database.Map(err)
+			}
+			if k, _ := res.RowsAffected(); k != 1 {
+				return errSnapshotGone
+			}
+			return nil
 		})
+		if errors.Is(err, errSnapshotGone) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -156,6 +167,8 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 		database.Now(), r.ID)
 	return database.Map(err)
 }
+
+var errSnapshotGone = errors.New("engine: the run is no longer being snapshotted from this cursor")
 
 func dayOf(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
@@ -284,15 +297,28 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	}
 	for _, d := range done {
 		err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+			// The campaign row first, as every transition does, then its run.
+			var c struct {
+				Status  string       `db:"status"`
+				NextRun sql.NullTime `db:"next_run_at"`
+			}
+			if err := tx.GetContext(ctx, &c, `SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE`, d.Campaign); err != nil {
+				return database.Map(err)
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'dispatching'`, now, d.ID); err != nil {
 				return database.Map(err)
 			}
 			// A campaign paused after its last send is completed too (resuming it would
 			// schedule its start again: a second run); one that repeats stays paused.
-			_, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = CASE WHEN next_run_at IS NULL THEN 'completed'
-				WHEN status = 'paused' THEN 'paused' ELSE 'scheduled' END, updated_at = ?
-				WHERE id = ? AND status IN ('running', 'paused')`, now, d.Campaign)
-			return database.Map(err)
+			switch {
+			case c.Status != campaigns.StatusRunning && c.Status != campaigns.StatusPaused:
+				return nil
+			case !c.NextRun.Valid:
+				return campaigns.Move(ctx, tx, d.Campaign, c.Status, campaigns.StatusCompleted, campaigns.KeepNextRun)
+			case c.Status == campaigns.StatusRunning:
+				return campaigns.Move(ctx, tx, d.Campaign, c.Status, campaigns.StatusScheduled, campaigns.KeepNextRun)
+			}
+			return nil
 		})
 		if err != nil {
 			return err

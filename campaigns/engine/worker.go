@@ -434,7 +434,15 @@ func (e *Engine) sent(ctx context.Context, c campaigns.Campaign, d delivery, cha
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil
 	}
-	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "sent", Channel: channel, ResidentID: d.ResidentID, At: now})
+	// reached counts distinct people: this one only if no other run of the campaign reached them
+	// (the (resident, status, sent_at) index makes it a look at a handful of rows).
+	var before int
+	if err := e.DB.GetContext(ctx, &before, `SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND campaign_id = ? AND id <> ?`,
+		d.ResidentID, d.Campaign, d.ID); err != nil {
+		e.Log.Warn("engine: reached", "err", err) // counted as first; the next rebuild corrects it
+	}
+	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "sent", Channel: channel, ResidentID: d.ResidentID,
+		FirstReach: before == 0, At: now})
 	if channel != campaigns.ChannelVisitTask && e.cfg.RemindersForVisit > 0 {
 		return e.maybeVisitTask(ctx, c, d)
 	}
@@ -484,9 +492,11 @@ func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
 	return nil
 }
 
-// defer_ keeps a queued delivery waiting until at (its window).
+// defer_ keeps a queued delivery waiting until at (its window). It carries no error code while
+// it waits, which is how the stats tell a wait for a window from a retry's backoff.
 func (e *Engine) defer_(ctx context.Context, d delivery, at time.Time) error {
-	_, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET not_before = ?, updated_at = ? WHERE id = ? AND status = 'queued'`, at.UTC(), database.Now(), d.ID)
+	_, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET not_before = ?, error_code = NULL, updated_at = ? WHERE id = ? AND status = 'queued'`,
+		at.UTC(), database.Now(), d.ID)
 	return database.Map(err)
 }
 

@@ -3,6 +3,7 @@
 package roster
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/targetage"
 )
 
 // Resident statuses (API.md).
@@ -219,12 +221,45 @@ func (s *Service) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request.Context()
+	out, err := s.List(c.Request.Context(), f, page)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// Page is a page of the roster.
+type Page struct {
+	web.List[Item]
+	// ExcludedOutOfAge counts the people the filter matched but the list leaves out: unenrolled
+	// people outside 16-59 today are not targets.
+	ExcludedOutOfAge int `json:"excluded_out_of_age"`
+}
+
+// List answers one page of the roster for a filter.
+func (s *Service) List(ctx context.Context, f Filter, page web.Page) (Page, error) {
 	today := web.Today(s.now(), s.loc)
 	where, args := f.where(today)
-	var total int
-	if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM residents r WHERE "+where, args...); err != nil {
-		return database.Map(err)
+	var total, all int
+	if f.Status == StatusUnenrolled {
+		// Unenrolled people are targets only while 16-59; the others are counted, not listed.
+		cond, targs := targetage.SQL("r.birth_date", today)
+		var n struct {
+			All    int `db:"all_"`
+			Target int `db:"target"`
+		}
+		if err := s.db.GetContext(ctx, &n, "SELECT COUNT(*) AS all_, COALESCE(SUM("+cond+"), 0) AS target FROM residents r WHERE "+where,
+			append(targs, args...)...); err != nil {
+			return Page{}, database.Map(err)
+		}
+		total, all = n.Target, n.All
+		where, args = where+" AND "+cond, append(args, targs...)
+	} else {
+		if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM residents r WHERE "+where, args...); err != nil {
+			return Page{}, database.Map(err)
+		}
+		all = total
 	}
 	var rows []row
 	q := `SELECT r.id, r.name, r.gender, r.birth_date, r.village_code, r.status, r.id_number_enc, r.phone_enc, r.pii_key_id,
@@ -232,14 +267,13 @@ func (s *Service) list(c *gin.Context) error {
 		FROM residents r LEFT JOIN visits v ON v.id = r.last_visit_id
 		WHERE ` + where + ` ORDER BY r.id LIMIT ? OFFSET ?`
 	if err := s.db.SelectContext(ctx, &rows, q, append(args, page.Size, page.Offset())...); err != nil {
-		return database.Map(err)
+		return Page{}, database.Map(err)
 	}
 	items := make([]Item, len(rows))
 	for i, r := range rows {
 		items[i] = s.item(r, today)
 	}
-	c.JSON(http.StatusOK, web.NewList(items, total))
-	return nil
+	return Page{List: web.NewList(items, total), ExcludedOutOfAge: all - total}, nil
 }
 
 func (s *Service) item(r row, today time.Time) Item {

@@ -1,6 +1,7 @@
 package visit
 
 import (
+	"context"
 	"database/sql"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/targetage"
 )
 
 // PhoneMasker decrypts and masks a resident's phone (the PII keyring).
@@ -141,24 +143,48 @@ type Task struct {
 	LastVisitAt *time.Time `json:"last_visited_at"`
 }
 
-// tasks lists the unenrolled people of the caller's village worth visiting, most urgent first:
-// follow-ups due (oldest first), then open campaign tasks, then people never visited (older
-// people first: most of them can join the resident pension right at the village).
+// TaskPage is a page of a volunteer's task list.
+type TaskPage struct {
+	web.List[Task]
+	// ExcludedOutOfAge counts the people the list would hold were they 16-59 today.
+	ExcludedOutOfAge int `json:"excluded_out_of_age"`
+}
+
 func (s *Service) tasks(c *gin.Context, kr PhoneMasker) error {
 	p := auth.MustPrincipal(c)
 	page, err := web.ParsePage(c)
 	if err != nil {
 		return err
 	}
+	out, err := s.TaskList(c.Request.Context(), p.Village, page, kr)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// TaskList lists the unenrolled people of a village aged 16-59 today worth visiting, most
+// urgent first: follow-ups due (oldest first), then open campaign tasks, then people never
+// visited (older people first: most of them can join the resident pension right at the
+// village). It counts the people it leaves out for their age.
+func (s *Service) TaskList(ctx context.Context, village string, page web.Page, kr PhoneMasker) (TaskPage, error) {
 	today := web.Today(s.now(), s.loc)
-	ctx := c.Request.Context()
-	const from = `FROM residents r LEFT JOIN visit_tasks t ON t.open_slot = r.id
+	// Only the target group (16-59 today) is visited; the others are counted, not listed.
+	earliest, latest := targetage.Range(today)
+	const pending = `FROM residents r LEFT JOIN visit_tasks t ON t.open_slot = r.id
 		WHERE r.village_code = ? AND r.status = 'unenrolled'
 		  AND (r.follow_up_on <= ? OR t.id IS NOT NULL OR r.last_visited_at IS NULL)`
-	var total int
-	if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) "+from, p.Village, today); err != nil {
-		return database.Map(err)
+	const from = pending + ` AND r.birth_date BETWEEN ? AND ?`
+	var counts struct {
+		All    int `db:"all_"`
+		Target int `db:"target"`
 	}
+	if err := s.db.GetContext(ctx, &counts, `SELECT COUNT(*) AS all_, COALESCE(SUM(r.birth_date BETWEEN ? AND ?), 0) AS target `+pending,
+		earliest, latest, village, today); err != nil {
+		return TaskPage{}, database.Map(err)
+	}
+	total := counts.Target
 	var rows []struct {
 		ID        int64          `db:"id"`
 		Name      string         `db:"name"`
@@ -175,8 +201,8 @@ func (s *Service) tasks(c *gin.Context, kr PhoneMasker) error {
 	q := `SELECT r.id, r.name, r.gender, r.birth_date, r.phone_enc, r.pii_key_id, r.follow_up_on, r.last_visited_at, t.due_on, t.note,
 		CASE WHEN r.follow_up_on <= ? THEN 1 WHEN t.id IS NOT NULL THEN 2 ELSE 3 END AS priority ` + from + `
 		ORDER BY priority, COALESCE(r.follow_up_on, t.due_on), r.birth_date, r.id LIMIT ? OFFSET ?`
-	if err := s.db.SelectContext(ctx, &rows, q, today, p.Village, today, page.Size, page.Offset()); err != nil {
-		return database.Map(err)
+	if err := s.db.SelectContext(ctx, &rows, q, today, village, today, earliest, latest, page.Size, page.Offset()); err != nil {
+		return TaskPage{}, database.Map(err)
 	}
 	items := make([]Task, len(rows))
 	for i, r := range rows {
@@ -205,6 +231,5 @@ func (s *Service) tasks(c *gin.Context, kr PhoneMasker) error {
 		}
 		items[i] = t
 	}
-	c.JSON(http.StatusOK, web.NewList(items, total))
-	return nil
+	return TaskPage{List: web.NewList(items, total), ExcludedOutOfAge: counts.All - counts.Target}, nil
 }

@@ -255,7 +255,7 @@ func TestCheckGoodExchanges(t *testing.T) {
 				`"id_number_masked":"3505**********123X","phone_masked":"138****5678",` +
 				`"last_visit":{"visited_at":"2019-08-02T10:00:00+08:00","outcome":"considering","reason":"cannot_afford"}},` +
 				`{"id":2,"name":"王五","gender":"male","age":30,"village_code":"luodong","status":"unenrolled",` +
-				`"id_number_masked":"3505**********0011","phone_masked":null,"last_visit":null}],"total":52}`},
+				`"id_number_masked":"3505**********0011","phone_masked":null,"last_visit":null}],"total":52,"excluded_out_of_age":3}`},
 		{name: "visit batch", method: "POST", target: "/api/v1/admin/visits",
 			body: `{"visits":[{"client_id":"6f1c1f9e-3b8a-4c52-9d0e-1a2b3c4d5e6f","resident_id":1,` +
 				`"visited_at":"2019-08-02T10:00:00+08:00","outcome":"refused","reason":"unwilling"}]}`,
@@ -264,7 +264,8 @@ func TestCheckGoodExchanges(t *testing.T) {
 				`"visited_at":"2019-08-02T10:00:00+08:00","outcome":"refused","reason":"unwilling","note":null,"follow_up_on":null}],"total":1}`},
 		{name: "campaign stats", method: "GET", target: "/api/v1/admin/campaigns/5/stats", status: 200, header: jsonHeader(),
 			resp: `{"targeted":10,"queued":1,"sent":6,"failed":1,"skipped":{"no_consent":1,"frequency_cap":0,"quiet_hours":1,"no_contact":0,"enrolled":0},` +
-				`"converted":2,"by_village":{"luodong":{"targeted":10,"sent":6}},"by_channel":{"wechat":{"sent":4},"sms":{"sent":2}}}`},
+				`"converted":2,"reached":6,"waiting":{"waiting_for_window":1,"waiting_for_retry":0,"until":"2019-08-02T08:00:00+08:00"},` +
+				`"by_village":{"luodong":{"targeted":10,"sent":6}},"by_channel":{"wechat":{"sent":4},"sms":{"sent":2}}}`},
 		{name: "readyz down", method: "GET", target: "/readyz", status: 503, header: jsonHeader(),
 			resp: `{"status":"unavailable","checks":{"mysql":"ok","redis":"connection refused"}}`},
 		{name: "metrics", method: "GET", target: "/metrics", status: 200,
@@ -356,7 +357,7 @@ func TestCheckGoodExchanges(t *testing.T) {
 		{name: "campaign illegal transition", method: "POST", target: "/api/v1/admin/campaigns/3/resume", status: 409, header: jsonHeader(),
 			resp: `{"error":{"code":"CAMPAIGN_STATE_CONFLICT","message":"当前状态不能恢复"}}`},
 		{name: "campaign preview", method: "POST", target: "/api/v1/admin/campaigns/3/preview", status: 200, header: jsonHeader(),
-			resp: `{"audience":12,"by_village":{"luodong":12}}`},
+			resp: `{"audience":12,"by_village":{"luodong":12},"excluded_out_of_age":0}`},
 		{name: "user create", method: "POST", target: "/api/v1/admin/users",
 			body:   `{"username":"luodong.vol1","password":"Luodong2019pw","role":"volunteer","village_code":"luodong"}`,
 			status: 201, header: jsonHeader(),
@@ -424,7 +425,7 @@ func TestCheckBadExchanges(t *testing.T) {
 			resp: `{"total":0}`, part: "response", contains: "items"},
 		{name: "wrong enum", method: "GET", target: "/api/v1/admin/residents", status: 200, header: jsonHeader(),
 			resp: `{"items":[{"id":1,"name":"李四","gender":"female","age":41,"village_code":"luodong","status":"enrolled",` +
-				`"id_number_masked":"3505**********1234","phone_masked":"138****5678","last_visit":null}],"total":1}`,
+				`"id_number_masked":"3505**********1234","phone_masked":"138****5678","last_visit":null}],"total":1,"excluded_out_of_age":0}`,
 			part: "response", contains: "enrolled"},
 		{name: "undocumented status", method: "GET", target: "/api/v1/villages", status: 404, header: jsonHeader(),
 			resp: `{"error":{"code":"NOT_FOUND","message":"记录不存在"}}`, part: "response status", contains: "404"},
@@ -457,7 +458,7 @@ func TestCheckBadExchanges(t *testing.T) {
 				`"id_number_masked":"3505**********1234","created_at":"2019-08-01T09:30:00+08:00"}`,
 			part: "request", contains: "status"},
 		{name: "page_size over 100 served", method: "GET", target: "/api/v1/admin/residents?page_size=500", status: 200,
-			header: jsonHeader(), resp: `{"items":[],"total":0}`, part: "request", contains: "page_size"},
+			header: jsonHeader(), resp: `{"items":[],"total":0,"excluded_out_of_age":0}`, part: "request", contains: "page_size"},
 		{name: "eligibility both forms accepted", method: "POST", target: "/api/v1/eligibility",
 			body:   `{"id_number":"350583199001011234","gender":"female","birth_date":"1990-01-01","employed":false,"land_expropriated":false}`,
 			status: 200, header: jsonHeader(),
@@ -547,7 +548,7 @@ func TestCheckConcurrent(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		go func() {
 			req := httptest.NewRequest("GET", "/api/v1/admin/residents?page=1", nil)
-			done <- v.Check(req, nil, 200, jsonHeader(), []byte(`{"items":[],"total":0}`))
+			done <- v.Check(req, nil, 200, jsonHeader(), []byte(`{"items":[],"total":0,"excluded_out_of_age":0}`))
 		}()
 	}
 	for i := 0; i < 8; i++ {
