@@ -71,7 +71,8 @@ func New(fsys fs.FS) *Handler { return &Handler{fsys: fsys} }
 // API call it makes carries the staff member's token).
 func (h *Handler) Routes(r *auth.Router) {
 	r.Handle(http.MethodGet, "/", auth.Public(), func(c *gin.Context) {
-		c.Redirect(http.StatusFound, Prefix)
+		c.Header("Location", Prefix)
+		c.Status(http.StatusFound) // no body: the spec documents none
 	})
 	r.Handle(http.MethodGet, Prefix+"*filepath", auth.Public(), h.serve)
 }
@@ -145,7 +146,7 @@ func (h *Handler) file(p string) *file {
 	}
 	if len(b) >= 1024 && compressible(f.ctyp) {
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 		_, _ = zw.Write(b)
 		_ = zw.Close()
 		if buf.Len() < len(b) {
