@@ -80,7 +80,7 @@ test('labour office admin: 总览 draws the chart within a second of logging in'
   const ms = await page.evaluate(() => performance.measure('login-to-chart', 'login-submit', 'dashboard-chart').duration)
   console.log(`${test.info().project.name}: submit → chart drawn ${ms.toFixed(0)} ms`)
   test.info().annotations.push({ type: 'chart-ms', description: ms.toFixed(0) })
-  expect(ms).toBeLessThanOrEqual(BUDGET_CHART_MS)
+  expect.soft(ms, "submit → chart (ms)").toBeLessThanOrEqual(BUDGET_CHART_MS) // soft: the page checks below still run
 
   await expect(page.locator('[data-test=progress-table] .el-table__row')).toHaveCount(15)
   await expect(page.getByText('预计完成日期')).toBeVisible()
