@@ -1,7 +1,9 @@
 # canbao: build, run and test. Recipes are indented with tabs.
 #
 #   make run    install/start MariaDB and Redis if needed, build, migrate, seed the demo, serve
-#   make test   the same services, then go vet, every test, and a short run of every fuzz target
+#   make test   the same services, then go vet, every test, a short run of every fuzz target,
+#               and the console's browser tests (make web-test)
+#   make web    rebuild the staff console into web/dist (committed, embedded by go:embed)
 
 GO       ?= go
 BIN      ?= bin/canbao
@@ -9,7 +11,7 @@ FUZZTIME ?= 5s
 
 .DEFAULT_GOAL := build
 
-.PHONY: help services build run test fuzz-short lint vet clean drills bench
+.PHONY: help services build run test fuzz-short lint vet clean drills bench web web-check web-test web-deps
 
 help:
 	@echo "make services    install/start MariaDB and Redis for development (deployments/scripts/ensure-services.sh)"
@@ -19,6 +21,9 @@ help:
 	@echo "make fuzz-short  run every fuzz target for FUZZTIME (now $(FUZZTIME)) each"
 	@echo "make lint        gofmt -l must be empty, go vet"
 	@echo "make clean       remove build and test output (keeps .canbao/ dev secrets)"
+	@echo "make web         rebuild the console (web/) into web/dist: npm ci, gen:api, type check, vite build"
+	@echo "make web-check   fail if web/dist is not what web/ builds to (CI)"
+	@echo "make web-test    browser tests of the console (Playwright + Debian's Chromium, ~2 min)"
 	@echo "make drills      fault drills against real processes on a private MariaDB and Redis (drills/, ~6 min)"
 
 services:
@@ -34,6 +39,23 @@ test: services
 	$(GO) vet ./...
 	$(GO) test -count=1 -p 2 -timeout 9m ./...
 	$(MAKE) fuzz-short
+	$(MAKE) web-test
+
+# The staff web console (web/). go build and go test never need Node: web/dist is committed and
+# embedded. These targets do (Node 20.19+).
+web:
+	cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && npm run gen:api && npm run typecheck && npm run build
+
+web-check:
+	bash deployments/scripts/check-web-dist.sh
+
+web-deps:
+	bash deployments/scripts/ensure-web-test-deps.sh
+
+# Browser tests against a real server on a throwaway database (web/e2e/run.sh); screenshots go
+# to docs/console/.
+web-test: services web-deps
+	GO=$(GO) bash web/e2e/run.sh
 
 # Fault drills (SECURITY.md, "Nothing lost, nothing twice"): real canbao processes against a
 # throwaway MariaDB and Redis the drills start themselves on free loopback ports; the shared

@@ -21,6 +21,7 @@ import (
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
+	"github.com/canbao/canbao/internal/console"
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
@@ -37,6 +38,7 @@ import (
 	"github.com/canbao/canbao/internal/village"
 	"github.com/canbao/canbao/internal/visit"
 	"github.com/canbao/canbao/internal/wechat"
+	webui "github.com/canbao/canbao/web"
 )
 
 // Deps are what the API needs, built once in main.
@@ -149,6 +151,7 @@ func New(d Deps) (*Server, error) {
 	campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{DefaultRatePerMinute: cfg.Campaigns.DefaultRatePerMinute,
 		TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()).Routes(r, idem.Middleware())
 	authHandlers.ResidentView = residents.View
+	console.New(webui.DistFS).Routes(r) // the staff web console (web/), public static files at /console/
 
 	if err := r.Verify(); err != nil {
 		return nil, err

@@ -1,0 +1,25 @@
+// Short names for the schemas the console uses, all from the generated schema.d.ts
+// (`npm run gen:api` regenerates it from api/openapi.yaml; a contract change then fails the
+// type check).
+import type { components, paths } from './schema'
+
+type S = components['schemas']
+export type Role = S['Role']
+export type StaffRole = S['StaffRole']
+export type StaffAuth = S['StaffAuth']
+export type StaffUser = S['StaffAuth']['user']
+export type Village = S['Village']
+export type Progress = S['Progress']
+export type ProgressRow = S['ProgressRow']
+export type MonthlyReport = S['MonthlyReport']
+export type MonthlyReportRow = S['MonthlyReportRow']
+export type RosterResident = S['RosterResident']
+export type ResidentStatus = S['ResidentStatus']
+export type Gender = S['Gender']
+export type VisitOutcome = S['VisitOutcome']
+export type VisitReason = S['VisitReason']
+export type Revealed = S['RevealedPersonalData']
+export type ApiErrorBody = S['Error']
+export type RosterQuery = NonNullable<paths['/api/v1/admin/residents']['get']['parameters']['query']>
+export type Assessment =
+  paths['/api/v1/admin/reports/assessment']['get']['responses'][200]['content']['application/json']

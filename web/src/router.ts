@@ -1,0 +1,93 @@
+// Routes, each with the roles that may open it (the x-roles of the API calls it makes).
+// Phase 2 pages (入户走访, 登记审核, 宣传活动, 政策解读, 导入, 任务分解, 移交, 用户) are added
+// to this list, and so to the menu, as they are built.
+import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { ElMessage } from 'element-plus'
+import type { Role } from './api/types'
+import { hasRole, restore, session } from './api/session'
+import { whenSignedOut } from './api/client'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    title?: string
+    roles?: Role[]
+    public?: boolean
+    menu?: boolean
+    icon?: string
+  }
+}
+
+export const pages: RouteRecordRaw[] = [
+  {
+    path: 'dashboard',
+    name: 'dashboard',
+    component: () => import('./views/DashboardView.vue'),
+    meta: { title: '总览', roles: ['staff', 'admin', 'village_admin'], menu: true, icon: 'DataAnalysis' },
+  },
+  {
+    path: 'roster',
+    name: 'roster',
+    component: () => import('./views/RosterView.vue'),
+    meta: { title: '花名册', roles: ['volunteer', 'village_admin', 'staff', 'admin'], menu: true, icon: 'User' },
+  },
+]
+
+const routes: RouteRecordRaw[] = [
+  {
+    path: '/login',
+    name: 'login',
+    component: () => import('./views/LoginView.vue'),
+    meta: { title: '登录', public: true },
+  },
+  {
+    path: '/',
+    component: () => import('./layout/AppLayout.vue'),
+    children: [{ path: '', name: 'home', redirect: () => landing() }, ...pages],
+  },
+  {
+    path: '/:rest(.*)*',
+    name: 'notfound',
+    component: () => import('./views/NotFoundView.vue'),
+    meta: { title: '页面不存在', public: true },
+  },
+]
+
+// landing is the first page a role may open.
+export function landing(): { name: string } {
+  const first = pages.find((p) => hasRole(p.meta?.roles))
+  return { name: (first?.name as string) ?? 'login' }
+}
+
+export const router = createRouter({
+  history: createWebHistory('/console/'),
+  routes,
+  scrollBehavior: () => ({ top: 0 }),
+})
+
+router.beforeEach(async (to) => {
+  if (to.meta.public) {
+    if (to.name === 'login' && (await restore()) && session.user) return landing()
+    return true
+  }
+  if (!session.token && !(await restore())) {
+    return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+  }
+  if (!hasRole(to.meta.roles)) {
+    ElMessage({ type: 'error', message: '无权限访问', grouping: true })
+    const home = landing()
+    return home.name === to.name ? { name: 'login' } : home
+  }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = to.meta.title ? `${to.meta.title} · 全民参保工作台` : '全民参保工作台'
+})
+
+whenSignedOut(() => {
+  const current = router.currentRoute.value
+  if (current.name !== 'login') {
+    ElMessage({ type: 'warning', message: '登录已过期，请重新登录', grouping: true })
+    void router.replace({ name: 'login', query: { next: current.fullPath } })
+  }
+})
