@@ -19,6 +19,7 @@ const (
 	InvalidInput      Code = "INVALID_INPUT"
 	MalformedJSON     Code = "MALFORMED_JSON"
 	UnknownField      Code = "UNKNOWN_FIELD"
+	DuplicateKey      Code = "DUPLICATE_KEY"
 	IDNumberInvalid   Code = "ID_NUMBER_INVALID"
 	PhoneInvalid      Code = "PHONE_INVALID"
 	NameInvalid       Code = "NAME_INVALID"
@@ -64,7 +65,7 @@ const (
 )
 
 var statusByCode = map[Code]int{
-	InvalidInput: 400, MalformedJSON: 400, UnknownField: 400, IDNumberInvalid: 400,
+	InvalidInput: 400, MalformedJSON: 400, UnknownField: 400, DuplicateKey: 400, IDNumberInvalid: 400,
 	PhoneInvalid: 400, NameInvalid: 400, VillageUnknown: 400, TierInvalid: 400,
 	PasswordTooWeak: 400, RoleInvalid: 400, PageInvalid: 400, IdempotencyKeyBad: 400,
 	Unauthenticated: 401, TokenInvalid: 401, InvalidCredentials: 401, WeChatCodeInvalid: 401,

@@ -38,6 +38,11 @@ func TestDecodeReader(t *testing.T) {
 		{`{"count":"3"}`, errs.InvalidInput, "count"},
 		{`[1,2]`, errs.InvalidInput, ""},
 		{`{"name":"a"}   `, "", ""},
+		// Keys match exactly once: no case folding, no last-duplicate-wins.
+		{`{"name":"a","Name":"b"}`, errs.UnknownField, "Name"},
+		{`{"NAME":"a"}`, errs.UnknownField, "NAME"},
+		{`{"name":"a","name":"b"}`, errs.DuplicateKey, "name"},
+		{`{"name":"a","count":1,"flag":true,"count":2}`, errs.DuplicateKey, "count"},
 	}
 	for _, tc := range cases {
 		var s sample
@@ -58,8 +63,59 @@ func TestDecodeReader(t *testing.T) {
 	}
 }
 
+type nested struct {
+	Visits []struct {
+		Outcome string `json:"outcome"`
+	} `json:"visits"`
+	Segment struct {
+		Village string `json:"village"`
+	} `json:"segment"`
+	Labels map[string]string `json:"labels"`
+	Extra  json.RawMessage   `json:"extra"`
+	Any    any               `json:"any"`
+	embedded
+}
+
+type embedded struct {
+	Note string `json:"note"`
+}
+
+func TestDecodeReaderNested(t *testing.T) {
+	cases := []struct {
+		body  string
+		code  errs.Code
+		field string
+	}{
+		{`{"visits":[{"outcome":"a"},{"outcome":"b"}],"segment":{"village":"x"},"labels":{"a":"1","A":"2"},"note":"n","extra":{"k":1},"any":{"k":[1]}}`, "", ""},
+		{`{"visits":[{"outcome":"a"},{"Outcome":"b"}]}`, errs.UnknownField, "visits[1].Outcome"},
+		{`{"visits":[{"outcome":"a","outcome":"b"}]}`, errs.DuplicateKey, "visits[0].outcome"},
+		{`{"segment":{"Village":"x"}}`, errs.UnknownField, "segment.Village"},
+		{`{"labels":{"a":"1","a":"2"}}`, errs.DuplicateKey, "labels.a"},
+		{`{"extra":{"k":1,"k":2}}`, errs.DuplicateKey, "extra.k"},
+		{`{"any":[{"k":1,"k":2}]}`, errs.DuplicateKey, "any[0].k"},
+		{`{"Note":"n"}`, errs.UnknownField, "Note"},
+		{`{"note":"n","note":"m"}`, errs.DuplicateKey, "note"},
+		{`{"Segment":{}}`, errs.UnknownField, "Segment"},
+		{`{"labels":{"` + strings.Repeat("键", 60) + `":"1","` + strings.Repeat("键", 60) + `":"2"}}`, errs.DuplicateKey, "labels." + strings.Repeat("键", 40)},
+	}
+	for _, tc := range cases {
+		var n nested
+		err := DecodeReader(strings.NewReader(tc.body), &n)
+		if tc.code == "" {
+			if err != nil {
+				t.Errorf("%s: unexpected %v", tc.body, err)
+			}
+			continue
+		}
+		e, ok := errs.As(err)
+		if !ok || e.Code != tc.code || e.Field != tc.field || e.Message == "" {
+			t.Errorf("%s: got %v, want %s field %q", tc.body, err, tc.code, tc.field)
+		}
+	}
+}
+
 func FuzzDecodeReader(f *testing.F) {
-	for _, s := range []string{`{"name":"a","count":1}`, `{"flag":true}`, `{`, `null`, `{"x":1}`, `"\u0000"`} {
+	for _, s := range []string{`{"name":"a","count":1}`, `{"flag":true}`, `{`, `null`, `{"x":1}`, `"\u0000"`, `{"name":"a","name":"b"}`, `{"Name":"a"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
