@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -14,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/server/servertest"
 )
@@ -223,4 +226,49 @@ func TestMetricsLabelsStayBounded(t *testing.T) {
 		slices.Sort(added)
 		t.Errorf("%d new series, e.g. %.200s", len(added), added[0])
 	}
+}
+
+// TestSlowBodyIsCutOff trickles one byte of a JSON body and then stops: the server must answer
+// 408 REQUEST_TIMEOUT at the (here tiny) body deadline and close the connection, instead of
+// holding it until the client gives up. The client's remaining bytes wait on the answer.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	env := servertest.New(t, func(c *config.Config) { c.HTTP.BodyTimeout = 200 * time.Millisecond })
+	tok, _ := env.Staff(auth.RoleStaff, "")
+	ts := httptest.NewServer(env.Server.Engine)
+	defer ts.Close()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	release := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		fmt.Fprintf(conn, "POST /api/v1/eligibility HTTP/1.1\r\nHost: canbao\r\nAuthorization: Bearer %s\r\n"+
+			"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{", tok)
+		<-release // the rest of the body only after the server has answered
+		_, _ = conn.Write([]byte(strings.Repeat(" ", 99)))
+	}()
+	defer func() { close(release); <-wrote }()
+	// A guard against hanging, not a wait: the answer is expected within the 200 ms deadline.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer to a trickled body after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	held := time.Since(start)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"REQUEST_TIMEOUT"`) {
+		t.Errorf("trickled body: %d %s, want 408 REQUEST_TIMEOUT", resp.StatusCode, body)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("408 lacks the usual headers: %v", resp.Header)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("connection still open after the cut (read: %v)", err)
+	}
+	t.Logf("trickled body answered %d after %s, connection closed", resp.StatusCode, held.Round(time.Millisecond))
 }

@@ -107,6 +107,8 @@ func New(d Deps) (*Server, error) {
 		web.Recover(d.Log),
 		web.Timeout(cfg.HTTP.RequestTimeout, map[string]time.Duration{
 			importer.UploadRoute: UploadTimeout, registration.CityAnswersRoute: UploadTimeout}),
+		web.BodyDeadline(cfg.HTTP.BodyTimeout, map[string]time.Duration{
+			importer.UploadRoute: cfg.HTTP.UploadBodyTimeout, registration.CityAnswersRoute: cfg.HTTP.UploadBodyTimeout}),
 		web.BodyLimit(cfg.HTTP.MaxBodyBytes, map[string]int64{
 			importer.UploadRoute: cfg.HTTP.MaxUploadBytes, registration.CityAnswersRoute: cfg.HTTP.MaxUploadBytes}),
 	)

@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"math"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -194,6 +196,71 @@ func Timeout(d time.Duration, longer map[string]time.Duration) gin.HandlerFunc {
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 	}
+}
+
+// BodyDeadline bounds how long a request body may take to arrive: d on every route, or the
+// route's own bound in longer (uploads, by route template). A body still arriving at its
+// deadline fails the request with 408 REQUEST_TIMEOUT and the connection is closed, so a client
+// trickling bytes cannot hold a connection and a handler. Once the body has been read, and for
+// requests without one, the read deadline is lifted: the server's background read on the
+// connection would otherwise cancel the context of a handler still working past it (handlers
+// are bounded by Timeout).
+func BodyDeadline(d time.Duration, longer map[string]time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		rc := http.NewResponseController(c.Writer)
+		if c.Request.Body == nil || c.Request.Body == http.NoBody {
+			_ = rc.SetReadDeadline(time.Time{})
+			c.Next()
+			return
+		}
+		limit := d
+		if l, ok := longer[c.FullPath()]; ok {
+			limit = l
+		}
+		if err := rc.SetReadDeadline(time.Now().Add(limit)); err != nil {
+			c.Next() // no connection underneath (a test recorder): nothing to bound
+			return
+		}
+		body := &deadlineBody{ReadCloser: c.Request.Body, rc: rc}
+		c.Request.Body = body
+		c.Next()
+		if body.timedOut {
+			// Whatever the handler made of the failed read, the answer is 408 and the
+			// connection, with the rest of the body still in it, is not reused.
+			c.Header("Connection", "close")
+			if !c.Writer.Written() {
+				Fail(c, errBodyTimeout)
+			}
+		}
+	}
+}
+
+var errBodyTimeout = errs.New(errs.RequestTimeout, "请求内容传输超时，请检查网络后重试")
+
+// deadlineBody reports a read past the deadline as REQUEST_TIMEOUT and lifts the deadline at
+// the end of the body. Reads happen on the handler's goroutine.
+type deadlineBody struct {
+	io.ReadCloser
+	rc       *http.ResponseController
+	done     bool
+	timedOut bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		if !b.done {
+			b.done = true
+			_ = b.rc.SetReadDeadline(time.Time{})
+		}
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		b.timedOut = true
+		return n, errBodyTimeout
+	}
+	return n, err
 }
 
 // BodyLimit caps request bodies; reading past the cap fails and Decode answers 413. Routes

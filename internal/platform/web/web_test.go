@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,92 @@ func TestParsePage(t *testing.T) {
 	}
 	if p := (Page{Number: 3, Size: 20}); p.Offset() != 40 {
 		t.Fatal("offset")
+	}
+}
+
+// deadlineWriter records the read deadlines http.ResponseController sets on it.
+type deadlineWriter struct {
+	*httptest.ResponseRecorder
+	deadlines []time.Time
+}
+
+func (w *deadlineWriter) SetReadDeadline(t time.Time) error {
+	w.deadlines = append(w.deadlines, t)
+	return nil
+}
+
+func TestBodyDeadlinePerRoute(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.Use(Errors(log), BodyDeadline(200*time.Millisecond, map[string]time.Duration{"/upload": 3 * time.Minute}))
+	var seen []time.Time // deadlines in force when the handler starts
+	var w *deadlineWriter
+	read := func(c *gin.Context) {
+		seen = append([]time.Time(nil), w.deadlines...)
+		_, _ = io.ReadAll(c.Request.Body)
+		c.Status(204)
+	}
+	e.POST("/json", read)
+	e.POST("/upload", read)
+	e.GET("/get", read)
+	for _, tc := range []struct {
+		method, path string
+		body         io.Reader
+		limit        time.Duration // 0: no deadline at all
+	}{
+		{"POST", "/json", strings.NewReader(`{}`), 200 * time.Millisecond},
+		{"POST", "/upload", strings.NewReader(`file`), 3 * time.Minute},
+		{"GET", "/get", nil, 0},
+	} {
+		w = &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
+		req := httptest.NewRequest(tc.method, tc.path, tc.body)
+		before := time.Now()
+		e.ServeHTTP(w, req)
+		after := time.Now()
+		if w.Code != 204 || len(w.deadlines) == 0 {
+			t.Fatalf("%s: %d, deadlines %v", tc.path, w.Code, w.deadlines)
+		}
+		if last := w.deadlines[len(w.deadlines)-1]; !last.IsZero() {
+			t.Errorf("%s: deadline %v still set after the body was read; want it lifted", tc.path, last)
+		}
+		if tc.limit == 0 {
+			if len(seen) != 1 || !seen[0].IsZero() {
+				t.Errorf("%s: deadlines %v, want only a lifted one", tc.path, seen)
+			}
+			continue
+		}
+		if len(seen) != 1 || seen[0].Before(before.Add(tc.limit)) || seen[0].After(after.Add(tc.limit)) {
+			t.Errorf("%s: deadline %v, want now+%s", tc.path, seen, tc.limit)
+		}
+	}
+}
+
+// timeoutBody fails like a connection whose read deadline passed.
+type timeoutBody struct{}
+
+func (timeoutBody) Read([]byte) (int, error) { return 0, os.ErrDeadlineExceeded }
+
+func TestBodyDeadlineAnswers408AndCloses(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.Use(Errors(log), BodyDeadline(time.Second, nil))
+	// A handler that makes its own error of a failed read still answers 408.
+	e.POST("/x", H(func(c *gin.Context) error {
+		if _, err := io.ReadAll(c.Request.Body); err != nil {
+			return errs.New(errs.InvalidInput, "读取失败")
+		}
+		return nil
+	}))
+	e.POST("/json", H(func(c *gin.Context) error { var s sample; return Decode(c, &s) }))
+	for _, path := range []string{"/x", "/json"} {
+		w := &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
+		req := httptest.NewRequest("POST", path, io.NopCloser(timeoutBody{}))
+		req.Header.Set("Content-Type", "application/json")
+		e.ServeHTTP(w, req)
+		if w.Code != 408 || !strings.Contains(w.Body.String(), `"REQUEST_TIMEOUT"`) || w.Header().Get("Connection") != "close" {
+			t.Errorf("%s: %d %s %v, want 408 REQUEST_TIMEOUT with Connection: close", path, w.Code, w.Body, w.Header())
+		}
 	}
 }
