@@ -508,7 +508,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hs := &http.Server{
 		Handler:           srv.Engine,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
-		ReadTimeout:       server.UploadTimeout + 30*time.Second, // each request's own context is shorter
+		ReadTimeout:       cfg.HTTP.ReadHeaderTimeout + cfg.HTTP.BodyTimeout, // fallback: web.BodyDeadline sets each route's body deadline
 		WriteTimeout:      server.UploadTimeout + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,

@@ -79,10 +79,17 @@ func Require(roles ...Role) gin.HandlerFunc {
 type Policy struct {
 	Public bool
 	Roles  []Role
+	// Cacheable marks a public route whose answers hold no personal data and may be kept by
+	// clients and proxies (the handler sets its own Cache-Control). Every other route answers
+	// Cache-Control: no-store, so a route that answers personal data cannot forget it.
+	Cacheable bool
 }
 
 // Public is the policy of routes anyone may call.
 func Public() Policy { return Policy{Public: true} }
+
+// PublicCacheable is Public for reference data anyone may cache (villages, tiers, policies).
+func PublicCacheable() Policy { return Policy{Public: true, Cacheable: true} }
 
 // Allow is the policy of routes for the listed roles. Village-bound roles are further limited
 // to their village by the handlers, from the principal, never from the request.
@@ -108,16 +115,29 @@ func (r *Router) Handle(method, path string, p Policy, h ...gin.HandlerFunc) {
 	if !p.Public && len(p.Roles) == 0 {
 		panic(fmt.Sprintf("auth: route %s %s has an empty policy", method, path))
 	}
+	if p.Cacheable && !p.Public {
+		panic(fmt.Sprintf("auth: route %s %s is cacheable but not public", method, path))
+	}
 	key := method + " " + path
 	if _, dup := r.policies[key]; dup {
 		panic("auth: route declared twice: " + key)
 	}
 	r.policies[key] = p
-	chain := make([]gin.HandlerFunc, 0, len(h)+2)
+	chain := make([]gin.HandlerFunc, 0, len(h)+3)
+	if !p.Cacheable {
+		chain = append(chain, noStore)
+	}
 	if !p.Public {
 		chain = append(chain, r.mw.Authenticate(), Require(p.Roles...))
 	}
 	r.engine.Handle(method, path, append(chain, h...)...)
+}
+
+// noStore keeps answers out of browser and proxy caches; it runs before authentication, so
+// 401 and 403 answers carry it too.
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Next()
 }
 
 // Policy returns the declared policy of a route.

@@ -49,6 +49,8 @@ type HTTP struct {
 	Addr              string        `koanf:"addr"`
 	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout"`
 	RequestTimeout    time.Duration `koanf:"request_timeout"`
+	BodyTimeout       time.Duration `koanf:"body_timeout"`
+	UploadBodyTimeout time.Duration `koanf:"upload_body_timeout"`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout"`
 	MaxBodyBytes      int64         `koanf:"max_body_bytes"`
 	MaxUploadBytes    int64         `koanf:"max_upload_bytes"`
@@ -246,6 +248,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.RequestTimeout <= 0 || c.HTTP.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("http.request_timeout and http.shutdown_timeout must be positive"))
+	}
+	if c.HTTP.BodyTimeout <= 0 || c.HTTP.UploadBodyTimeout <= 0 {
+		errs = append(errs, errors.New("http.body_timeout and http.upload_body_timeout must be positive"))
 	}
 	if c.HTTP.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("http.max_body_bytes must be positive"))

@@ -13,8 +13,8 @@ import (
 // Routes registers the public and staff endpoints; idem is the Idempotency-Key middleware for the creating POST.
 func Routes(r *auth.Router, s *Service, idem gin.HandlerFunc) {
 	h := handlers{s: s}
-	r.Handle(http.MethodGet, "/api/v1/policies", auth.Public(), web.H(h.publicList))
-	r.Handle(http.MethodGet, "/api/v1/policies/:slug", auth.Public(), web.H(h.publicGet))
+	r.Handle(http.MethodGet, "/api/v1/policies", auth.PublicCacheable(), web.H(h.publicList))
+	r.Handle(http.MethodGet, "/api/v1/policies/:slug", auth.PublicCacheable(), web.H(h.publicGet))
 
 	staff := auth.Allow(auth.RoleStaff, auth.RoleAdmin)
 	r.Handle(http.MethodGet, "/api/v1/admin/policies", staff, web.H(h.adminList))

@@ -15,7 +15,7 @@ import (
 // TiersRoutes registers GET /api/v1/tiers: the resident-pension tiers of a year (default the
 // current year in loc), from the yearly configuration.
 func TiersRoutes(r *auth.Router, b *Book, loc *time.Location) {
-	r.Handle(http.MethodGet, "/api/v1/tiers", auth.Public(), web.H(func(c *gin.Context) error {
+	r.Handle(http.MethodGet, "/api/v1/tiers", auth.PublicCacheable(), web.H(func(c *gin.Context) error {
 		year := time.Now().In(loc).Year()
 		if s := c.Query("year"); s != "" {
 			y, err := strconv.Atoi(s)

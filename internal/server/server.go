@@ -101,6 +101,7 @@ func New(d Deps) (*Server, error) {
 		auth.LoginLimits{MaxFailures: cfg.Auth.LoginMaxFailures, Lockout: cfg.Auth.Lockout}, cfg.JWT.RefreshTTL, d.Log)
 
 	engine.Use(
+		web.SecurityHeaders(),
 		web.RequestIDs(),
 		httpMetrics.middleware(),
 		web.AccessLog(d.Log, auth.SubjectString),
@@ -108,6 +109,8 @@ func New(d Deps) (*Server, error) {
 		web.Recover(d.Log),
 		web.Timeout(cfg.HTTP.RequestTimeout, map[string]time.Duration{
 			importer.UploadRoute: UploadTimeout, registration.CityAnswersRoute: UploadTimeout}),
+		web.BodyDeadline(cfg.HTTP.BodyTimeout, map[string]time.Duration{
+			importer.UploadRoute: cfg.HTTP.UploadBodyTimeout, registration.CityAnswersRoute: cfg.HTTP.UploadBodyTimeout}),
 		web.BodyLimit(cfg.HTTP.MaxBodyBytes, map[string]int64{
 			importer.UploadRoute: cfg.HTTP.MaxUploadBytes, registration.CityAnswersRoute: cfg.HTTP.MaxUploadBytes}),
 	)
@@ -190,7 +193,7 @@ type httpMetrics struct {
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	m := &httpMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "canbao_http_requests_total", Help: "HTTP requests by route template, method and status.",
+			Name: "canbao_http_requests_total", Help: "HTTP requests by route template (or unmatched), method (or other) and status.",
 		}, []string{"route", "method", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "canbao_http_request_duration_seconds", Help: "HTTP request latency by route template.",
@@ -209,7 +212,22 @@ func (m *httpMetrics) middleware() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(c.Writer.Status())).Inc()
-		m.duration.WithLabelValues(route, c.Request.Method).Observe(time.Since(start).Seconds())
+		method := methodLabel(c.Request.Method)
+		m.requests.WithLabelValues(route, method, strconv.Itoa(c.Writer.Status())).Inc()
+		m.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	}
+}
+
+// knownMethods are the methods that get their own label; any other is "other", so made-up
+// methods cannot grow /metrics (routes are templates or "unmatched", statuses the server's own).
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true, http.MethodPatch: true,
+	http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true,
+}
+
+func methodLabel(m string) string {
+	if knownMethods[m] {
+		return m
+	}
+	return "other"
 }

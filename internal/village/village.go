@@ -41,7 +41,7 @@ func (s *Store) Exists(ctx context.Context, code string) (bool, error) {
 
 // Routes registers GET /api/v1/villages (public: the registration form needs it).
 func Routes(r *auth.Router, s *Store) {
-	r.Handle(http.MethodGet, "/api/v1/villages", auth.Public(), web.H(func(c *gin.Context) error {
+	r.Handle(http.MethodGet, "/api/v1/villages", auth.PublicCacheable(), web.H(func(c *gin.Context) error {
 		vs, err := s.List(c.Request.Context())
 		if err != nil {
 			return err

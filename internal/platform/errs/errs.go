@@ -19,6 +19,7 @@ const (
 	InvalidInput      Code = "INVALID_INPUT"
 	MalformedJSON     Code = "MALFORMED_JSON"
 	UnknownField      Code = "UNKNOWN_FIELD"
+	DuplicateKey      Code = "DUPLICATE_KEY"
 	IDNumberInvalid   Code = "ID_NUMBER_INVALID"
 	PhoneInvalid      Code = "PHONE_INVALID"
 	NameInvalid       Code = "NAME_INVALID"
@@ -37,6 +38,8 @@ const (
 	Forbidden Code = "FORBIDDEN"
 	// 404
 	NotFound Code = "NOT_FOUND"
+	// 408
+	RequestTimeout Code = "REQUEST_TIMEOUT"
 	// 409
 	Conflict            Code = "CONFLICT"
 	AlreadyRegistered   Code = "ALREADY_REGISTERED"
@@ -64,13 +67,14 @@ const (
 )
 
 var statusByCode = map[Code]int{
-	InvalidInput: 400, MalformedJSON: 400, UnknownField: 400, IDNumberInvalid: 400,
+	InvalidInput: 400, MalformedJSON: 400, UnknownField: 400, DuplicateKey: 400, IDNumberInvalid: 400,
 	PhoneInvalid: 400, NameInvalid: 400, VillageUnknown: 400, TierInvalid: 400,
 	PasswordTooWeak: 400, RoleInvalid: 400, PageInvalid: 400, IdempotencyKeyBad: 400,
 	Unauthenticated: 401, TokenInvalid: 401, InvalidCredentials: 401, WeChatCodeInvalid: 401,
-	Forbidden: 403,
-	NotFound:  404,
-	Conflict:  409, AlreadyRegistered: 409, UsernameTaken: 409, IllegalTransition: 409, IdempotencyInFlight: 409,
+	Forbidden:      403,
+	NotFound:       404,
+	RequestTimeout: 408,
+	Conflict:       409, AlreadyRegistered: 409, UsernameTaken: 409, IllegalTransition: 409, IdempotencyInFlight: 409,
 	BodyTooLarge:         413,
 	UnsupportedMediaType: 415,
 	RuleViolation:        422, AgeOutOfScope: 422, SchemeNotAllowed: 422, IdempotencyKeyReused: 422, CannotChangeSelf: 422,

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,11 +13,16 @@ import (
 	"log/slog"
 	"math"
 	"mime"
+	"net"
 	"net/http"
+	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -148,6 +154,15 @@ func RequestIDs() gin.HandlerFunc {
 	}
 }
 
+// SecurityHeaders sets X-Content-Type-Options: nosniff on every answer (errors, 404 and 405
+// included), so no browser guesses a type other than the declared one.
+func SecurityHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Header("X-Content-Type-Options", "nosniff")
+		c.Next()
+	}
+}
+
 // RequestID is the id RequestIDs gave this request.
 func RequestID(c *gin.Context) string { return c.GetString(requestIDKey) }
 
@@ -183,6 +198,71 @@ func Timeout(d time.Duration, longer map[string]time.Duration) gin.HandlerFunc {
 	}
 }
 
+// BodyDeadline bounds how long a request body may take to arrive: d on every route, or the
+// route's own bound in longer (uploads, by route template). A body still arriving at its
+// deadline fails the request with 408 REQUEST_TIMEOUT and the connection is closed, so a client
+// trickling bytes cannot hold a connection and a handler. Once the body has been read, and for
+// requests without one, the read deadline is lifted: the server's background read on the
+// connection would otherwise cancel the context of a handler still working past it (handlers
+// are bounded by Timeout).
+func BodyDeadline(d time.Duration, longer map[string]time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		rc := http.NewResponseController(c.Writer)
+		if c.Request.Body == nil || c.Request.Body == http.NoBody {
+			_ = rc.SetReadDeadline(time.Time{})
+			c.Next()
+			return
+		}
+		limit := d
+		if l, ok := longer[c.FullPath()]; ok {
+			limit = l
+		}
+		if err := rc.SetReadDeadline(time.Now().Add(limit)); err != nil {
+			c.Next() // no connection underneath (a test recorder): nothing to bound
+			return
+		}
+		body := &deadlineBody{ReadCloser: c.Request.Body, rc: rc}
+		c.Request.Body = body
+		c.Next()
+		if body.timedOut {
+			// Whatever the handler made of the failed read, the answer is 408 and the
+			// connection, with the rest of the body still in it, is not reused.
+			c.Header("Connection", "close")
+			if !c.Writer.Written() {
+				Fail(c, errBodyTimeout)
+			}
+		}
+	}
+}
+
+var errBodyTimeout = errs.New(errs.RequestTimeout, "请求内容传输超时，请检查网络后重试")
+
+// deadlineBody reports a read past the deadline as REQUEST_TIMEOUT and lifts the deadline at
+// the end of the body. Reads happen on the handler's goroutine.
+type deadlineBody struct {
+	io.ReadCloser
+	rc       *http.ResponseController
+	done     bool
+	timedOut bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	var ne net.Error
+	switch {
+	case err == nil:
+	case errors.Is(err, io.EOF):
+		if !b.done {
+			b.done = true
+			_ = b.rc.SetReadDeadline(time.Time{})
+		}
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		b.timedOut = true
+		return n, errBodyTimeout
+	}
+	return n, err
+}
+
 // BodyLimit caps request bodies; reading past the cap fails and Decode answers 413. Routes
 // named in larger (upload endpoints, by route template) get their own cap.
 func BodyLimit(limit int64, larger map[string]int64) gin.HandlerFunc {
@@ -212,9 +292,19 @@ func Decode(c *gin.Context, dst any) error {
 	return DecodeReader(c.Request.Body, dst)
 }
 
-// DecodeReader is Decode for any reader (also used by batch and fuzz tests).
+// DecodeReader is Decode for any reader (also used by batch and fuzz tests). Keys match
+// exactly: a key that names a field only when case is ignored is UNKNOWN_FIELD and a key that
+// appears twice in one object is DUPLICATE_KEY (encoding/json would fold case and let the last
+// one win), at any depth, with the key's path as field.
 func DecodeReader(r io.Reader, dst any) error {
-	dec := json.NewDecoder(r)
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := checkKeys(body, dst); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
@@ -245,7 +335,7 @@ func decodeError(err error) error {
 		field := typeErr.Field
 		return errs.Field(errs.InvalidInput, field, fmt.Sprintf("字段 %s 的类型不正确", field))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		field := clipField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 		return errs.Field(errs.UnknownField, field, fmt.Sprintf("不允许的字段：%s", field))
 	default:
 		var e *errs.Error
@@ -254,6 +344,194 @@ func decodeError(err error) error {
 		}
 		return errs.New(errs.MalformedJSON, "请求内容格式不正确")
 	}
+}
+
+// maxKeyScanDepth stops the key scan where encoding/json itself gives up nesting.
+const maxKeyScanDepth = 10000
+
+// errScanStop ends the key scan without a verdict: the body is not valid JSON (or too deep),
+// and the decoder that runs next reports that with its usual error.
+var errScanStop = errors.New("key scan stopped")
+
+// checkKeys walks body's first JSON value token by token beside dst's type and rejects
+// duplicate keys and keys that match a struct field only without case.
+func checkKeys(body []byte, dst any) error {
+	s := keyScan{dec: json.NewDecoder(bytes.NewReader(body))}
+	s.dec.UseNumber()
+	if err := s.value(reflect.TypeOf(dst), ""); err != nil && !errors.Is(err, errScanStop) {
+		return err
+	}
+	return nil
+}
+
+type keyScan struct {
+	dec   *json.Decoder
+	depth int
+}
+
+// value scans one value whose Go type is t (nil when unknown: then only duplicates are checked).
+func (s *keyScan) value(t reflect.Type, path string) error {
+	tok, err := s.dec.Token()
+	if err != nil {
+		return errScanStop
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	if s.depth++; s.depth > maxKeyScanDepth {
+		return errScanStop
+	}
+	defer func() { s.depth-- }()
+	t = scanType(t)
+	switch d {
+	case '{':
+		var fields []jsonField
+		var elem reflect.Type
+		if t != nil && t.Kind() == reflect.Struct {
+			fields = structFields(t)
+		} else if t != nil && t.Kind() == reflect.Map {
+			elem = t.Elem()
+		}
+		seen := map[string]bool{}
+		for s.dec.More() {
+			tok, err := s.dec.Token()
+			if err != nil {
+				return errScanStop
+			}
+			key, ok := tok.(string)
+			if !ok {
+				return errScanStop
+			}
+			p := key
+			if path != "" {
+				p = path + "." + key
+			}
+			p = clipField(p)
+			if seen[key] {
+				return errs.Field(errs.DuplicateKey, p, fmt.Sprintf("字段 %s 重复出现", p))
+			}
+			seen[key] = true
+			next := elem
+			if fields != nil {
+				next = nil
+				if f, ok := exactField(fields, key); ok {
+					next = f
+				} else if foldedField(fields, key) {
+					return errs.Field(errs.UnknownField, p, fmt.Sprintf("不允许的字段：%s（字段名区分大小写）", p))
+				}
+			}
+			if err := s.value(next, p); err != nil {
+				return err
+			}
+		}
+	case '[':
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i := 0; s.dec.More(); i++ {
+			if err := s.value(elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := s.dec.Token(); err != nil { // the closing delimiter
+		return errScanStop
+	}
+	return nil
+}
+
+// maxFieldLen is the longest field an error answer echoes (the contract's limit).
+const maxFieldLen = 128
+
+// clipField shortens a client-chosen key to maxFieldLen bytes, on a rune boundary.
+func clipField(f string) string {
+	if len(f) <= maxFieldLen {
+		return f
+	}
+	cut := maxFieldLen
+	for cut > 0 && !utf8.RuneStart(f[cut]) {
+		cut--
+	}
+	return f[:cut]
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// scanType is the type whose fields a JSON object fills: pointers followed; nil for types
+// that decode themselves (json.RawMessage, time.Time, custom unmarshalers) and interfaces.
+func scanType(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() == reflect.Interface || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	return t
+}
+
+type jsonField struct {
+	name string
+	typ  reflect.Type
+}
+
+var fieldCache sync.Map // reflect.Type -> []jsonField
+
+// structFields lists the JSON names encoding/json decodes into t, its own fields before those
+// promoted from embedded structs.
+func structFields(t reflect.Type) []jsonField {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]jsonField)
+	}
+	var own, promoted []jsonField
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := sf.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if sf.Anonymous && name == "" {
+			ft := sf.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				promoted = append(promoted, structFields(ft)...)
+				continue
+			}
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = sf.Name
+		}
+		own = append(own, jsonField{name: name, typ: sf.Type})
+	}
+	fields := append(own, promoted...)
+	fieldCache.Store(t, fields)
+	return fields
+}
+
+func exactField(fields []jsonField, key string) (reflect.Type, bool) {
+	for _, f := range fields {
+		if f.name == key {
+			return f.typ, true
+		}
+	}
+	return nil, false
+}
+
+// foldedField reports whether key names a field when case is ignored, as encoding/json would.
+func foldedField(fields []jsonField, key string) bool {
+	for _, f := range fields {
+		if strings.EqualFold(f.name, key) {
+			return true
+		}
+	}
+	return false
 }
 
 // Page is a validated page request.

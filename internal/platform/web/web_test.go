@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,11 @@ func TestDecodeReader(t *testing.T) {
 		{`{"count":"3"}`, errs.InvalidInput, "count"},
 		{`[1,2]`, errs.InvalidInput, ""},
 		{`{"name":"a"}   `, "", ""},
+		// Keys match exactly once: no case folding, no last-duplicate-wins.
+		{`{"name":"a","Name":"b"}`, errs.UnknownField, "Name"},
+		{`{"NAME":"a"}`, errs.UnknownField, "NAME"},
+		{`{"name":"a","name":"b"}`, errs.DuplicateKey, "name"},
+		{`{"name":"a","count":1,"flag":true,"count":2}`, errs.DuplicateKey, "count"},
 	}
 	for _, tc := range cases {
 		var s sample
@@ -58,8 +64,59 @@ func TestDecodeReader(t *testing.T) {
 	}
 }
 
+type nested struct {
+	Visits []struct {
+		Outcome string `json:"outcome"`
+	} `json:"visits"`
+	Segment struct {
+		Village string `json:"village"`
+	} `json:"segment"`
+	Labels map[string]string `json:"labels"`
+	Extra  json.RawMessage   `json:"extra"`
+	Any    any               `json:"any"`
+	embedded
+}
+
+type embedded struct {
+	Note string `json:"note"`
+}
+
+func TestDecodeReaderNested(t *testing.T) {
+	cases := []struct {
+		body  string
+		code  errs.Code
+		field string
+	}{
+		{`{"visits":[{"outcome":"a"},{"outcome":"b"}],"segment":{"village":"x"},"labels":{"a":"1","A":"2"},"note":"n","extra":{"k":1},"any":{"k":[1]}}`, "", ""},
+		{`{"visits":[{"outcome":"a"},{"Outcome":"b"}]}`, errs.UnknownField, "visits[1].Outcome"},
+		{`{"visits":[{"outcome":"a","outcome":"b"}]}`, errs.DuplicateKey, "visits[0].outcome"},
+		{`{"segment":{"Village":"x"}}`, errs.UnknownField, "segment.Village"},
+		{`{"labels":{"a":"1","a":"2"}}`, errs.DuplicateKey, "labels.a"},
+		{`{"extra":{"k":1,"k":2}}`, errs.DuplicateKey, "extra.k"},
+		{`{"any":[{"k":1,"k":2}]}`, errs.DuplicateKey, "any[0].k"},
+		{`{"Note":"n"}`, errs.UnknownField, "Note"},
+		{`{"note":"n","note":"m"}`, errs.DuplicateKey, "note"},
+		{`{"Segment":{}}`, errs.UnknownField, "Segment"},
+		{`{"labels":{"` + strings.Repeat("键", 60) + `":"1","` + strings.Repeat("键", 60) + `":"2"}}`, errs.DuplicateKey, "labels." + strings.Repeat("键", 40)},
+	}
+	for _, tc := range cases {
+		var n nested
+		err := DecodeReader(strings.NewReader(tc.body), &n)
+		if tc.code == "" {
+			if err != nil {
+				t.Errorf("%s: unexpected %v", tc.body, err)
+			}
+			continue
+		}
+		e, ok := errs.As(err)
+		if !ok || e.Code != tc.code || e.Field != tc.field || e.Message == "" {
+			t.Errorf("%s: got %v, want %s field %q", tc.body, err, tc.code, tc.field)
+		}
+	}
+}
+
 func FuzzDecodeReader(f *testing.F) {
-	for _, s := range []string{`{"name":"a","count":1}`, `{"flag":true}`, `{`, `null`, `{"x":1}`, `"\u0000"`} {
+	for _, s := range []string{`{"name":"a","count":1}`, `{"flag":true}`, `{`, `null`, `{"x":1}`, `"\u0000"`, `{"name":"a","name":"b"}`, `{"Name":"a"}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -190,5 +247,92 @@ func TestParsePage(t *testing.T) {
 	}
 	if p := (Page{Number: 3, Size: 20}); p.Offset() != 40 {
 		t.Fatal("offset")
+	}
+}
+
+// deadlineWriter records the read deadlines http.ResponseController sets on it.
+type deadlineWriter struct {
+	*httptest.ResponseRecorder
+	deadlines []time.Time
+}
+
+func (w *deadlineWriter) SetReadDeadline(t time.Time) error {
+	w.deadlines = append(w.deadlines, t)
+	return nil
+}
+
+func TestBodyDeadlinePerRoute(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.Use(Errors(log), BodyDeadline(200*time.Millisecond, map[string]time.Duration{"/upload": 3 * time.Minute}))
+	var seen []time.Time // deadlines in force when the handler starts
+	var w *deadlineWriter
+	read := func(c *gin.Context) {
+		seen = append([]time.Time(nil), w.deadlines...)
+		_, _ = io.ReadAll(c.Request.Body)
+		c.Status(204)
+	}
+	e.POST("/json", read)
+	e.POST("/upload", read)
+	e.GET("/get", read)
+	for _, tc := range []struct {
+		method, path string
+		body         io.Reader
+		limit        time.Duration // 0: no deadline at all
+	}{
+		{"POST", "/json", strings.NewReader(`{}`), 200 * time.Millisecond},
+		{"POST", "/upload", strings.NewReader(`file`), 3 * time.Minute},
+		{"GET", "/get", nil, 0},
+	} {
+		w = &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
+		req := httptest.NewRequest(tc.method, tc.path, tc.body)
+		before := time.Now()
+		e.ServeHTTP(w, req)
+		after := time.Now()
+		if w.Code != 204 || len(w.deadlines) == 0 {
+			t.Fatalf("%s: %d, deadlines %v", tc.path, w.Code, w.deadlines)
+		}
+		if last := w.deadlines[len(w.deadlines)-1]; !last.IsZero() {
+			t.Errorf("%s: deadline %v still set after the body was read; want it lifted", tc.path, last)
+		}
+		if tc.limit == 0 {
+			if len(seen) != 1 || !seen[0].IsZero() {
+				t.Errorf("%s: deadlines %v, want only a lifted one", tc.path, seen)
+			}
+			continue
+		}
+		if len(seen) != 1 || seen[0].Before(before.Add(tc.limit)) || seen[0].After(after.Add(tc.limit)) {
+			t.Errorf("%s: deadline %v, want now+%s", tc.path, seen, tc.limit)
+		}
+	}
+}
+
+// timeoutBody fails like a connection whose read deadline passed.
+type timeoutBody struct{}
+
+func (timeoutBody) Read([]byte) (int, error) { return 0, os.ErrDeadlineExceeded }
+
+func TestBodyDeadlineAnswers408AndCloses(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e.Use(Errors(log), BodyDeadline(time.Second, nil))
+	// A handler that makes its own error of a failed read still answers 408.
+	e.POST("/x", H(func(c *gin.Context) error {
+		if _, err := io.ReadAll(c.Request.Body); err != nil {
+			return errs.New(errs.InvalidInput, "读取失败")
+		}
+		return nil
+	}))
+	e.POST("/json", H(func(c *gin.Context) error { var s sample; return Decode(c, &s) }))
+	for _, path := range []string{"/x", "/json"} {
+		w := &deadlineWriter{ResponseRecorder: httptest.NewRecorder()}
+		req := httptest.NewRequest("POST", path, io.NopCloser(timeoutBody{}))
+		req.Header.Set("Content-Type", "application/json")
+		e.ServeHTTP(w, req)
+		if w.Code != 408 || !strings.Contains(w.Body.String(), `"REQUEST_TIMEOUT"`) || w.Header().Get("Connection") != "close" {
+			t.Errorf("%s: %d %s %v, want 408 REQUEST_TIMEOUT with Connection: close", path, w.Code, w.Body, w.Header())
+		}
 	}
 }
