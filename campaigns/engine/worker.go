@@ -197,7 +197,7 @@ func (e *Engine) route(ctx context.Context, c campaigns.Campaign, d delivery, no
 		r.OpenID, r.AccountID = d.OpenID.String, d.AccountID.Int64
 	}
 	if len(d.PhoneEnc) > 0 {
-		ph, err := e.Keyring.Decrypt(d.PhoneEnc, d.KeyID, pii.AADResidentPhone)
+		ph, err := e.Keyring.DecryptRow(d.PhoneEnc, d.KeyID, pii.AADResidentPhone, d.ResidentID)
 		if err != nil {
 			return nil, "", err
 		}

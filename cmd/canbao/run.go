@@ -30,6 +30,7 @@ import (
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/pii/keycheck"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/logging"
@@ -215,6 +216,18 @@ func keyring(cfg *config.Config) (*pii.Keyring, error) {
 	return pii.NewKeyring(cfg.PII.KeyID, keys, indexID)
 }
 
+// checkKey refuses a PII key other than the one this database's personal data was written
+// with, recording the key check value of a key id used for the first time.
+func (a *app) checkKey(ctx context.Context) error {
+	err := keycheck.Ensure(ctx, a.db, a.kr)
+	var me *keycheck.MismatchError
+	if errors.As(err, &me) && a.cfg.Mode == config.ModeDev {
+		return fmt.Errorf("%w (dev mode: without CANBAO_PII_KEY the key comes from %s, made for this checkout; "+
+			"use the file of the checkout that wrote the data, or a database of this checkout's own)", err, a.cfg.Dev.SecretsFile)
+	}
+	return err
+}
+
 func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, _, err := loadConfig(args, "migrate", stderr)
 	if err != nil {
@@ -231,6 +244,9 @@ func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := database.Migrate(ctx, a.db, a.log); err != nil {
 		return err
 	}
+	if err := a.checkKey(ctx); err != nil {
+		return err
+	}
 	a.log.Info("schema is up to date")
 	return nil
 }
@@ -245,6 +261,9 @@ func cmdSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer a.close()
+	if err := a.checkKey(ctx); err != nil {
+		return err
+	}
 	opt := seed.Options{Log: a.log}
 	if cfg.Mode == config.ModeDev {
 		s, err := config.LoadDevSecrets(cfg.Dev.SecretsFile)
@@ -325,6 +344,9 @@ func cmdImportRoster(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer a.close()
+	if err := a.checkKey(ctx); err != nil {
+		return err
+	}
 	cfg := a.cfg
 	res, err := importer.RunFile(ctx, importer.New(a.db, a.kr, cfg.Location(), a.log), path, stderr)
 	if err != nil {
@@ -460,6 +482,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkQueries(ctx, a.db); err != nil {
 		return err
 	}
+	if err := a.checkKey(ctx); err != nil {
+		return err
+	}
 	if cfg.Mode == config.ModeDev && cfg.WeChat.AppID == "" {
 		stop, err := serveDevWeChat(cfg, a.log)
 		if err != nil {
@@ -505,6 +530,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Expired Idempotency-Key records are purged in the background until shutdown.
+	purgeCtx, stopPurge := context.WithCancel(context.WithoutCancel(ctx))
+	purgeDone := make(chan struct{})
+	go func() {
+		defer close(purgeDone)
+		srv.Idem.RunPurge(purgeCtx, cfg.Idem.PurgeInterval, cfg.Idem.PurgeBatch, nil)
+	}()
+	defer func() { stopPurge(); <-purgeDone }()
 	hs := &http.Server{
 		Handler:           srv.Engine,
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -217,5 +219,199 @@ func TestBadConfigurationStopsEveryCommand(t *testing.T) {
 	}
 	if err := run(context.Background(), nil, nil, io.Discard, io.Discard); err == nil {
 		t.Error("no command accepted")
+	}
+}
+
+// startServe runs `canbao serve` until it prints its address; it returns the base URL and a
+// stop function, or the error serve returned without ever serving.
+func startServe(t *testing.T) (base string, stop func() error, logs *bytes.Buffer, err error) {
+	t.Helper()
+	sctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	logs = &bytes.Buffer{}
+	go func() {
+		err := run(sctx, []string{"serve"}, nil, pw, logs)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	line, rerr := bufio.NewReader(pr).ReadString('\n')
+	if rerr != nil {
+		cancel()
+		return "", nil, logs, <-done
+	}
+	go io.Copy(io.Discard, pr) //nolint:errcheck
+	base = strings.Fields(strings.TrimPrefix(line, "canbao serving on "))[0]
+	return base, func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("serve did not stop")
+		}
+	}, logs, nil
+}
+
+// TestAnotherPIIKeyIsRefused: two dev checkouts against one database used to create two
+// dev-secrets files and serve each other's ciphertexts as "0000**********0000". The second
+// key is now refused at start by every command that touches personal data, naming the setting
+// and the file, and /readyz fails when the stored key check stops matching.
+func TestAnotherPIIKeyIsRefused(t *testing.T) {
+	dsn := dbtest.DSN(t)
+	_, prefix := dbtest.Redis(t)
+	t.Setenv("CANBAO_MODE", "dev")
+	t.Setenv("CANBAO_MYSQL_DSN", dsn)
+	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
+	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
+	secretsA := filepath.Join(t.TempDir(), "a", "dev-secrets.yaml")
+	secretsB := filepath.Join(t.TempDir(), "b", "dev-secrets.yaml")
+	t.Setenv("CANBAO_DEV_SECRETS_FILE", secretsA)
+	ctx := context.Background()
+
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"migrate"}, nil, &out, &errOut); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, errOut.String())
+	}
+	db, err := database.Open(ctx, dsn, database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`INSERT INTO villages (code, name, town, sort_order, created_at) VALUES ('zhenxing','振兴村','罗东镇',1,?)`, database.Now()); err != nil {
+		t.Fatal(err)
+	}
+	csvPath := filepath.Join(t.TempDir(), "roster.csv")
+	number := func(seq int) string {
+		return idcard.Generate("350583", time.Date(1980, 5, 6, 0, 0, 0, 0, time.UTC), seq, idcard.Female)
+	}
+	if err := os.WriteFile(csvPath, []byte("身份证号码,姓名,村居,参保状态\n"+number(3)+",林小红,振兴村,未参保\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"import", "roster", csvPath}, nil, &out, &errOut); err != nil {
+		t.Fatalf("import with key A: %v", err)
+	}
+	residents := func() (n int) {
+		if err := db.Get(&n, `SELECT COUNT(*) FROM residents`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if residents() != 1 {
+		t.Fatalf("import wrote %d residents", residents())
+	}
+
+	// The second checkout: a fresh dev-secrets file, hence another PII key under the same id.
+	t.Setenv("CANBAO_DEV_SECRETS_FILE", secretsB)
+	if base, stop, _, err := startServe(t); err == nil {
+		_ = stop()
+		t.Fatalf("serve started on %s with another PII key", base)
+	} else if !strings.Contains(err.Error(), "CANBAO_PII_KEY") || !strings.Contains(err.Error(), secretsB) {
+		t.Fatalf("serve with another key: %v", err)
+	}
+	if err := os.WriteFile(csvPath, []byte("身份证号码,姓名,村居,参保状态\n"+number(4)+",林小青,振兴村,未参保\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"import", "roster", csvPath}, {"seed", "demo"}, {"migrate"}} {
+		if err := run(ctx, args, nil, &out, &errOut); err == nil || !strings.Contains(err.Error(), "CANBAO_PII_KEY") {
+			t.Fatalf("%v with another key: %v", args, err)
+		}
+	}
+	if n := residents(); n != 1 {
+		t.Fatalf("a refused command wrote residents: %d", n)
+	}
+	// Production names the variable the same way.
+	t.Setenv("CANBAO_MODE", "production")
+	t.Setenv("CANBAO_JWT_SECRET", strings.Repeat("j", 40))
+	t.Setenv("CANBAO_PII_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	if _, stop, _, err := startServe(t); err == nil {
+		_ = stop()
+		t.Fatal("serve started with another production key")
+	} else if !strings.Contains(err.Error(), "CANBAO_PII_KEY") || strings.Contains(err.Error(), "dev-secrets") {
+		t.Fatalf("production serve with another key: %v", err)
+	}
+
+	// Back to the right key: serve starts and /readyz reports the key check.
+	t.Setenv("CANBAO_MODE", "dev")
+	t.Setenv("CANBAO_JWT_SECRET", "")
+	t.Setenv("CANBAO_PII_KEY", "")
+	t.Setenv("CANBAO_DEV_SECRETS_FILE", secretsA)
+	base, stop, logs, err := startServe(t)
+	if err != nil {
+		t.Fatalf("serve with the right key: %v\n%s", err, logs.String())
+	}
+	readyz := func() (int, string) {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := readyz(); code != 200 || !strings.Contains(body, `"pii_key":"ok"`) {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+	// The stored check value changes under the running instance (another key recorded it).
+	if _, err := db.Exec(`UPDATE pii_key_checks SET check_value = UNHEX(REPEAT('ab', 32))`); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := readyz(); code != 503 || !strings.Contains(body, "CANBAO_PII_KEY") {
+		t.Fatalf("readyz after the key check changed: %d %s", code, body)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+}
+
+// TestServePurgesExpiredIdempotencyKeys: nothing ever called the purge; serve now runs it in
+// the background and stops it on shutdown.
+func TestServePurgesExpiredIdempotencyKeys(t *testing.T) {
+	dsn := dbtest.DSN(t)
+	_, prefix := dbtest.Redis(t)
+	t.Setenv("CANBAO_MODE", "dev")
+	t.Setenv("CANBAO_MYSQL_DSN", dsn)
+	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
+	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
+	ctx := context.Background()
+	if err := run(ctx, []string{"migrate"}, nil, io.Discard, io.Discard); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	db, err := database.Open(ctx, dsn, database.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := database.Now()
+	for i, exp := range []time.Time{now.Add(-time.Hour), now.Add(-time.Minute), now.Add(time.Hour)} {
+		if _, err := db.Exec(`INSERT INTO idempotency_keys (scope_hash, request_hash, state, created_at, expires_at)
+			VALUES (UNHEX(SHA2(?, 256)), UNHEX(SHA2(?, 256)), 'done', ?, ?)`, fmt.Sprint(i), fmt.Sprint(i), exp.Add(-24*time.Hour), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, stop, logs, err := startServe(t)
+	if err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	// Wait on the state: the first pass runs as serve starts.
+	var left int
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); <-tick.C {
+		if err := db.Get(&left, `SELECT COUNT(*) FROM idempotency_keys`); err != nil {
+			t.Fatal(err)
+		}
+		if left == 1 {
+			break
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	var fresh int
+	_ = db.Get(&fresh, `SELECT COUNT(*) FROM idempotency_keys WHERE expires_at > ?`, now)
+	if left != 1 || fresh != 1 {
+		t.Fatalf("keys left after serve started: %d (fresh %d), want only the fresh one\n%s", left, fresh, logs.String())
 	}
 }

@@ -40,6 +40,7 @@ type Config struct {
 	SMS       SMS       `koanf:"sms"`
 	Auth      Auth      `koanf:"auth"`
 	Campaigns Campaigns `koanf:"campaigns"`
+	Idem      Idem      `koanf:"idempotency"`
 	Business  Business  `koanf:"business"`
 	Dev       Dev       `koanf:"dev"`
 }
@@ -124,6 +125,12 @@ type Auth struct {
 	LoginMaxFailures int           `koanf:"login_max_failures"`
 	Lockout          time.Duration `koanf:"lockout"`
 	LoginRatePerIP   int           `koanf:"login_rate_per_ip"`
+}
+
+// Idem tunes the background purge of expired Idempotency-Key records.
+type Idem struct {
+	PurgeInterval time.Duration `koanf:"purge_interval"`
+	PurgeBatch    int           `koanf:"purge_batch"`
 }
 
 // Campaigns tunes the outreach engine.
@@ -290,6 +297,9 @@ func (c *Config) Validate() error {
 		c.Campaigns.AttributionDays < 1 || c.Campaigns.VisitedRecentlyDays < 0 || c.Campaigns.RemindersForVisit < 0 ||
 		c.Campaigns.Lease < time.Second || c.Campaigns.RequeueAfter < time.Second {
 		errs = append(errs, errors.New("campaigns: workers 1-256; default_rate_per_minute and attribution_days positive; lease and requeue_after at least 1s"))
+	}
+	if c.Idem.PurgeInterval < time.Second || c.Idem.PurgeBatch < 1 || c.Idem.PurgeBatch > 10000 {
+		errs = append(errs, errors.New("idempotency: purge_interval at least 1s, purge_batch 1-10000"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

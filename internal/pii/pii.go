@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -26,6 +27,7 @@ const (
 	// HKDF info labels; changing them changes every derived key.
 	infoEncrypt = "canbao/pii/v1/aes-256-gcm"
 	infoIndex   = "canbao/pii/v1/blind-index/hmac-sha256"
+	infoCheck   = "canbao/pii/v1/key-check"
 )
 
 // ErrUnknownKeyID is returned by Decrypt when the ciphertext's key id is not in the keyring.
@@ -40,6 +42,7 @@ var ErrDecrypt = errors.New("pii: ciphertext cannot be decrypted (wrong key, wro
 type Keyring struct {
 	activeID string
 	aeads    map[string]cipher.AEAD
+	checks   map[string][]byte
 	indexKey []byte
 }
 
@@ -57,7 +60,7 @@ func NewKeyring(activeID string, masters map[string][]byte, indexKeyID string) (
 	if _, ok := masters[indexKeyID]; !ok {
 		return nil, fmt.Errorf("pii: blind-index key id %q is not among the master keys", indexKeyID)
 	}
-	k := &Keyring{activeID: activeID, aeads: make(map[string]cipher.AEAD, len(masters))}
+	k := &Keyring{activeID: activeID, aeads: make(map[string]cipher.AEAD, len(masters)), checks: make(map[string][]byte, len(masters))}
 	for id, master := range masters {
 		if id == "" {
 			return nil, errors.New("pii: master key id must not be empty")
@@ -78,6 +81,9 @@ func NewKeyring(activeID string, masters map[string][]byte, indexKeyID string) (
 			return nil, fmt.Errorf("pii: key %q: %w", id, err)
 		}
 		k.aeads[id] = aead
+		if k.checks[id], err = hkdf.Key(sha256.New, master, nil, infoCheck, 32); err != nil {
+			return nil, fmt.Errorf("pii: derive key check value %q: %w", id, err)
+		}
 		if id == indexKeyID {
 			if k.indexKey, err = hkdf.Key(sha256.New, master, nil, infoIndex, 32); err != nil {
 				return nil, fmt.Errorf("pii: derive blind-index key %q: %w", id, err)
@@ -140,6 +146,34 @@ func (k *Keyring) Decrypt(ct []byte, keyID, aad string) (string, error) {
 		return "", ErrDecrypt
 	}
 	return string(pt), nil
+}
+
+// DecryptRow is Decrypt for a stored row: on failure the error names the column (aad), the
+// row id and the key id, never the ciphertext, so that the log says which row is unreadable.
+func (k *Keyring) DecryptRow(ct []byte, keyID, aad string, rowID int64) (string, error) {
+	pt, err := k.Decrypt(ct, keyID, aad)
+	if err != nil {
+		return "", fmt.Errorf("decrypt %s of row %d with key id %q: %w", aad, rowID, keyID, err)
+	}
+	return pt, nil
+}
+
+// KeyIDs returns the ids of every key of the ring, sorted.
+func (k *Keyring) KeyIDs() []string {
+	ids := make([]string, 0, len(k.aeads))
+	for id := range k.aeads {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// CheckValue returns the key check value of a key: 32 bytes derived from its master key with
+// HKDF under a label of its own, so it reveals nothing of the keys that encrypt or index. Stored
+// once per key id, it tells at start whether the configured key is the one the data was
+// written with. It returns nil for an unknown key id.
+func (k *Keyring) CheckValue(keyID string) []byte {
+	return slices.Clone(k.checks[keyID])
 }
 
 // BlindIndex returns HMAC-SHA256(indexKey, kind || 0x00 || value), 32 bytes, for equality lookups.

@@ -93,9 +93,17 @@ type View struct {
 	DecidedAt        *time.Time `json:"decided_at"`
 }
 
-func (s *Service) view(r row) View {
+func (s *Service) view(r row) (View, error) {
+	idMasked, err := s.maskedID(r.IDNumberEnc, r.KeyID, r.ID)
+	if err != nil {
+		return View{}, err
+	}
+	phoneMasked, err := s.maskedPhone(r.PhoneEnc, r.KeyID, r.ID)
+	if err != nil {
+		return View{}, err
+	}
 	v := View{ID: r.ID, Status: r.Status, Scheme: r.Scheme, RegisterAt: r.RegisterAt, VillageCode: r.VillageCode,
-		Name: r.Name, IDNumberMasked: s.maskedID(r.IDNumberEnc, r.KeyID), PhoneMasked: s.maskedPhone(r.PhoneEnc, r.KeyID),
+		Name: r.Name, IDNumberMasked: idMasked, PhoneMasked: phoneMasked,
 		Employed: r.Employed, LandExpropriated: r.LandExpropriated, Privacy: r.Privacy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.Tier.Valid {
 		t := r.Tier.Int64
@@ -109,7 +117,7 @@ func (s *Service) view(r row) View {
 		d := r.DecidedAt.Time
 		v.DecidedAt = &d
 	}
-	return v
+	return v, nil
 }
 
 const selectRow = `SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
@@ -128,7 +136,11 @@ func (s *Service) list(ctx context.Context, where string, args []any, order stri
 	}
 	out := make([]View, len(rows))
 	for i, r := range rows {
-		out[i] = s.view(r)
+		v, err := s.view(r)
+		if err != nil {
+			return nil, 0, err
+		}
+		out[i] = v
 	}
 	return out, total, nil
 }
@@ -272,7 +284,7 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (View, err
 	if err != nil {
 		return View{}, err
 	}
-	return s.view(out), nil
+	return s.view(out)
 }
 
 // enroll marks the person insured and records the new enrollment once. It runs when staff

@@ -108,16 +108,16 @@ func (s *Service) export(c *gin.Context) error {
 		return err
 	}
 	for i, r := range rows {
-		id, err := s.kr.Decrypt(r.IDNumberEnc, r.KeyID, pii.AADRegistrationIDNumber)
+		id, err := s.kr.DecryptRow(r.IDNumberEnc, r.KeyID, pii.AADRegistrationIDNumber, r.ID)
 		if err != nil {
-			return errs.Internalf("decrypt registration %d: %w", r.ID, err)
+			return errs.Internalf("%w", err)
 		}
-		phone, err := s.kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADRegistrationPhone)
+		phone, err := s.kr.DecryptRow(r.PhoneEnc, r.KeyID, pii.AADRegistrationPhone, r.ID)
 		if r.PersonPhoneEnc != nil {
-			phone, err = s.kr.Decrypt(r.PersonPhoneEnc, r.PersonKeyID, pii.AADResidentPhone)
+			phone, err = s.kr.DecryptRow(r.PersonPhoneEnc, r.PersonKeyID, pii.AADResidentPhone, r.ID)
 		}
 		if err != nil {
-			return errs.Internalf("decrypt registration %d: %w", r.ID, err)
+			return errs.Internalf("%w", err)
 		}
 		if !full {
 			id, phone = pii.MaskID(id), pii.MaskPhone(phone)

@@ -384,19 +384,20 @@ func referralFor(o eligibility.Option) *Referral {
 	}
 }
 
-// MaskedIDOf decrypts a registration's ID number only to mask it.
-func (s *Service) maskedID(enc []byte, keyID string) string {
-	id, err := s.kr.Decrypt(enc, keyID, pii.AADRegistrationIDNumber)
+// maskedID decrypts a registration's ID number only to mask it; failing to decrypt it is an
+// error naming the row, never a placeholder.
+func (s *Service) maskedID(enc []byte, keyID string, rowID int64) (string, error) {
+	id, err := s.kr.DecryptRow(enc, keyID, pii.AADRegistrationIDNumber, rowID)
 	if err != nil {
-		return "******************"
+		return "", err
 	}
-	return pii.MaskID(id)
+	return pii.MaskID(id), nil
 }
 
-func (s *Service) maskedPhone(enc []byte, keyID string) string {
-	p, err := s.kr.Decrypt(enc, keyID, pii.AADRegistrationPhone)
+func (s *Service) maskedPhone(enc []byte, keyID string, rowID int64) (string, error) {
+	p, err := s.kr.DecryptRow(enc, keyID, pii.AADRegistrationPhone, rowID)
 	if err != nil {
-		return "***********"
+		return "", err
 	}
-	return pii.MaskPhone(p)
+	return pii.MaskPhone(p), nil
 }

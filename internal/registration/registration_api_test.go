@@ -371,3 +371,33 @@ func TestVillageAdminReview(t *testing.T) {
 		t.Fatalf("unknown id: %d", w.Code)
 	}
 }
+
+// TestUndecryptableRegistrationIsAnError: a registration's phone sealed under another key was
+// listed as "***********"; it is a 500 and a log line naming the row now.
+func TestUndecryptableRegistrationIsAnError(t *testing.T) {
+	env := servertest.New(t)
+	tok, _ := env.Resident()
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	w := post(env, tok, body(idAged(48, idcard.Male, 70), nil))
+	if w.Code != 201 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	var r struct{ ID int64 }
+	w.JSON(t, &r)
+	other := make([]byte, 32)
+	other[0] = 3
+	kr, err := pii.NewKeyring("k1", map[string][]byte{"k1": other}, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _, _ := kr.Encrypt("13800001111", pii.AADRegistrationPhone)
+	env.Exec(`UPDATE registrations SET phone_enc = ? WHERE id = ?`, ct, r.ID)
+	env.SkipContract = true // 500 INTERNAL is documented once for every route
+	w = env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/registrations", Token: admin})
+	if w.Code != 500 || w.ErrorCode() != "INTERNAL" || strings.Contains(string(w.Body), "*****") {
+		t.Fatalf("list with an undecryptable registration: %d %s", w.Code, w.Body)
+	}
+	if logs := env.Logs.String(); !strings.Contains(logs, fmt.Sprintf("row %d", r.ID)) || !strings.Contains(logs, pii.AADRegistrationPhone) {
+		t.Fatalf("the log does not name the row:\n%s", logs)
+	}
+}

@@ -271,23 +271,29 @@ func (s *Service) List(ctx context.Context, f Filter, page web.Page) (Page, erro
 	}
 	items := make([]Item, len(rows))
 	for i, r := range rows {
-		items[i] = s.item(r, today)
+		var err error
+		if items[i], err = s.item(r, today); err != nil {
+			return Page{}, err
+		}
 	}
 	return Page{List: web.NewList(items, total), ExcludedOutOfAge: all - total}, nil
 }
 
-func (s *Service) item(r row, today time.Time) Item {
+// item masks one row; a value that cannot be decrypted is an error (500), never a placeholder.
+func (s *Service) item(r row, today time.Time) (Item, error) {
 	it := Item{ID: r.ID, Name: r.Name, Gender: r.Gender, Age: idcard.AgeOn(r.Birth, today), VillageCode: r.Village, Status: r.Status}
-	if id, err := s.kr.Decrypt(r.IDEnc, r.KeyID, pii.AADResidentIDNumber); err == nil {
-		it.IDNumberMasked = pii.MaskID(id)
-	} else {
-		it.IDNumberMasked = "0000**********0000"
+	id, err := s.kr.DecryptRow(r.IDEnc, r.KeyID, pii.AADResidentIDNumber, r.ID)
+	if err != nil {
+		return Item{}, err
 	}
+	it.IDNumberMasked = pii.MaskID(id)
 	if len(r.PhoneEnc) > 0 {
-		if ph, err := s.kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADResidentPhone); err == nil {
-			m := pii.MaskPhone(ph)
-			it.PhoneMasked = &m
+		ph, err := s.kr.DecryptRow(r.PhoneEnc, r.KeyID, pii.AADResidentPhone, r.ID)
+		if err != nil {
+			return Item{}, err
 		}
+		m := pii.MaskPhone(ph)
+		it.PhoneMasked = &m
 	}
 	if r.VisitedAt.Valid {
 		lv := &LastVisit{VisitedAt: r.VisitedAt.Time, Outcome: r.Outcome.String}
@@ -300,7 +306,7 @@ func (s *Service) item(r row, today time.Time) Item {
 		}
 		it.LastVisit = lv
 	}
-	return it
+	return it, nil
 }
 
 type revealRequest struct {
@@ -341,15 +347,15 @@ func (s *Service) reveal(c *gin.Context) error {
 	if err := s.limiter.Allow(ctx, "reveal", strconv.FormatInt(p.ID, 10), redis_rate.Limit{Rate: revealsPerHour, Burst: revealsPerHour, Period: time.Hour}); err != nil {
 		return err
 	}
-	full, err := s.kr.Decrypt(r.IDEnc, r.KeyID, pii.AADResidentIDNumber)
+	full, err := s.kr.DecryptRow(r.IDEnc, r.KeyID, pii.AADResidentIDNumber, id)
 	if err != nil {
-		return errs.Internalf("decrypt resident %d: %w", id, err)
+		return errs.Internalf("%w", err)
 	}
 	out := revealed{IDNumber: full}
 	if len(r.PhoneEnc) > 0 {
-		ph, err := s.kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADResidentPhone)
+		ph, err := s.kr.DecryptRow(r.PhoneEnc, r.KeyID, pii.AADResidentPhone, id)
 		if err != nil {
-			return errs.Internalf("decrypt resident %d phone: %w", id, err)
+			return errs.Internalf("%w", err)
 		}
 		out.Phone = &ph
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/idcard"
+	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/server/servertest"
 )
 
@@ -165,5 +166,50 @@ func TestOptOutIsScopedAndAudited(t *testing.T) {
 	}
 	if n := env.Count(`SELECT COUNT(*) FROM audit_log WHERE action = 'resident.opt_out'`); n != 1 {
 		t.Fatalf("audit rows %d", n)
+	}
+}
+
+// TestUndecryptableRowIsAnError: a roster row sealed under another key (same key id) used to
+// be listed with a placeholder ID number and no phone, logging nothing. It is an error now:
+// 500 to the client, and a log line naming the row and the key id, never the data.
+func TestUndecryptableRowIsAnError(t *testing.T) {
+	env := servertest.New(t)
+	env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Phone: "13912345678"})
+	bad, _ := env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Phone: "13912340000"})
+	other := make([]byte, 32)
+	other[0] = 1
+	kr, err := pii.NewKeyring("k1", map[string][]byte{"k1": other}, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []struct{ name, aad, value string }{
+		{"id_number_enc", pii.AADResidentIDNumber, "350583198005060031"},
+		{"phone_enc", pii.AADResidentPhone, "13912340000"},
+	} {
+		ct, _, err := kr.Encrypt(col.value, col.aad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.Exec(`UPDATE residents SET `+col.name+` = ? WHERE id = ?`, ct, bad)
+	}
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	env.SkipContract = true // 500 INTERNAL is documented once for every route, not per operation
+	w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/residents", Token: admin})
+	if w.Code != 500 || w.ErrorCode() != "INTERNAL" || strings.Contains(string(w.Body), "0000*") {
+		t.Fatalf("list with an undecryptable row: %d %s", w.Code, w.Body)
+	}
+	logs := env.Logs.String()
+	if !strings.Contains(logs, fmt.Sprintf("row %d", bad)) || !strings.Contains(logs, `key id \"k1\"`) ||
+		!strings.Contains(logs, pii.AADResidentIDNumber) {
+		t.Fatalf("the log does not name the row and key id:\n%s", logs)
+	}
+	// The phone alone is undecryptable: still an error, not a missing phone.
+	good, _, _ := env.Keyring.Encrypt("350583198005060031", pii.AADResidentIDNumber)
+	env.Exec(`UPDATE residents SET id_number_enc = ? WHERE id = ?`, good, bad)
+	if w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/residents", Token: admin}); w.Code != 500 {
+		t.Fatalf("list with an undecryptable phone: %d %s", w.Code, w.Body)
+	}
+	if !strings.Contains(env.Logs.String(), pii.AADResidentPhone) {
+		t.Fatalf("the log does not name the phone column:\n%s", env.Logs.String())
 	}
 }

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -25,6 +26,7 @@ import (
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/pii/keycheck"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/idempotency"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
@@ -123,7 +125,7 @@ func New(d Deps) (*Server, error) {
 	r.Handle(http.MethodGet, "/healthz", auth.Public(), func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
-	r.Handle(http.MethodGet, "/readyz", auth.Public(), readyz(d.DB, d.Redis))
+	r.Handle(http.MethodGet, "/readyz", auth.Public(), readyz(d.DB, d.Redis, d.Keyring))
 	r.Handle(http.MethodGet, "/metrics", auth.Public(), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	idem := idempotency.New(d.DB, d.Log, auth.SubjectString)
@@ -163,15 +165,24 @@ func New(d Deps) (*Server, error) {
 		Counters: stats, WeChat: wx, Log: d.Log}, nil
 }
 
-// readyz answers 200 only when MySQL and Redis both answer within a second.
-func readyz(db *sqlx.DB, rdb *redis.Client) gin.HandlerFunc {
+// readyz answers 200 only when MySQL and Redis both answer within a second and the PII keys
+// still match the key check values stored in the database (one small query).
+func readyz(db *sqlx.DB, rdb *redis.Client, kr *pii.Keyring) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 		defer cancel()
-		checks := gin.H{"mysql": "ok", "redis": "ok"}
+		checks := gin.H{"mysql": "ok", "redis": "ok", "pii_key": "ok"}
 		ready := true
 		if err := db.PingContext(ctx); err != nil {
-			checks["mysql"], ready = "unavailable", false
+			checks["mysql"], checks["pii_key"], ready = "unavailable", "unknown", false
+		} else if err := keycheck.Verify(ctx, db, kr); err != nil {
+			var me *keycheck.MismatchError
+			if errors.As(err, &me) {
+				checks["pii_key"] = me.Setting() + " does not match the key check value of key id " + strconv.Quote(me.KeyID) + " in the database"
+			} else {
+				checks["pii_key"] = "unknown"
+			}
+			ready = false
 		}
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			checks["redis"], ready = "unavailable", false

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/pii/keycheck"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/server"
 	"github.com/canbao/canbao/internal/server/servertest"
@@ -178,3 +179,21 @@ func TestReadyzIs503WhenABackingServiceIsDown(t *testing.T) {
 
 var _ = context.Background
 var _ = database.Now
+
+// TestReadyzFailsWhenThePIIKeyCheckFails: a database whose key check value for the key id in
+// use is another key's makes /readyz fail, naming the setting.
+func TestReadyzFailsWhenThePIIKeyCheckFails(t *testing.T) {
+	env := servertest.New(t)
+	if err := keycheck.Ensure(context.Background(), env.DB, env.Keyring); err != nil {
+		t.Fatal(err)
+	}
+	w := env.Do(servertest.Request{Method: "GET", Path: "/readyz"})
+	if w.Code != 200 || !strings.Contains(string(w.Body), `"pii_key":"ok"`) {
+		t.Fatalf("readyz with the right key: %d %s", w.Code, w.Body)
+	}
+	env.Exec(`UPDATE pii_key_checks SET check_value = UNHEX(REPEAT('cd', 32)) WHERE key_id = 'k1'`)
+	w = env.Do(servertest.Request{Method: "GET", Path: "/readyz"})
+	if w.Code != 503 || !strings.Contains(string(w.Body), "CANBAO_PII_KEY") || !strings.Contains(string(w.Body), `\"k1\"`) {
+		t.Fatalf("readyz with another key's check value: %d %s", w.Code, w.Body)
+	}
+}

@@ -22,7 +22,7 @@ import (
 
 // PhoneMasker decrypts and masks a resident's phone (the PII keyring).
 type PhoneMasker interface {
-	Decrypt(ct []byte, keyID, aad string) (string, error)
+	DecryptRow(ct []byte, keyID, aad string, rowID int64) (string, error)
 }
 
 // Routes registers the visit and task-list endpoints; idem is the Idempotency-Key middleware.
@@ -208,10 +208,12 @@ func (s *Service) TaskList(ctx context.Context, village string, page web.Page, k
 	for i, r := range rows {
 		t := Task{ResidentID: r.ID, Name: r.Name, Gender: r.Gender, Age: idcard.AgeOn(r.Birth, today)}
 		if len(r.PhoneEnc) > 0 {
-			if ph, err := kr.Decrypt(r.PhoneEnc, r.KeyID, pii.AADResidentPhone); err == nil {
-				m := pii.MaskPhone(ph)
-				t.PhoneMasked = &m
+			ph, err := kr.DecryptRow(r.PhoneEnc, r.KeyID, pii.AADResidentPhone, r.ID)
+			if err != nil {
+				return TaskPage{}, err // a phone that cannot be decrypted is an error, not a missing phone
 			}
+			m := pii.MaskPhone(ph)
+			t.PhoneMasked = &m
 		}
 		switch r.Priority {
 		case 1:

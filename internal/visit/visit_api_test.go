@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/server/servertest"
 )
 
@@ -228,4 +229,28 @@ func TestVisitsBatchReplayOutcomesAndTasks(t *testing.T) {
 		t.Fatalf("bad date: %d", code)
 	}
 	_ = volID
+}
+
+// TestTaskWithUndecryptablePhoneIsAnError: a phone sealed under another key used to vanish
+// from the task list (phone_masked null) without a word; it is a 500 and a log line now.
+func TestTaskWithUndecryptablePhoneIsAnError(t *testing.T) {
+	env := servertest.New(t)
+	r, _ := env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Phone: "13912345678"})
+	other := make([]byte, 32)
+	other[0] = 2
+	kr, err := pii.NewKeyring("k1", map[string][]byte{"k1": other}, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _, _ := kr.Encrypt("13912345678", pii.AADResidentPhone)
+	env.Exec(`UPDATE residents SET phone_enc = ? WHERE id = ?`, ct, r)
+	vol, _ := env.Staff(auth.RoleVolunteer, "zhenxing")
+	env.SkipContract = true // 500 INTERNAL is documented once for every route
+	w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/visit-tasks", Token: vol})
+	if w.Code != 500 || w.ErrorCode() != "INTERNAL" {
+		t.Fatalf("tasks with an undecryptable phone: %d %s", w.Code, w.Body)
+	}
+	if logs := env.Logs.String(); !strings.Contains(logs, fmt.Sprintf("row %d", r)) || !strings.Contains(logs, pii.AADResidentPhone) {
+		t.Fatalf("the log does not name the row:\n%s", logs)
+	}
 }

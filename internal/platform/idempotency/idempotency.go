@@ -190,13 +190,72 @@ func (k *Keys) finish(ctx context.Context, id int64, rec *recorder) {
 	}
 }
 
-// Purge deletes expired keys; run it from a periodic job.
-func (k *Keys) Purge(ctx context.Context) (int64, error) {
-	res, err := k.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at < ? LIMIT 10000`, database.Now())
-	if err != nil {
-		return 0, database.Map(err)
+// Defaults of the background purge (idempotency.purge_interval, idempotency.purge_batch).
+const (
+	DefaultPurgeInterval = 10 * time.Minute
+	DefaultPurgeBatch    = 1000
+)
+
+// PurgeResult is what one purge pass did.
+type PurgeResult struct {
+	Deleted int64 // keys deleted
+	Batches int   // DELETE statements run
+}
+
+// PurgeExpired deletes the keys expired at now, batch rows per statement (through the
+// expires_at index, so each statement locks a bounded range), until a statement deletes fewer
+// than batch rows. Keys live for Retention; a key expired in the meantime is also deleted by
+// claim when it is reused, so a pass that stops early loses nothing.
+func (k *Keys) PurgeExpired(ctx context.Context, now time.Time, batch int) (PurgeResult, error) {
+	if batch <= 0 {
+		batch = DefaultPurgeBatch
 	}
-	return res.RowsAffected()
+	var r PurgeResult
+	for {
+		res, err := k.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at < ? ORDER BY expires_at LIMIT ?`, now, batch)
+		if err != nil {
+			return r, database.Map(err)
+		}
+		r.Batches++
+		n, err := res.RowsAffected()
+		if err != nil {
+			return r, err
+		}
+		r.Deleted += n
+		if n < int64(batch) {
+			return r, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+	}
+}
+
+// RunPurge purges expired keys once at start and then every interval, until ctx ends. pass,
+// when not nil, sees each pass's result (tests); failures are logged and retried next time.
+func (k *Keys) RunPurge(ctx context.Context, interval time.Duration, batch int, pass func(PurgeResult, error)) {
+	if interval <= 0 {
+		interval = DefaultPurgeInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		r, err := k.PurgeExpired(ctx, database.Now(), batch)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			k.log.ErrorContext(ctx, "idempotency: purge of expired keys failed", "err", err, "deleted", r.Deleted)
+		case r.Deleted > 0:
+			k.log.InfoContext(ctx, "idempotency: expired keys purged", "deleted", r.Deleted, "batches", r.Batches)
+		}
+		if pass != nil {
+			pass(r, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // recorder keeps a copy of the answer.
