@@ -325,7 +325,7 @@ func cmdImportRoster(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	defer a.close()
 	cfg := a.cfg
-	res, err := importer.RunFile(ctx, importer.New(a.db, a.kr, cfg.Location(), a.log), path, stderr)
+	res, err := importer.RunFile(ctx, importer.New(a.db, a.kr, cfg.Location(), enrollment.New(cfg.Location(), cfg.Campaigns.AttributionDays), a.log), path, stderr)
 	if err != nil {
 		return describe(err)
 	}
@@ -459,7 +459,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkQueries(ctx, a.db); err != nil {
 		return err
 	}
-	enrollment.AttributionDays = cfg.Campaigns.AttributionDays
 	srv, err := server.New(server.Deps{Config: cfg, DB: a.db, Redis: a.rdb, Keyring: a.kr, Rules: a.rules, Log: a.log})
 	if err != nil {
 		return err
