@@ -23,7 +23,7 @@ func (h *harness) enroll(p person, source int64) bool {
 			return err
 		}
 		var err error
-		counted, err = enrollment.Record(ctx, tx, enrollment.Enrollment{ResidentID: p.ID, Village: p.Village, Scheme: "resident_pension",
+		counted, err = enrollment.New(h.env.Config.Location(), h.env.Config.Campaigns.AttributionDays).Record(ctx, tx, enrollment.Enrollment{ResidentID: p.ID, Village: p.Village, Scheme: "resident_pension",
 			Source: enrollment.SourceRegistration, SourceID: source, Day: web.Today(time.Now(), h.env.Config.Location())})
 		return err
 	})

@@ -348,7 +348,7 @@ func cmdImportRoster(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	cfg := a.cfg
-	res, err := importer.RunFile(ctx, importer.New(a.db, a.kr, cfg.Location(), a.log), path, stderr)
+	res, err := importer.RunFile(ctx, importer.New(a.db, a.kr, cfg.Location(), enrollment.New(cfg.Location(), cfg.Campaigns.AttributionDays), a.log), path, stderr)
 	if err != nil {
 		return describe(err)
 	}
@@ -492,7 +492,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer stop()
 	}
-	enrollment.AttributionDays = cfg.Campaigns.AttributionDays
 	srv, err := server.New(server.Deps{Config: cfg, DB: a.db, Redis: a.rdb, Keyring: a.kr, Rules: a.rules, Log: a.log})
 	if err != nil {
 		return err

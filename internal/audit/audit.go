@@ -6,6 +6,7 @@ package audit
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
@@ -83,6 +84,22 @@ func New(db *sqlx.DB) *Log { return &Log{db: db} }
 const insert = `INSERT INTO audit_log (at, actor_kind, actor_id, role, ip, request_id, action, object_type, object_id, result, detail)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
+// DetailMaxChars is the size of audit_log.detail: VARCHAR(500) in utf8mb4 counts characters.
+const DetailMaxChars = 500
+
+// Truncate makes s valid UTF-8 and cuts it to at most max characters, never inside one.
+func Truncate(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}
+
 // Record writes one event on its own.
 func (l *Log) Record(ctx context.Context, e Event) error { return l.RecordTx(ctx, l.db, e) }
 
@@ -93,10 +110,7 @@ func (l *Log) RecordTx(ctx context.Context, ext sqlx.ExecerContext, e Event) err
 	if e.ActorID != 0 {
 		actor = e.ActorID
 	}
-	detail := pii.Redact(e.Detail)
-	if len(detail) > 500 {
-		detail = detail[:500]
-	}
+	detail := Truncate(pii.Redact(e.Detail), DetailMaxChars)
 	_, err := ext.ExecContext(ctx, insert, database.Now(), e.ActorKind, actor, e.Role, e.IP, e.RequestID,
 		e.Action, e.ObjectType, e.ObjectID, e.Result, detail)
 	return database.Map(err)

@@ -8,10 +8,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/platform/database"
 )
 
@@ -29,77 +31,239 @@ type Enrollment struct {
 	Scheme     string
 	Source     string
 	SourceID   int64
-	Day        time.Time // civil date (Asia/Shanghai) as 00:00 UTC
+	Day        time.Time // civil date in the business time zone, as 00:00 UTC
 }
+
+// Recorder records new enrollments and credits them to the campaigns that reached the
+// person. Its business time zone and attribution window come from the configuration.
+type Recorder struct {
+	loc  *time.Location
+	days int
+}
+
+// New builds a recorder for the business time zone loc (config business.timezone) and an
+// attribution window of attributionDays whole days (config campaigns.attribution_days).
+// It panics on a nil zone or a window under one day: both are programmer errors, checked
+// when the configuration loads.
+func New(loc *time.Location, attributionDays int) *Recorder {
+	if loc == nil {
+		panic("enrollment: nil time zone")
+	}
+	if attributionDays < 1 {
+		panic("enrollment: attribution window under one day")
+	}
+	return &Recorder{loc: loc, days: attributionDays}
+}
+
+// Location is the business time zone the recorder reads days in.
+func (r *Recorder) Location() *time.Location { return r.loc }
+
+// AttributionDays is how long after being reached an enrollment counts as a campaign's
+// conversion.
+func (r *Recorder) AttributionDays() int { return r.days }
 
 // Record adds the enrollment unless the person already counts; it reports whether it counted.
 // It must run inside the transaction that changed the person's status.
-func Record(ctx context.Context, tx *sqlx.Tx, e Enrollment) (bool, error) {
-	var n int
-	if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM enrollments WHERE resident_id = ? FOR UPDATE`, e.ResidentID); err != nil {
-		return false, database.Map(err)
-	}
-	if n > 0 {
-		return false, nil
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, enrolled_on, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.ResidentID, e.Village, e.Scheme, e.Source, e.SourceID, e.Day, database.Now())
-	if database.IsDuplicate(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, database.Map(err)
-	}
-	if err := bump(ctx, tx, e.Village, e.Day, 1); err != nil {
-		return false, err
-	}
-	if err := attribute(ctx, tx, e); err != nil {
-		return false, err
-	}
-	return true, nil
+func (r *Recorder) Record(ctx context.Context, tx *sqlx.Tx, e Enrollment) (bool, error) {
+	n, err := r.RecordBatch(ctx, tx, []Enrollment{e})
+	return n == 1, err
 }
 
-// AttributionDays is how long after being reached an enrollment counts as a campaign's
-// conversion (campaigns.attribution_days; 30 by default).
-var AttributionDays = 30
+// batchMax bounds the statements of a batch (placeholders per statement).
+const batchMax = 1000
 
-// attribute credits a new enrollment to the latest campaign delivery that reached the person
-// within the attribution window, by campaign, channel, village, age band and gender.
-func attribute(ctx context.Context, tx *sqlx.Tx, e Enrollment) error {
-	var d struct {
-		ID       int64     `db:"id"`
-		Campaign int64     `db:"campaign_id"`
-		Channel  string    `db:"channel"`
-		Village  string    `db:"village_code"`
-		Gender   string    `db:"gender"`
-		Birth    time.Time `db:"birth_date"`
+// RecordBatch records many enrollments with a few statements per thousand (roster imports),
+// inside the transaction that changed the people's status; it returns how many counted. A
+// person already counted, or named twice, counts once.
+func (r *Recorder) RecordBatch(ctx context.Context, tx *sqlx.Tx, es []Enrollment) (int, error) {
+	seen := make(map[int64]bool, len(es))
+	uniq := make([]Enrollment, 0, len(es))
+	for _, e := range es {
+		if seen[e.ResidentID] {
+			continue
+		}
+		seen[e.ResidentID] = true
+		e.Day = civil(e.Day)
+		uniq = append(uniq, e)
 	}
-	// The window is in whole days; reached before the end of the enrollment day counts.
-	from, to := e.Day.AddDate(0, 0, -AttributionDays).Add(-8*time.Hour), e.Day.AddDate(0, 0, 1).Add(-8*time.Hour)
-	err := tx.GetContext(ctx, &d, `SELECT d.id, d.campaign_id, d.channel, d.village_code, r.gender, r.birth_date
-		FROM deliveries d JOIN residents r ON r.id = d.resident_id
-		WHERE d.resident_id = ? AND d.status = 'sent' AND d.sent_at >= ? AND d.sent_at < ?
-		ORDER BY d.sent_at DESC, d.id DESC LIMIT 1`, e.ResidentID, from, to)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
+	counted := 0
+	for start := 0; start < len(uniq); start += batchMax {
+		n, err := r.recordChunk(ctx, tx, uniq[start:min(start+batchMax, len(uniq))])
+		counted += n
+		if err != nil {
+			return counted, err
+		}
 	}
-	if err != nil {
-		return database.Map(err)
+	return counted, nil
+}
+
+func (r *Recorder) recordChunk(ctx context.Context, tx *sqlx.Tx, es []Enrollment) (int, error) {
+	ids := make([]any, len(es))
+	for i, e := range es {
+		ids[i] = e.ResidentID
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO conversions (resident_id, delivery_id, campaign_id, channel, village_code, age_band, gender, converted_on, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.ResidentID, d.ID, d.Campaign, d.Channel, d.Village, AgeBand(d.Birth, e.Day), d.Gender, e.Day, database.Now())
-	if database.IsDuplicate(err) {
-		return nil
+	var have []int64
+	if err := tx.SelectContext(ctx, &have, `SELECT resident_id FROM enrollments WHERE resident_id IN (`+marks(len(ids))+`) FOR UPDATE`, ids...); err != nil {
+		return 0, database.Map(err)
 	}
+	already := make(map[int64]bool, len(have))
+	for _, id := range have {
+		already[id] = true
+	}
+	fresh := make([]Enrollment, 0, len(es))
+	for _, e := range es {
+		if !already[e.ResidentID] {
+			fresh = append(fresh, e)
+		}
+	}
+	if len(fresh) == 0 {
+		return 0, nil
+	}
+	fresh, err := insert(ctx, tx, fresh)
+	if err != nil || len(fresh) == 0 {
+		return 0, err
+	}
+	if err := bumpAll(ctx, tx, fresh); err != nil {
+		return 0, err
+	}
+	if err := r.attribute(ctx, tx, fresh); err != nil {
+		return 0, err
+	}
+	return len(fresh), nil
+}
+
+const insertEnrollment = `INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, enrolled_on, created_at) VALUES `
+
+// insert adds the enrollments in one statement and returns them. If another transaction
+// counted one of the people in the meantime, the statement fails as a whole; then they are
+// added one by one and only those that went in are returned.
+func insert(ctx context.Context, tx *sqlx.Tx, es []Enrollment) ([]Enrollment, error) {
+	now := database.Now()
+	args := make([]any, 0, len(es)*7)
+	for _, e := range es {
+		args = append(args, e.ResidentID, e.Village, e.Scheme, e.Source, e.SourceID, e.Day, now)
+	}
+	_, err := tx.ExecContext(ctx, insertEnrollment+tuples(len(es), 7), args...)
+	if err == nil {
+		return es, nil
+	}
+	if !database.IsDuplicate(err) {
+		return nil, database.Map(err)
+	}
+	in := es[:0:0]
+	for _, e := range es {
+		_, err := tx.ExecContext(ctx, insertEnrollment+tuples(1, 7), e.ResidentID, e.Village, e.Scheme, e.Source, e.SourceID, e.Day, now)
+		if database.IsDuplicate(err) {
+			continue
+		}
+		if err != nil {
+			return nil, database.Map(err)
+		}
+		in = append(in, e)
+	}
+	return in, nil
+}
+
+// bumpAll adds the enrollments to the per-village daily totals in one statement.
+func bumpAll(ctx context.Context, tx *sqlx.Tx, es []Enrollment) error {
+	type key struct {
+		village string
+		day     time.Time
+	}
+	var order []key
+	per := map[key]int{}
+	for _, e := range es {
+		k := key{e.Village, e.Day}
+		if per[k] == 0 {
+			order = append(order, k)
+		}
+		per[k]++
+	}
+	args := make([]any, 0, len(order)*3)
+	for _, k := range order {
+		args = append(args, k.village, k.day, per[k])
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO enrollment_daily (village_code, enrolled_on, enrolled) VALUES `+tuples(len(order), 3)+`
+		ON DUPLICATE KEY UPDATE enrolled = enrolled + VALUES(enrolled)`, args...)
 	return database.Map(err)
 }
 
-// AgeBand groups ages as the guidance rule does: 16-29, 30-39, 40-44, 45-59, other.
-func AgeBand(birth, on time.Time) string {
-	age := on.Year() - birth.Year()
-	if on.YearDay() < birth.YearDay() {
-		age--
+// window is the attribution window of an enrollment on day: from 00:00 attributionDays days
+// before to the end of the day, in the business time zone, as UTC instants.
+func (r *Recorder) window(day time.Time) (from, to time.Time) {
+	y, m, d := day.Date()
+	return time.Date(y, m, d-r.days, 0, 0, 0, 0, r.loc).UTC(), time.Date(y, m, d+1, 0, 0, 0, 0, r.loc).UTC()
+}
+
+// attribute credits each new enrollment to the latest campaign delivery that reached the
+// person within the attribution window, by campaign, channel, village, age band and gender.
+func (r *Recorder) attribute(ctx context.Context, tx *sqlx.Tx, es []Enrollment) error {
+	ids := make([]any, 0, len(es)+2)
+	var lo, hi time.Time
+	for i, e := range es {
+		ids = append(ids, e.ResidentID)
+		from, to := r.window(e.Day)
+		if i == 0 || from.Before(lo) {
+			lo = from
+		}
+		if i == 0 || to.After(hi) {
+			hi = to
+		}
 	}
+	var ds []struct {
+		ID       int64     `db:"id"`
+		Resident int64     `db:"resident_id"`
+		Campaign int64     `db:"campaign_id"`
+		Channel  string    `db:"channel"`
+		Village  string    `db:"village_code"`
+		SentAt   time.Time `db:"sent_at"`
+		Gender   string    `db:"gender"`
+		Birth    time.Time `db:"birth_date"`
+	}
+	err := tx.SelectContext(ctx, &ds, `SELECT d.id, d.resident_id, d.campaign_id, COALESCE(d.channel, '') AS channel, d.village_code,
+			d.sent_at, r.gender, r.birth_date
+		FROM deliveries d JOIN residents r ON r.id = d.resident_id
+		WHERE d.resident_id IN (`+marks(len(es))+`) AND d.status = 'sent' AND d.sent_at >= ? AND d.sent_at < ?
+		ORDER BY d.resident_id, d.sent_at DESC, d.id DESC`, append(ids, lo, hi)...)
+	if err != nil {
+		return database.Map(err)
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	byResident := make(map[int64]Enrollment, len(es))
+	for _, e := range es {
+		byResident[e.ResidentID] = e
+	}
+	now := database.Now()
+	var args []any
+	n := 0
+	credited := map[int64]bool{}
+	for _, d := range ds { // latest first for each person
+		e := byResident[d.Resident]
+		if credited[d.Resident] {
+			continue
+		}
+		if from, to := r.window(e.Day); d.SentAt.Before(from) || !d.SentAt.Before(to) {
+			continue
+		}
+		credited[d.Resident] = true
+		args = append(args, d.Resident, d.ID, d.Campaign, d.Channel, d.Village, AgeBand(d.Birth, e.Day), d.Gender, e.Day, now)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	// A person converts once: an earlier conversion stays.
+	_, err = tx.ExecContext(ctx, `INSERT INTO conversions (resident_id, delivery_id, campaign_id, channel, village_code, age_band, gender, converted_on, created_at)
+		VALUES `+tuples(n, 9)+` ON DUPLICATE KEY UPDATE resident_id = resident_id`, args...)
+	return database.Map(err)
+}
+
+// AgeBand groups ages as the guidance rule does: 16-29, 30-39, 40-44, 45-59, other. The age
+// is idcard.AgeOn's, on the civil date on.
+func AgeBand(birth, on time.Time) string {
+	age := idcard.AgeOn(birth, on)
 	switch {
 	case age >= 16 && age <= 29:
 		return "16-29"
@@ -113,19 +277,18 @@ func AgeBand(birth, on time.Time) string {
 	return "other"
 }
 
-// RecordBatch records many enrollments in one go (roster imports); it returns how many counted.
-func RecordBatch(ctx context.Context, tx *sqlx.Tx, es []Enrollment) (int, error) {
-	counted := 0
-	for _, e := range es {
-		ok, err := Record(ctx, tx, e)
-		if err != nil {
-			return counted, err
-		}
-		if ok {
-			counted++
-		}
-	}
-	return counted, nil
+// civil is the calendar date of t (read in t's own location) at 00:00 UTC.
+func civil(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+// tuples is n parenthesised groups of k placeholders.
+func tuples(n, k int) string {
+	one := "(" + marks(k) + ")"
+	return strings.TrimSuffix(strings.Repeat(one+",", n), ",")
 }
 
 // Revoke removes the enrollment a source made (the city refused a registration); it reports

@@ -39,7 +39,7 @@ const (
 	ReasonFormat      Reason = "format"       // characters other than 17 digits + digit/X
 	ReasonArea        Reason = "area"         // unknown province code
 	ReasonBirthDate   Reason = "birth_date"   // not a real date, or before 1900-01-01
-	ReasonFutureBirth Reason = "future_birth" // birth date after today (Asia/Shanghai)
+	ReasonFutureBirth Reason = "future_birth" // birth date after today (the caller's business day)
 	ReasonChecksum    Reason = "checksum"     // ISO 7064 MOD 11-2 check character mismatch
 )
 
@@ -95,17 +95,6 @@ func (e *Error) Message() string {
 
 func reject(r Reason) (ID, error) { return ID{}, &Error{Reason: r} }
 
-// shanghai is the zone in which "today" and ages are evaluated.
-var shanghai = loadShanghai()
-
-func loadShanghai() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
-	}
-	// No tzdata on this host; China has used a fixed UTC+8 without DST since 1991.
-	return time.FixedZone("CST", 8*60*60)
-}
-
 // weights are the ISO 7064 MOD 11-2 weights for positions 1..17.
 var weights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
@@ -130,8 +119,10 @@ func CheckChar(first17 string) (byte, error) {
 
 // Parse validates s as a resident ID number and returns it normalised to 18
 // characters. A legacy 15-digit number is upgraded (year prefixed with "19",
-// check character computed). today is usually time.Now(); the birth date may
-// not be later than today's civil date in Asia/Shanghai. Errors are *Error.
+// check character computed). The birth date may not be later than the civil
+// date of today read in today's own location: pass the business day (e.g.
+// web.Today) or the current time in the business time zone, never a bare
+// time.Now(). Errors are *Error.
 func Parse(s string, today time.Time) (ID, error) {
 	if len(s) > maxInputLen {
 		return reject(ReasonLength)
@@ -171,7 +162,7 @@ func Parse(s string, today time.Time) (ID, error) {
 	if m < 1 || m > 12 || d < 1 || birth.Day() != d || birth.Month() != time.Month(m) || y < 1900 {
 		return reject(ReasonBirthDate)
 	}
-	ty, tm, td := today.In(shanghai).Date()
+	ty, tm, td := today.Date()
 	if birth.After(time.Date(ty, tm, td, 0, 0, 0, 0, time.UTC)) {
 		return reject(ReasonFutureBirth)
 	}
@@ -216,13 +207,14 @@ func Generate(area string, birth time.Time, seq int, g Gender) string {
 }
 
 // AgeOn returns the number of full years completed by someone born on the
-// civil date birth (read in birth's own location, e.g. ID.Birth at UTC
-// midnight) as of the civil date of on in Asia/Shanghai. Someone born on
-// Feb 29 turns a year older on Mar 1 in non-leap years. Returns 0 if on
-// precedes birth.
+// civil date birth as of the civil date on, each read in its own location
+// (e.g. ID.Birth and web.Today at UTC midnight, or a time in the business
+// time zone). It is the one age rule of canbao. Someone born on Feb 29 turns
+// a year older on Feb 29 in leap years and on Mar 1 in common years. Returns
+// 0 if on precedes birth.
 func AgeOn(birth, on time.Time) int {
 	by, bm, bd := birth.Date()
-	oy, om, od := on.In(shanghai).Date()
+	oy, om, od := on.Date()
 	if bm == time.February && bd == 29 && !isLeap(oy) {
 		bm, bd = time.March, 1
 	}

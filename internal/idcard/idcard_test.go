@@ -145,23 +145,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestParseTodayIsShanghaiDate(t *testing.T) {
-	n := Generate("110105", date(2025, 6, 16), 1, Male)
-	// 2025-06-15 15:59 UTC is 23:59 in Shanghai: still the 15th.
-	if _, err := Parse(n, time.Date(2025, 6, 15, 15, 59, 0, 0, time.UTC)); err == nil {
-		t.Fatal("want future_birth before Shanghai midnight")
-	}
-	// 2025-06-15 16:00 UTC is 2025-06-16 00:00 in Shanghai.
-	if _, err := Parse(n, time.Date(2025, 6, 15, 16, 0, 0, 0, time.UTC)); err != nil {
-		t.Fatalf("born today in Shanghai: %v", err)
-	}
-	// A today expressed in another zone is converted, not read literally.
-	ny := time.FixedZone("EDT", -4*3600)
-	if _, err := Parse(n, time.Date(2025, 6, 15, 12, 0, 0, 0, ny)); err != nil {
-		t.Fatalf("12:00 EDT is 00:00 next day in Shanghai: %v", err)
-	}
-}
-
 func TestMessages(t *testing.T) {
 	want := map[Reason]string{
 		ReasonChecksum:  "身份证号码校验位不正确",
@@ -217,8 +200,38 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
+func loadZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	return loc
+}
+
+// Parse reads today in its own location: the birth date may be today's date there.
+func TestParseReadsTodayInItsOwnZone(t *testing.T) {
+	ny := loadZone(t, "America/New_York")
+	n := Generate("350583", date(2025, 6, 15), 7, Female)
+	// 20:00 on 14 June in New York is 15 June in Shanghai, but not yet in New York.
+	if _, err := Parse(n, time.Date(2025, 6, 14, 20, 0, 0, 0, ny)); !isReason(err, ReasonFutureBirth) {
+		t.Errorf("born 15 June, on 14 June 20:00 New York: err = %v, want future birth", err)
+	}
+	if _, err := Parse(n, time.Date(2025, 6, 15, 0, 0, 0, 0, ny)); err != nil {
+		t.Errorf("born 15 June, on 15 June New York: %v", err)
+	}
+	if _, err := Parse(n, date(2025, 6, 14)); !isReason(err, ReasonFutureBirth) {
+		t.Errorf("born 15 June, on the civil date 14 June: err = %v, want future birth", err)
+	}
+}
+
+func isReason(err error, r Reason) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Reason == r
+}
+
 func TestAgeOn(t *testing.T) {
-	sh := shanghai
+	sh := loadZone(t, "Asia/Shanghai")
 	on := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 12, 0, 0, 0, sh) }
 	birth := date(1970, 7, 1)
 	var cases []struct {
@@ -256,12 +269,23 @@ func TestAgeOn(t *testing.T) {
 		t.Errorf("day before Jan 1 60th birthday: %d", got)
 	}
 
-	// on is read as a Shanghai civil date: 16:00 UTC on the 30th is the 1st of July there.
-	if got := AgeOn(birth, time.Date(2030, 6, 30, 16, 0, 0, 0, time.UTC)); got != 60 {
-		t.Errorf("Shanghai conversion: got %d; want 60", got)
-	}
-	if got := AgeOn(birth, time.Date(2030, 6, 30, 15, 59, 0, 0, time.UTC)); got != 59 {
-		t.Errorf("Shanghai conversion: got %d; want 59", got)
+	// on is read as a civil date in its own location (the caller's business zone), never in a
+	// zone of idcard's choosing: 20:00 on 30 June in New York is already 1 July in Shanghai.
+	for _, c := range []struct {
+		zone string
+		on   time.Time
+		want int
+	}{
+		{"America/New_York", time.Date(2030, 6, 30, 20, 0, 0, 0, loadZone(t, "America/New_York")), 59},
+		{"America/New_York", time.Date(2030, 7, 1, 0, 0, 0, 0, loadZone(t, "America/New_York")), 60},
+		{"Asia/Shanghai", time.Date(2030, 7, 1, 0, 30, 0, 0, sh), 60},
+		{"Asia/Shanghai", time.Date(2030, 6, 30, 23, 59, 0, 0, sh), 59},
+		{"UTC", time.Date(2030, 6, 30, 16, 0, 0, 0, time.UTC), 59},
+		{"UTC", date(2030, 7, 1), 60},
+	} {
+		if got := AgeOn(birth, c.on); got != c.want {
+			t.Errorf("AgeOn(1970-07-01, %s in %s) = %d; want %d", c.on.Format(time.DateTime), c.zone, got, c.want)
+		}
 	}
 
 	// Feb 29: a year older on Mar 1 of non-leap years, on Feb 29 of leap years.

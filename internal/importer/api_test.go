@@ -14,6 +14,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/server/servertest"
 )
@@ -302,4 +303,133 @@ func mustTemplate(t *testing.T, env *servertest.Env, token string) []byte {
 		t.Fatalf("template: %d", w.Code)
 	}
 	return w.Body
+}
+
+// An import that shows people newly insured counts them in the daily totals progress reads,
+// per village, on the import date, and credits the campaign that reached them; importing the
+// same file again counts nobody twice.
+func TestAPIImportCountsNewEnrollmentsInProgress(t *testing.T) {
+	env := servertest.New(t)
+	env.Exec(`INSERT INTO plans (id, code, title, base_year, quota, created_at) VALUES (1, 'p', '测试计划', 2019, 100, NOW(6))`)
+	env.Exec(`INSERT INTO plan_targets VALUES (1, 'zhenxing', 300, 200, 100, 67), (1, 'luoxi', 150, 100, 50, 33)`)
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	header := []string{"身份证号码", "姓名", "村居", "参保状态"}
+	type person struct{ id, name, village, first, later string }
+	people := []person{
+		{idAged(30, idcard.Male, 1), "林一", "振兴村", "未参保", "城乡居民养老保险"},
+		{idAged(40, idcard.Female, 2), "林二", "振兴村", "未参保", "企业职工养老保险"},
+		{idAged(20, idcard.Male, 3), "林三", "振兴村", "不需参保", "城乡居民养老保险"},
+		{idAged(50, idcard.Female, 4), "林四", "罗溪村", "未参保", "城乡居民养老保险"},
+		{idAged(35, idcard.Male, 5), "林五", "罗溪村", "未参保", "企业职工基本养老保险"},
+		{idAged(45, idcard.Female, 6), "林六", "罗溪村", "城乡居民养老保险", "城乡居民养老保险"}, // insured all along
+		{idAged(25, idcard.Male, 7), "林七", "罗溪村", "未参保", "未参保"},
+	}
+	file := func(later bool) []byte {
+		rows := [][]string{header}
+		for _, p := range people {
+			st := p.first
+			if later {
+				st = p.later
+			}
+			rows = append(rows, []string{p.id, p.name, p.village, st})
+		}
+		return csvOf(rows)
+	}
+	run := func(content []byte) importer.Status {
+		t.Helper()
+		w := upload(env, admin, "花名册.csv", content, nil, nil)
+		if w.Code != http.StatusAccepted {
+			t.Fatalf("POST: %d %s", w.Code, w.Body)
+		}
+		var created struct{ ID int64 }
+		w.JSON(t, &created)
+		st := waitDone(t, env, admin, created.ID)
+		if st.Status != importer.ImportCompleted {
+			t.Fatalf("import = %+v", st)
+		}
+		return st
+	}
+	type row struct {
+		Code        string `json:"code"`
+		NewEnrolled int    `json:"new_enrolled"`
+	}
+	progress := func() map[string]int {
+		t.Helper()
+		w := env.Do(servertest.Request{Method: http.MethodGet, Path: "/api/v1/admin/progress", Token: admin})
+		if w.Code != http.StatusOK {
+			t.Fatalf("progress: %d %s", w.Code, w.Body)
+		}
+		var r struct {
+			Villages []row `json:"villages"`
+			Total    row   `json:"total"`
+		}
+		w.JSON(t, &r)
+		out := map[string]int{"total": r.Total.NewEnrolled}
+		for _, v := range r.Villages {
+			out[v.Code] = v.NewEnrolled
+		}
+		return out
+	}
+	daily := func() map[string]int {
+		t.Helper()
+		var ds []struct {
+			Village string    `db:"village_code"`
+			On      time.Time `db:"enrolled_on"`
+			N       int       `db:"enrolled"`
+		}
+		if err := env.DB.Select(&ds, `SELECT village_code, enrolled_on, enrolled FROM enrollment_daily`); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, d := range ds {
+			out[d.Village+" "+d.On.Format(time.DateOnly)] += d.N
+		}
+		return out
+	}
+
+	if st := run(file(false)); st.RowsCreated != len(people) || st.RowsEnrolled != 0 {
+		t.Fatalf("first import = %+v", st)
+	}
+	if got := progress(); got["total"] != 0 {
+		t.Fatalf("progress after the first import = %v, want nobody new", got)
+	}
+	// 林一 was reached by an SMS campaign an hour ago.
+	var lin1 int64
+	if err := env.DB.Get(&lin1, `SELECT id FROM residents WHERE name = '林一'`); err != nil {
+		t.Fatal(err)
+	}
+	env.Exec(`INSERT INTO deliveries (campaign_id, run_id, resident_id, village_code, status, channel, sent_at, created_at, updated_at)
+		VALUES (9, 1, ?, 'zhenxing', 'sent', 'sms', ?, NOW(6), NOW(6))`, lin1, time.Now().UTC().Add(-time.Hour))
+
+	later := file(true)
+	if st := run(later); st.RowsEnrolled != 5 || st.RowsUpdated != 5 {
+		t.Fatalf("later import = %+v, want 5 updated and enrolled", st)
+	}
+	wantDaily := map[string]int{"zhenxing " + today(): 3, "luoxi " + today(): 2}
+	wantProgress := map[string]int{"zhenxing": 3, "luoxi": 2, "total": 5}
+	check := func(when string) {
+		t.Helper()
+		if got := daily(); len(got) != len(wantDaily) || got["zhenxing "+today()] != 3 || got["luoxi "+today()] != 2 {
+			t.Errorf("%s: enrollment_daily = %v, want %v", when, got, wantDaily)
+		}
+		if got := progress(); got["zhenxing"] != 3 || got["luoxi"] != 2 || got["total"] != 5 {
+			t.Errorf("%s: progress new_enrolled = %v, want %v", when, got, wantProgress)
+		}
+		if n := env.Count(`SELECT COUNT(*) FROM enrollments WHERE source = 'import'`); n != 5 {
+			t.Errorf("%s: %d enrollments, want 5", when, n)
+		}
+		if n := env.Count(`SELECT COUNT(*) FROM conversions WHERE resident_id = ? AND campaign_id = 9 AND channel = 'sms'
+			AND village_code = 'zhenxing' AND age_band = '30-39' AND converted_on = ?`, lin1, today()); n != 1 {
+			t.Errorf("%s: 林一's conversion missing", when)
+		}
+		if n := env.Count(`SELECT COUNT(*) FROM conversions`); n != 1 {
+			t.Errorf("%s: %d conversions, want 1", when, n)
+		}
+	}
+	check("after the later import")
+
+	if st := run(later); st.RowsEnrolled != 0 || st.RowsUnchanged != len(people) {
+		t.Errorf("same file again = %+v", st)
+	}
+	check("after importing the same file again")
 }

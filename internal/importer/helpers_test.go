@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
@@ -78,7 +79,7 @@ func newStore(t *testing.T) *storeEnv {
 		t.Fatal(err)
 	}
 	logs := &servertest.SafeBuffer{}
-	im := importer.New(db, kr, shanghai, logging.New(logs, slog.LevelDebug))
+	im := importer.New(db, kr, shanghai, enrollment.New(shanghai, 30), logging.New(logs, slog.LevelDebug))
 	t.Cleanup(func() {
 		if pii.ContainsPII(logs.String()) {
 			t.Errorf("the logs contain an ID number or phone:\n%s", logs.String())

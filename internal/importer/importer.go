@@ -21,6 +21,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/canbao/canbao/internal/audit"
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
@@ -82,6 +83,7 @@ type Importer struct {
 	db    *sqlx.DB
 	kr    *pii.Keyring
 	loc   *time.Location
+	enr   *enrollment.Recorder
 	log   *slog.Logger
 	audit *audit.Log
 	now   func() time.Time
@@ -93,16 +95,17 @@ type Importer struct {
 	slots chan struct{}
 }
 
-// New wires the importer.
-func New(db *sqlx.DB, kr *pii.Keyring, loc *time.Location, log *slog.Logger) *Importer {
-	if loc == nil {
-		loc = time.UTC
+// New wires the importer: loc is the business time zone (the import date and "today" for
+// ID numbers), enr records the new enrollments an import shows.
+func New(db *sqlx.DB, kr *pii.Keyring, loc *time.Location, enr *enrollment.Recorder, log *slog.Logger) *Importer {
+	if loc == nil || enr == nil {
+		panic("importer: no time zone or enrollment recorder")
 	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	bg, stop := context.WithCancel(context.Background())
-	return &Importer{db: db, kr: kr, loc: loc, log: log, audit: audit.New(db), now: time.Now,
+	return &Importer{db: db, kr: kr, loc: loc, enr: enr, log: log, audit: audit.New(db), now: time.Now,
 		bg: bg, stop: stop, slots: make(chan struct{}, 1)}
 }
 
@@ -393,12 +396,12 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 		j.onStart(total)
 	}
 
-	w, err := openWriter(ctx, im.db, im.kr, j.id, today.Format(time.DateOnly))
+	w, err := openWriter(ctx, im.db, im.kr, im.enr, j.id, today)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	v := &validator{layout: lay, villages: vills, today: now, kr: im.kr}
+	v := &validator{layout: lay, villages: vills, today: today, kr: im.kr}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

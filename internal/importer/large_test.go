@@ -150,6 +150,66 @@ func TestImport100kRowsCSV(t *testing.T) {
 	if res.Unchanged != n || res.Created != 0 || res.Updated != 0 {
 		t.Errorf("second result = %+v", res)
 	}
+
+	// A later roster shows every fourth person (the unenrolled) insured: 25k new enrollments,
+	// in the daily totals progress reads, per village, on the import date.
+	later := filepath.Join(e.dir, "roster-100k-later.csv")
+	f, err = os.Create(later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw = bufio.NewWriter(f)
+	fmt.Fprintln(bw, "身份证号码,姓名,性别,手机号码,村居,是否就业,是否被征地农民,参保状态")
+	want := map[string]int{}
+	for i := range n {
+		r := syntheticRow(i)
+		if i%len(statuses) == 0 {
+			r[7] = "城乡居民养老保险"
+			if i%3 == 0 {
+				want["luoxi"]++
+			} else {
+				want["zhenxing"]++
+			}
+		}
+		fmt.Fprintf(bw, "%s,%s,%s,%s,%s,%s,%s,%s\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	start = time.Now()
+	res, err = importer.RunFile(context.Background(), e.im, later, nil)
+	elapsed = time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("100k-row CSV with 25k newly insured: %v, %.0f rows/s", elapsed.Round(time.Millisecond), n/elapsed.Seconds())
+	if res.Enrolled != n/4 || res.Updated != n/4 || res.Unchanged != n-n/4 || res.RowsFailed != 0 {
+		t.Errorf("third result = %+v, want %d updated and enrolled", res, n/4)
+	}
+	e.checkDaily(want)
+
+	// The same file again counts nobody twice.
+	if res, err = importer.RunFile(context.Background(), e.im, later, nil); err != nil || res.Enrolled != 0 || res.Unchanged != n {
+		t.Errorf("fourth result = %+v, %v", res, err)
+	}
+	e.checkDaily(want)
+}
+
+// checkDaily asserts the daily enrollment totals of each village on the import date, and
+// that they equal the enrollment rows they sum.
+func (e *storeEnv) checkDaily(want map[string]int) {
+	e.t.Helper()
+	for _, v := range []string{"zhenxing", "luoxi"} {
+		daily := e.count(`SELECT COALESCE(SUM(enrolled), 0) FROM enrollment_daily WHERE village_code = ? AND enrolled_on = ?`, v, today())
+		rows := e.count(`SELECT COUNT(*) FROM enrollments WHERE village_code = ? AND enrolled_on = ? AND source = 'import'`, v, today())
+		if daily != want[v] || rows != want[v] {
+			e.t.Errorf("%s on %s: enrollment_daily %d, enrollments %d, want %d", v, today(), daily, rows, want[v])
+		}
+	}
+	if n := e.count(`SELECT COALESCE(SUM(enrolled), 0) FROM enrollment_daily WHERE enrolled_on <> ?`, today()); n != 0 {
+		e.t.Errorf("%d enrollments on other days", n)
+	}
 }
 
 // A worksheet larger than excelize's in-memory limit is streamed from a temporary file.

@@ -77,12 +77,3 @@ WHERE id = ?
 UPDATE residents SET name = ?, village_code = ?, employed = ?, land_expropriated = ?, status = ?,
     status_changed_on = ?, updated_at = ?, id_number_enc = ?, phone_enc = ?, phone_bidx = ?, pii_key_id = ?
 WHERE id = ?
-
--- name: enrollments-existing
--- Who among the newly insured already counts as a new enrollment (one per person).
-SELECT resident_id FROM enrollments WHERE resident_id IN (?) FOR UPDATE
-
--- name: enrollment-insert
--- Expanded to one tuple per newly insured person of a batch.
-INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, enrolled_on, created_at)
-VALUES (?, ?, ?, 'import', ?, ?, ?)

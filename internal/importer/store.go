@@ -16,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 )
@@ -108,14 +109,15 @@ type current struct {
 type writer struct {
 	kr       *pii.Keyring
 	conn     *sqlx.Conn
+	enr      *enrollment.Recorder
 	importID int64
-	today    string // the import date in Asia/Shanghai, YYYY-MM-DD
+	today    time.Time // the import date in the business time zone, as 00:00 UTC
 	totals   counts
 	errors   []RowError
 }
 
 // openWriter pins a connection and creates the import's table of IDs seen.
-func openWriter(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, importID int64, today string) (*writer, error) {
+func openWriter(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, enr *enrollment.Recorder, importID int64, today time.Time) (*writer, error) {
 	conn, err := db.Connx(ctx)
 	if err != nil {
 		return nil, database.Map(err)
@@ -128,7 +130,7 @@ func openWriter(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, importID int6
 		_ = conn.Close()
 		return nil, database.Map(err)
 	}
-	return &writer{kr: kr, conn: conn, importID: importID, today: today}, nil
+	return &writer{kr: kr, enr: enr, conn: conn, importID: importID, today: today}, nil
 }
 
 // Close drops the table of IDs seen and gives the connection back to the pool.
@@ -183,13 +185,6 @@ func retryable(err error) bool {
 		}
 	}
 	return false
-}
-
-// enrollment is a person the batch found newly insured.
-type enrollment struct {
-	residentID int64
-	village    string
-	scheme     string
 }
 
 func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, rowErrs []RowError, err error) {
@@ -279,7 +274,7 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 
 	// 3. New people in one multi-row INSERT; changed people one UPDATE each.
 	var fresh []*record
-	var enrolled []enrollment
+	var enrolled []enrollment.Enrollment
 	for _, r := range good {
 		cur, ok := byBidx[string(r.idBidx)]
 		if !ok {
@@ -315,7 +310,8 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 		}
 		delta.updated++
 		if !insured(cur.Status) && insured(r.status) {
-			enrolled = append(enrolled, enrollment{residentID: cur.ID, village: r.village, scheme: r.status})
+			enrolled = append(enrolled, enrollment.Enrollment{ResidentID: cur.ID, Village: r.village, Scheme: r.status,
+				Source: enrollment.SourceImport, SourceID: w.importID, Day: w.today})
 		}
 	}
 	if len(fresh) > 0 {
@@ -339,35 +335,14 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 		delta.created += len(fresh)
 	}
 
-	// 4. The newly insured count once each as a new enrollment on the import date.
+	// 4. The newly insured count once each as a new enrollment on the import date, in the
+	// daily totals and conversions too (one statement each per batch).
 	if len(enrolled) > 0 {
-		ids := make([]any, len(enrolled))
-		for i, e := range enrolled {
-			ids[i] = e.residentID
-		}
-		var have []int64
-		if err := tx.SelectContext(ctx, &have, expandIn(Queries.Get("enrollments-existing"), len(ids)), ids...); err != nil {
+		n, err := w.enr.RecordBatch(ctx, tx, enrolled)
+		if err != nil {
 			return delta, nil, err
 		}
-		already := make(map[int64]bool, len(have))
-		for _, id := range have {
-			already[id] = true
-		}
-		args := make([]any, 0, len(enrolled)*6)
-		n := 0
-		for _, e := range enrolled {
-			if already[e.residentID] {
-				continue
-			}
-			args = append(args, e.residentID, e.village, e.scheme, w.importID, w.today, now)
-			n++
-		}
-		if n > 0 {
-			if _, err := tx.ExecContext(ctx, multiRow(Queries.Get("enrollment-insert"), n), args...); err != nil {
-				return delta, nil, err
-			}
-			delta.enrolled += n
-		}
+		delta.enrolled += n
 	}
 
 	// 5. The batch's failed rows, and the running totals.

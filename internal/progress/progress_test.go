@@ -62,7 +62,7 @@ func enroll(t *testing.T, db *sqlx.DB, village, on, source string, n int) {
 			if _, err := tx.Exec(`UPDATE residents SET status = 'resident_pension' WHERE id = ?`, id); err != nil {
 				return err
 			}
-			ok, err := enrollment.Record(context.Background(), tx, enrollment.Enrollment{ResidentID: id, Village: village,
+			ok, err := enrollment.New(time.UTC, 30).Record(context.Background(), tx, enrollment.Enrollment{ResidentID: id, Village: village,
 				Scheme: "resident_pension", Source: source, Day: day(on)})
 			if err != nil {
 				return err
@@ -118,7 +118,7 @@ func TestProgressCountsEachEnrollmentOnceOnItsDayAndVillage(t *testing.T) {
 	var someone int64
 	_ = db.Get(&someone, `SELECT resident_id FROM enrollments LIMIT 1`)
 	_ = database.InTx(context.Background(), db, func(tx *sqlx.Tx) error {
-		ok, err := enrollment.Record(context.Background(), tx, enrollment.Enrollment{ResidentID: someone, Village: "zhenxing", Scheme: "x", Source: "visit", Day: day("2019-09-09")})
+		ok, err := enrollment.New(time.UTC, 30).Record(context.Background(), tx, enrollment.Enrollment{ResidentID: someone, Village: "zhenxing", Scheme: "x", Source: "visit", Day: day("2019-09-09")})
 		if ok || err != nil {
 			t.Fatalf("counted twice: %v %v", ok, err)
 		}

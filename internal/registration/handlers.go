@@ -301,7 +301,7 @@ func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, today, now tim
 	if err := tx.GetContext(ctx, &village, Queries.Get("resident-village"), r.ResidentID); err != nil {
 		return database.Map(err)
 	}
-	_, err := enrollment.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ResidentID, Village: village, Scheme: r.Scheme,
+	_, err := s.enr.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ResidentID, Village: village, Scheme: r.Scheme,
 		Source: enrollment.SourceRegistration, SourceID: r.ID, Day: today})
 	return err
 }

@@ -319,7 +319,7 @@ func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, rea
 				return err
 			}
 		case (r.Status == StatusReferred || r.Status == StatusConfirmed) && to == "refused":
-			if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), StatusRejected, nil, "社保中心反馈："+reason, by, now, now, id); err != nil {
+			if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), StatusRejected, nil, rejectReasonOf(reason), by, now, now, id); err != nil {
 				return database.Map(err)
 			}
 			revoked, err := enrollment.Revoke(ctx, tx, r.ResidentID, enrollment.SourceRegistration, r.ID)
@@ -358,4 +358,15 @@ func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, rea
 		return "", nil, err
 	}
 	return outcome, nil, nil
+}
+
+// rejectReasonOf is the reject reason shown for a refusal by the city: its reason (up to 200
+// characters, kept whole in city_reason) after a prefix, cut to the 200 characters of
+// registrations.reject_reason.
+func rejectReasonOf(cityReason string) string {
+	s := "社保中心反馈：" + cityReason
+	if utf8.RuneCountInString(s) <= 200 {
+		return s
+	}
+	return string([]rune(s)[:199]) + "…"
 }

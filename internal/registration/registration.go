@@ -20,6 +20,7 @@ import (
 
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/eligibility"
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
@@ -69,6 +70,7 @@ type Service struct {
 	loc     *time.Location
 	limiter *ratelimit.Limiter
 	audit   *audit.Log
+	enr     *enrollment.Recorder
 	privacy string
 	now     func() time.Time
 }
@@ -83,13 +85,14 @@ type Deps struct {
 	Location             *time.Location
 	Limiter              *ratelimit.Limiter
 	Audit                *audit.Log
+	Enrollment           *enrollment.Recorder
 	PrivacyNoticeVersion string
 }
 
 // NewService builds the service.
 func NewService(d Deps) *Service {
 	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
-		limiter: d.Limiter, audit: d.Audit, privacy: d.PrivacyNoticeVersion, now: time.Now}
+		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, privacy: d.PrivacyNoticeVersion, now: time.Now}
 }
 
 // Request is a resident's registration as submitted.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/xuri/excelize/v2"
@@ -39,9 +40,21 @@ func multipartBody(t *testing.T, name string, data []byte) (*bytes.Buffer, strin
 	return &b, mw.FormDataContentType()
 }
 
+// zh is n Chinese characters (3 bytes each in UTF-8): the longest allowed free text.
+func zh(n int) string {
+	const text = "全民参保扩面入户走访登记原因说明村居委会养老保险政策宣传"
+	rs := []rune(text)
+	out := make([]rune, n)
+	for i := range out {
+		out[i] = rs[i%len(rs)]
+	}
+	return string(out)
+}
+
 // TestEveryMutatingRouteWritesExactlyOneAuditRow calls every mutating route once, successfully,
 // and checks the audit log grew by exactly one row each time. A new mutating route without a
-// case here fails the test.
+// case here fails the test. Every free-text field carries its longest allowed Chinese text, so
+// no audited action fails on a long multi-byte input, and every audit row is valid UTF-8.
 func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 	fake := wechattest.NewServer(t, "wx-app", "wx-secret-0123456789")
 	fake.AddCode("login-code", "oAUDIT-openid-aaaaaaaaaaaaaaaa", "c2Vzc2lvbi1rZXk=")
@@ -55,6 +68,7 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 	vadmin, _ := env.Staff(auth.RoleVillageAdmin, "zhenxing")
 	vol, _ := env.Staff(auth.RoleVolunteer, "zhenxing")
 	resident, _ := env.Resident()
+	resident3, _ := env.Resident()
 	person, _ := env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Phone: "13712340000"})
 	env.AllowPII["/api/v1/admin/residents/:id/reveal"] = true
 	if _, err := auth.CreateStaffUser(servertest.Ctx(), env.DB, auth.NewStaffUser{Username: "auditee", Password: "Audit-Pass-2019", Role: auth.RoleStaff}); err != nil {
@@ -65,7 +79,7 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 		return idcard.Generate("350583", time.Date(y-50, m, d, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -seq), seq, idcard.Male)
 	}
 	regBody := func(seq int) map[string]any {
-		return map[string]any{"name": "审计", "id_number": idFor(seq), "phone": "13800001111", "village_code": "zhenxing",
+		return map[string]any{"name": zh(30), "id_number": idFor(seq), "phone": "13800001111", "village_code": "zhenxing",
 			"employed": false, "land_expropriated": false, "scheme": "resident_pension", "tier": 100}
 	}
 	var refresh string
@@ -77,13 +91,14 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 			ids[key] = fmt.Sprint(v.ID)
 		}
 	}
-	campaign := map[string]any{"name": "审计活动", "segment": map[string]any{}, "channels": []string{"log"},
-		"template": map[string]any{"text": "{{name}}您好"}, "schedule": map[string]any{
+	campaign := map[string]any{"name": zh(100), "segment": map[string]any{}, "channels": []string{"log"},
+		"template": map[string]any{"text": "{{name}}" + zh(490)}, "schedule": map[string]any{
 			"start_at": time.Now().Add(time.Hour).Format(time.RFC3339), "window": map[string]string{"from": "09:00", "to": "20:00"}}}
 	ansFile := func() []byte {
 		f := excelize.NewFile()
 		_ = f.SetSheetRow("Sheet1", "A1", &[]any{"登记编号", "办理结果", "原因"})
 		_ = f.SetSheetRow("Sheet1", "A2", &[]any{ids["reg1"], "已办理", ""})
+		_ = f.SetSheetRow("Sheet1", "A3", &[]any{ids["reg3"], "未办理", zh(200)})
 		var b bytes.Buffer
 		_ = f.Write(&b)
 		return b.Bytes()
@@ -114,23 +129,25 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 		{route: "POST /api/v1/subscriptions", token: tok(resident), path: path("/api/v1/subscriptions"), body: body(map[string]any{"template_id": env.Config.WeChat.Templates()[0], "count": 1}), status: 201},
 		{route: "POST /api/v1/registrations", token: tok(resident), path: path("/api/v1/registrations"), body: body(regBody(1)), status: 201, after: store("reg1")},
 		{route: "POST /api/v1/admin/registrations/:id/confirm", token: tok(vadmin), path: func() string { return "/api/v1/admin/registrations/" + ids["reg1"] + "/confirm" }, status: 200},
+		{route: "POST /api/v1/registrations", token: tok(resident3), path: path("/api/v1/registrations"), body: body(regBody(3)), status: 201, after: store("reg3")},
+		{route: "POST /api/v1/admin/registrations/:id/confirm", token: tok(vadmin), path: func() string { return "/api/v1/admin/registrations/" + ids["reg3"] + "/confirm" }, status: 200},
 		{route: "POST /api/v1/admin/city-answers", token: tok(admin), path: path("/api/v1/admin/city-answers"), upload: ansFile, status: 200},
 		{route: "POST /api/v1/registrations", token: tok(resident), path: path("/api/v1/registrations"), body: body(regBody(2)), status: 201, after: store("reg2")},
-		{route: "POST /api/v1/admin/registrations/:id/reject", token: tok(vadmin), path: func() string { return "/api/v1/admin/registrations/" + ids["reg2"] + "/reject" }, body: body(map[string]string{"reason": "材料不全"}), status: 200},
-		{route: "POST /api/v1/admin/residents/:id/reveal", token: tok(vadmin), path: path(fmt.Sprintf("/api/v1/admin/residents/%d/reveal", person)), body: body(map[string]string{"reason": "核对信息"}), status: 200},
-		{route: "POST /api/v1/admin/residents/:id/opt-out", token: tok(vadmin), path: path(fmt.Sprintf("/api/v1/admin/residents/%d/opt-out", person)), body: body(map[string]any{"opted_out": false}), status: 200},
+		{route: "POST /api/v1/admin/registrations/:id/reject", token: tok(vadmin), path: func() string { return "/api/v1/admin/registrations/" + ids["reg2"] + "/reject" }, body: body(map[string]string{"reason": zh(200)}), status: 200},
+		{route: "POST /api/v1/admin/residents/:id/reveal", token: tok(vadmin), path: path(fmt.Sprintf("/api/v1/admin/residents/%d/reveal", person)), body: body(map[string]string{"reason": zh(200)}), status: 200},
+		{route: "POST /api/v1/admin/residents/:id/opt-out", token: tok(vadmin), path: path(fmt.Sprintf("/api/v1/admin/residents/%d/opt-out", person)), body: body(map[string]any{"opted_out": true, "reason": zh(200)}), status: 200},
 		{route: "POST /api/v1/admin/visits", token: tok(vol), path: path("/api/v1/admin/visits"), body: body(map[string]any{"visits": []any{
-			map[string]any{"client_id": uuid.NewString(), "resident_id": person, "visited_at": time.Now().Add(-time.Hour).Format(time.RFC3339), "outcome": "not_home"},
-			map[string]any{"client_id": uuid.NewString(), "resident_id": person, "visited_at": time.Now().Add(-time.Minute).Format(time.RFC3339), "outcome": "agreed"}}}), status: 201},
+			map[string]any{"client_id": uuid.NewString(), "resident_id": person, "visited_at": time.Now().Add(-time.Hour).Format(time.RFC3339), "outcome": "not_home", "note": zh(500)},
+			map[string]any{"client_id": uuid.NewString(), "resident_id": person, "visited_at": time.Now().Add(-time.Minute).Format(time.RFC3339), "outcome": "agreed", "note": zh(500)}}}), status: 201},
 		{route: "POST /api/v1/admin/imports", token: tok(admin), path: path("/api/v1/admin/imports"), upload: func() []byte {
-			return []byte("身份证号码,姓名,村居,参保状态\n" + idFor(9) + ",导入,振兴村,未参保\n")
+			return []byte("身份证号码,姓名,村居,参保状态\n" + idFor(9) + "," + zh(30) + ",振兴村,未参保\n")
 		}, status: 202},
-		{route: "POST /api/v1/admin/policies", token: tok(staff), path: path("/api/v1/admin/policies"), body: body(map[string]any{"slug": "audit-test", "title": "审计", "summary": "审计", "body": "正文", "category": "faq"}), status: 201},
-		{route: "PUT /api/v1/admin/policies/:slug", token: tok(staff), path: path("/api/v1/admin/policies/audit-test"), body: body(map[string]any{"title": "审计2", "summary": "审计", "body": "正文", "category": "faq", "status": "published"}), status: 200},
+		{route: "POST /api/v1/admin/policies", token: tok(staff), path: path("/api/v1/admin/policies"), body: body(map[string]any{"slug": "audit-test", "title": zh(30), "summary": zh(80), "body": zh(20000), "category": "faq"}), status: 201},
+		{route: "PUT /api/v1/admin/policies/:slug", token: tok(staff), path: path("/api/v1/admin/policies/audit-test"), body: body(map[string]any{"title": zh(29) + "二", "summary": zh(80), "body": zh(19999) + "二", "category": "faq", "status": "published"}), status: 200},
 		{route: "POST /api/v1/admin/targets/allocate", token: tok(admin), path: path("/api/v1/admin/targets/allocate"), body: body(map[string]any{"quota": 100, "milestones": map[string]float64{"2019": 0.8}, "method": "round"}), status: 200},
-		{route: "POST /api/v1/admin/users", token: tok(admin), path: path("/api/v1/admin/users"), body: body(map[string]any{"username": "newbie", "password": "Fresh-Start-2019", "role": "volunteer", "village_code": "luoxi"}), status: 201, after: store("user")},
+		{route: "POST /api/v1/admin/users", token: tok(admin), path: path("/api/v1/admin/users"), body: body(map[string]any{"username": "newbie", "password": "Fr1" + zh(125), "role": "volunteer", "village_code": "luoxi"}), status: 201, after: store("user")},
 		{route: "PATCH /api/v1/admin/users/:id", token: tok(admin), path: func() string { return "/api/v1/admin/users/" + ids["user"] }, body: body(map[string]any{"disabled": true}), status: 200},
-		{route: "POST /api/v1/admin/users/:id/password", token: tok(admin), path: func() string { return "/api/v1/admin/users/" + ids["user"] + "/password" }, body: body(map[string]any{"password": "Another-Pass-2019"}), status: 204},
+		{route: "POST /api/v1/admin/users/:id/password", token: tok(admin), path: func() string { return "/api/v1/admin/users/" + ids["user"] + "/password" }, body: body(map[string]any{"password": "An2" + zh(125)}), status: 204},
 		{route: "POST /api/v1/admin/campaigns", token: tok(staff), path: path("/api/v1/admin/campaigns"), body: body(campaign), status: 201, after: store("campaign")},
 		{route: "POST /api/v1/admin/campaigns/:id/schedule", token: tok(staff), path: func() string { return "/api/v1/admin/campaigns/" + ids["campaign"] + "/schedule" }, status: 200},
 		{route: "POST /api/v1/admin/campaigns/:id/pause", token: tok(staff), path: func() string { return "/api/v1/admin/campaigns/" + ids["campaign"] + "/pause" }, status: 200},
@@ -148,9 +165,9 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 			token = c.token()
 		}
 		if c.upload != nil {
-			name := "answers.xlsx"
+			name := zh(60) + ".xlsx"
 			if strings.Contains(c.route, "imports") {
-				name = "roster.csv"
+				name = zh(80) + ".csv"
 			}
 			b, ct := multipartBody(t, name, c.upload())
 			req := httptest.NewRequest(http.MethodPost, c.path(), b)
@@ -190,9 +207,31 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 			t.Errorf("mutating route %s has no audit case in this test", key)
 		}
 	}
-	// Audit rows carry ids, never personal data.
+	// Audit rows carry ids, never personal data; they are valid UTF-8, and free text the
+	// audit keeps is there whole.
 	var rows []string
 	_ = env.DB.Select(&rows, `SELECT CONCAT_WS('|', actor_kind, COALESCE(actor_id, ''), role, ip, request_id, action, object_type, object_id, result, detail) FROM audit_log`)
+	for _, r := range rows {
+		if !utf8.ValidString(r) {
+			t.Errorf("audit row is not valid UTF-8: %q", r)
+		}
+	}
+	for action, want := range map[string]string{
+		"resident.opt_out": "opted_out=true reason=" + zh(200),
+		"resident.reveal":  "reason=" + zh(200),
+	} {
+		if n := env.Count(`SELECT COUNT(*) FROM audit_log WHERE action = ? AND detail = ?`, action, want); n != 1 {
+			t.Errorf("%s: %d audit rows with the whole reason, want 1", action, n)
+		}
+	}
+	var reg3 []string
+	_ = env.DB.Select(&reg3, `SELECT CONCAT_WS('|', status, COALESCE(city_result, ''), COALESCE(city_reason, ''), COALESCE(reject_reason, '')) FROM registrations WHERE id = ?`, ids["reg3"])
+	if want := "rejected|refused|" + zh(200) + "|社保中心反馈：" + zh(192) + "…"; len(reg3) != 1 || reg3[0] != want {
+		t.Errorf("the city's refusal with a 200-character reason: registration %v, want %q", reg3, want)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM audit_log WHERE action = 'registration.city_answers' AND detail = 'rows=2 processed=0 refused=1 failed=0'`); n != 1 {
+		t.Errorf("city answers: the refusal with a 200-character reason did not apply")
+	}
 	for _, r := range rows {
 		if strings.Contains(r, "oAUDIT") || strings.Contains(r, "13712340000") || strings.Contains(r, idFor(1)) {
 			t.Errorf("audit row carries personal data: %s", r)

@@ -24,6 +24,7 @@ import (
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/console"
 	"github.com/canbao/canbao/internal/eligibility"
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/pii/keycheck"
@@ -140,17 +141,19 @@ func New(d Deps) (*Server, error) {
 
 	wx := wechat.NewClient(wechat.Config{APIBase: cfg.WeChat.APIBase, AppID: cfg.WeChat.AppID, Secret: cfg.WeChat.Secret,
 		Timeout: cfg.WeChat.Timeout}, d.Redis, prefix, d.Log)
+	enrollments := enrollment.New(cfg.Location(), cfg.Campaigns.AttributionDays)
 	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
-		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
+		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, Enrollment: enrollments,
+		PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
 	registrations.Routes(r, idem.Middleware())
 	registrations.HandoverRoutes(r)
 	residents := resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
 		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
 	residents.Routes(r, idem.Middleware())
-	imports := importer.New(d.DB, d.Keyring, cfg.Location(), d.Log)
+	imports := importer.New(d.DB, d.Keyring, cfg.Location(), enrollments, d.Log)
 	imports.Routes(r, auditLog, idem.Middleware())
 	roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog).Routes(r)
-	visit.NewService(d.DB, auditLog, cfg.Location()).Routes(r, idem.Middleware(), d.Keyring)
+	visit.NewService(d.DB, auditLog, cfg.Location(), enrollments).Routes(r, idem.Middleware(), d.Keyring)
 	progress.NewHandlers(d.DB, auditLog, cfg.Location()).Routes(r)
 	stats := counters.New(d.DB, d.Redis, prefix, cfg.Location())
 	campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{DefaultRatePerMinute: cfg.Campaigns.DefaultRatePerMinute,

@@ -96,12 +96,13 @@ type Service struct {
 	db    *sqlx.DB
 	audit *audit.Log
 	loc   *time.Location
+	enr   *enrollment.Recorder
 	now   func() time.Time
 }
 
-// NewService wires the visit service.
-func NewService(db *sqlx.DB, a *audit.Log, loc *time.Location) *Service {
-	return &Service{db: db, audit: a, loc: loc, now: time.Now}
+// NewService wires the visit service; loc is the business time zone.
+func NewService(db *sqlx.DB, a *audit.Log, loc *time.Location, enr *enrollment.Recorder) *Service {
+	return &Service{db: db, audit: a, loc: loc, enr: enr, now: time.Now}
 }
 
 // DecodeBody reads either one visit or {"visits": [...]}, strictly.
@@ -349,7 +350,7 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, v Visit, r *residentSt
 		}
 		r.Status = to
 		if v.Outcome == "enrolled" {
-			if _, err := enrollment.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ID, Village: r.Village, Scheme: to,
+			if _, err := s.enr.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ID, Village: r.Village, Scheme: to,
 				Source: enrollment.SourceVisit, SourceID: v.ID, Day: web.Today(v.VisitedAt, s.loc)}); err != nil {
 				return err
 			}

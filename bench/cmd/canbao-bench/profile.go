@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/platform/database"
 )
@@ -125,7 +126,7 @@ func profileImportMain(args []string) error {
 		}
 	}
 	t := time.Now()
-	res, err := importer.RunFile(ctx, importer.New(db, e.kr, e.loc, log), path, io.Discard)
+	res, err := importer.RunFile(ctx, importer.New(db, e.kr, e.loc, enrollment.New(e.loc, e.cfg.Campaigns.AttributionDays), log), path, io.Discard)
 	wall := time.Since(t)
 	if *cpuOut != "" {
 		pprof.StopCPUProfile()
