@@ -373,9 +373,9 @@ func cmdReportMonthly(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	month, err := time.Parse("2006-01", *monthFlag)
+	month, err := web.ParseMonth(*monthFlag, "month")
 	if err != nil {
-		return errors.New("--month must be YYYY-MM")
+		return fmt.Errorf("--month must be YYYY-MM, %d to %d", web.FirstRecordYear, web.MaxYear)
 	}
 	if !strings.HasSuffix(*out, ".xlsx") && !strings.HasSuffix(*out, ".json") {
 		return errors.New("--out must name a .xlsx or .json file")

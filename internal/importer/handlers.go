@@ -184,6 +184,9 @@ func sniff(up upload) error {
 		return errs.Field(errs.InvalidInput, "file", "文件不是有效的 XLSX 工作簿")
 	case up.format == FormatCSV && bytes.HasPrefix(head, zipMagic):
 		return errs.Field(errs.InvalidInput, "file", "文件内容是 Excel 工作簿，请使用 .xlsx 扩展名或 format=xlsx 上传")
+	case up.format == FormatXLSX:
+		// A zip bomb is refused now, before anything is queued.
+		return checkXLSX(up.path)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/text/transform"
 
 	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/platform/xlsxcheck"
 )
 
 // Format is the kind of a roster file.
@@ -54,11 +55,43 @@ var errUnsupportedFormat = errs.Field(errs.InvalidInput, "file", "仅支持 CSV�
 
 // Limits of XLSX reading: a worksheet or shared-string table larger than xlsxInMemory is
 // unpacked to a temporary file and streamed from there, so memory does not grow with the file;
-// xlsxUnpackedMax refuses archives that unpack to more than that (zip bombs).
+// xlsxLimits (checked before excelize opens the file) refuses archives whose parts unpack to
+// more than a roster needs (zip bombs).
+const xlsxInMemory = 1 << 20
+
+var xlsxLimits = func() xlsxcheck.Limits {
+	l := xlsxcheck.Default
+	l.StreamAbove = xlsxInMemory
+	return l
+}()
+
+// Caps of one row, whatever the format. A CSV record longer than maxRecordBytes, a cell
+// longer than maxCellBytes or a row with more than maxColumns columns (up to its last
+// non-empty cell) stops the import: no roster has them, and a file that does is broken or
+// built to exhaust the server.
 const (
-	xlsxInMemory    = 1 << 20
-	xlsxUnpackedMax = 2 << 30
+	maxRecordBytes = 64 << 10
+	maxCellBytes   = 1 << 10
+	maxColumns     = 128
 )
+
+// checkRow applies the cell and column caps to row number row.
+func checkRow(row int, cells []string) error {
+	last := len(cells) - 1
+	for last >= 0 && strings.TrimSpace(cells[last]) == "" {
+		last--
+	}
+	if last+1 > maxColumns {
+		return errs.Field(errs.InvalidInput, "file", fmt.Sprintf("第 %d 行的列数超过 %d 列，请删除多余的列后重新导入", row, maxColumns))
+	}
+	for i, c := range cells {
+		if len(c) > maxCellBytes {
+			col, _ := excelize.ColumnNumberToName(i + 1)
+			return errs.Field(errs.InvalidInput, "file", fmt.Sprintf("第 %d 行 %s 列的内容过长（超过 %d 字节），请检查文件", row, col, maxCellBytes))
+		}
+	}
+	return nil
+}
 
 // rowReader yields a file's rows one at a time.
 type rowReader interface {
@@ -90,6 +123,7 @@ func openRows(path string, format Format, tmpDir string) (rowReader, error) {
 type csvRows struct {
 	f       *os.File
 	cnt     *countingReader
+	budget  *recordBudget
 	r       *csv.Reader
 	row     int
 	endLine int // the file line the previous record ended on
@@ -110,7 +144,9 @@ func openCSV(path string) (*csvRows, error) {
 	if !utf8OK {
 		src = transform.NewReader(cnt, simplifiedchinese.GB18030.NewDecoder())
 	}
-	br := bufio.NewReaderSize(src, 64<<10)
+	budget := &recordBudget{r: src}
+	budget.reset()
+	br := bufio.NewReaderSize(budget, csvBuffer)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3)
 	}
@@ -124,14 +160,48 @@ func openCSV(path string) (*csvRows, error) {
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	r.ReuseRecord = true
-	return &csvRows{f: f, cnt: cnt, r: r}, nil
+	return &csvRows{f: f, cnt: cnt, budget: budget, r: r}, nil
+}
+
+// csvBuffer is the read-ahead of the CSV reader.
+const csvBuffer = 64 << 10
+
+// recordBudget bounds what one CSV record may draw from the file: Next resets it before each
+// record, and a read past the allowance fails with errRecordTooLong. The bufio.Reader in front
+// reads ahead at most csvBuffer bytes, so a record up to maxRecordBytes (its lines included,
+// when a quoted cell spans lines) never trips it, and encoding/csv never buffers more than
+// the allowance of a longer one.
+type recordBudget struct {
+	r    io.Reader
+	left int
+}
+
+var errRecordTooLong = errors.New("importer: csv record too long")
+
+func (b *recordBudget) reset() { b.left = maxRecordBytes + 2*csvBuffer }
+
+func (b *recordBudget) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errRecordTooLong
+	}
+	if len(p) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= n
+	return n, err
 }
 
 func (c *csvRows) Next() (int, []string, error) {
 	if c.done {
 		return c.row, nil, io.EOF
 	}
+	c.budget.reset()
 	rec, err := c.r.Read()
+	if errors.Is(err, errRecordTooLong) {
+		c.done = true
+		return c.row + 1, nil, errs.Field(errs.InvalidInput, "file", fmt.Sprintf("CSV 文件第 %d 行之后有一行超过 %d KB，不是正常的花名册，无法读取", c.row, maxRecordBytes>>10))
+	}
 	if errors.Is(err, io.EOF) {
 		c.done = true
 		return c.row, nil, io.EOF
@@ -147,6 +217,10 @@ func (c *csvRows) Next() (int, []string, error) {
 	last, _ := c.r.FieldPos(len(rec) - 1)
 	c.row += 1 + max(0, start-c.endLine-1)
 	c.endLine = last + strings.Count(rec[len(rec)-1], "\n")
+	if err := checkRow(c.row, rec); err != nil {
+		c.done = true
+		return c.row, nil, err
+	}
 	return c.row, rec, nil
 }
 
@@ -213,10 +287,13 @@ type xlsxRows struct {
 }
 
 func openXLSX(path, tmpDir string) (*xlsxRows, error) {
+	if err := checkXLSX(path); err != nil {
+		return nil, err
+	}
 	f, err := excelize.OpenFile(path, excelize.Options{
 		RawCellValue:      true,
 		UnzipXMLSizeLimit: xlsxInMemory,
-		UnzipSizeLimit:    xlsxUnpackedMax,
+		UnzipSizeLimit:    xlsxLimits.MaxTotal,
 		TmpDir:            tmpDir,
 	})
 	if err != nil {
@@ -250,10 +327,28 @@ func (x *xlsxRows) Next() (int, []string, error) {
 	if err != nil {
 		return x.row, nil, errs.Wrap(errs.InvalidInput, err, fmt.Sprintf("XLSX 文件第 %d 行内容有误，无法继续读取", x.row))
 	}
+	if err := checkRow(x.row, cells); err != nil {
+		return x.row, nil, err
+	}
 	return x.row, cells, nil
 }
 
 func (x *xlsxRows) Read() int64 { return 0 }
+
+// checkXLSX refuses a workbook whose parts would unpack past xlsxLimits, before excelize
+// unpacks any of them.
+func checkXLSX(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return xlsxcheck.Check(f, fi.Size(), xlsxLimits)
+}
 
 func (x *xlsxRows) Close() error {
 	err := x.rows.Close()

@@ -122,9 +122,9 @@ func (h *Handlers) progress(c *gin.Context) error {
 }
 
 func (h *Handlers) monthly(c *gin.Context) error {
-	month, err := time.Parse("2006-01", c.Query("month"))
+	month, err := web.ParseMonth(c.Query("month"), "month")
 	if err != nil {
-		return errs.Field(errs.InvalidInput, "month", "月份格式应为 YYYY-MM")
+		return err
 	}
 	format := c.DefaultQuery("format", "json")
 	if format != "json" && format != "xlsx" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/platform/xlsxcheck"
 )
 
 // The hand-over to the city social insurance centre: the town exports the registrations it
@@ -66,16 +68,10 @@ const selectExport = `SELECT g.id, g.account_id, g.resident_id, g.year, g.name, 
 // export writes the registrations decided in [from, to] (Asia/Shanghai days) as XLSX: full ID
 // numbers for admins, masked for staff; every export is audited.
 func (s *Service) export(c *gin.Context) error {
-	from, err := web.ParseDate(c.Query("from"), "from")
+	// At most a year and a day: a leap year, or the same date a year on, both ends included.
+	from, to, err := web.ParseDateRange(c.Query("from"), c.Query("to"), "from", "to", 367)
 	if err != nil {
 		return err
-	}
-	to, err := web.ParseDate(c.Query("to"), "to")
-	if err != nil {
-		return err
-	}
-	if to.Before(from) || to.Sub(from) > 366*24*time.Hour {
-		return errs.Field(errs.InvalidInput, "to", "导出日期范围须在一年以内，且结束日期不早于开始日期")
 	}
 	p := auth.MustPrincipal(c)
 	conds := []string{`((g.status = 'confirmed' AND g.decided_at >= ? AND g.decided_at < ?) OR (g.status = 'referred' AND g.created_at >= ? AND g.created_at < ?))`}
@@ -189,7 +185,11 @@ func (s *Service) cityAnswers(c *gin.Context) error {
 	}
 	defer src.Close()
 	ctx := c.Request.Context()
-	res, err := s.ApplyCityAnswers(ctx, auth.MustPrincipal(c).ID, src)
+	// Refuse a zip bomb before anything is read, changed or audited.
+	if err := xlsxcheck.Check(src, fh.Size, xlsxcheck.Default); err != nil {
+		return err
+	}
+	res, err := s.ApplyCityAnswers(ctx, auth.MustPrincipal(c).ID, src, fh.Size)
 	detail := fmt.Sprintf("rows=%d processed=%d refused=%d failed=%d", res.RowsTotal, res.Processed, res.Refused, res.Failed)
 	result := audit.Success
 	if err != nil {
@@ -207,9 +207,23 @@ func (s *Service) cityAnswers(c *gin.Context) error {
 	return nil
 }
 
-// ApplyCityAnswers reads an answer workbook and applies it.
-func (s *Service) ApplyCityAnswers(ctx context.Context, by int64, r io.Reader) (AnswerResult, error) {
-	f, err := excelize.OpenReader(r)
+// ApplyCityAnswers reads an answer workbook (size bytes in r) and applies it. A workbook whose
+// parts would unpack past xlsxcheck.Default is refused before any is unpacked.
+func (s *Service) ApplyCityAnswers(ctx context.Context, by int64, r io.ReaderAt, size int64) (AnswerResult, error) {
+	if err := xlsxcheck.Check(r, size, xlsxcheck.Default); err != nil {
+		return AnswerResult{}, err
+	}
+	opts := excelize.Options{
+		UnzipXMLSizeLimit: xlsxcheck.Default.StreamAbove,
+		UnzipSizeLimit:    xlsxcheck.Default.MaxTotal,
+	}
+	var f *excelize.File
+	var err error
+	if file, ok := r.(*os.File); ok {
+		f, err = excelize.OpenFile(file.Name(), opts) // an upload kept on disk: not read into memory
+	} else {
+		f, err = excelize.OpenReader(io.NewSectionReader(r, 0, size), opts)
+	}
 	if err != nil {
 		return AnswerResult{}, errs.Field(errs.InvalidInput, "file", "无法读取该文件，请上传 XLSX 格式的反馈表")
 	}

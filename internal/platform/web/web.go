@@ -584,15 +584,6 @@ func NewList[T any](items []T, total int) List[T] {
 	return List[T]{Items: items, Total: total}
 }
 
-// ParseDate reads a YYYY-MM-DD civil date as 00:00 UTC; a bad one is a 400 about field.
-func ParseDate(s, field string) (time.Time, error) {
-	d, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, errs.Field(errs.InvalidInput, field, "日期格式应为 YYYY-MM-DD")
-	}
-	return d, nil
-}
-
 // Today is the current civil date in loc, as 00:00 UTC of that date.
 func Today(now time.Time, loc *time.Location) time.Time {
 	y, m, d := now.In(loc).Date()
