@@ -114,12 +114,9 @@ type LoginLimits struct {
 // Service logs staff in and out and rotates refresh tokens.
 type Service struct {
 	db         *sqlx.DB
-	rdb        *redis.Client
-	prefix     string
 	tokens     *Tokens
 	subjects   *Subjects
 	audit      *audit.Log
-	limits     LoginLimits
 	refreshTTL time.Duration
 	log        *slog.Logger
 	guard      *loginGuard
@@ -129,7 +126,7 @@ type Service struct {
 
 // NewService wires the login service.
 func NewService(db *sqlx.DB, rdb *redis.Client, prefix string, t *Tokens, s *Subjects, a *audit.Log, l LoginLimits, refreshTTL time.Duration, log *slog.Logger) *Service {
-	return &Service{db: db, rdb: rdb, prefix: prefix, tokens: t, subjects: s, audit: a, limits: l, refreshTTL: refreshTTL, log: log, now: database.Now,
+	return &Service{db: db, tokens: t, subjects: s, audit: a, refreshTTL: refreshTTL, log: log, now: database.Now,
 		guard: newLoginGuard(rdb, prefix, l)}
 }
 
