@@ -74,7 +74,7 @@ func (h *Handler) Routes(r *auth.Router) {
 		c.Header("Location", Prefix)
 		c.Status(http.StatusFound) // no body: the spec documents none
 	})
-	r.Handle(http.MethodGet, Prefix+"*filepath", auth.Public(), h.serve)
+	r.Handle(http.MethodGet, Prefix+"*filepath", auth.PublicCacheable(), h.serve) // sets its own Cache-Control per file
 }
 
 func (h *Handler) serve(c *gin.Context) {
