@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/dbtest"
@@ -16,12 +17,25 @@ import (
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
+// testKeyring is the keyring the people of these tests are encrypted with.
+var testKeyring = func() *pii.Keyring {
+	kr, err := pii.NewKeyring("k1", map[string][]byte{"k1": make([]byte, 32)}, "k1")
+	if err != nil {
+		panic(err)
+	}
+	return kr
+}()
+
 func addPerson(t *testing.T, db *sqlx.DB, birth time.Time, status string) int64 {
 	t.Helper()
 	now := database.Now()
 	bidx := fmt.Sprintf("%032d", time.Now().UnixNano())
+	enc, _, err := testKeyring.Encrypt(idcard.Generate("350583", birth, 1, idcard.Male), pii.AADResidentIDNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := db.Exec(`INSERT INTO residents (id_number_enc, id_number_bidx, pii_key_id, name, gender, birth_date, village_code, status, source, created_at, updated_at)
-		VALUES ('x', ?, 'k1', '测试居民', 'male', ?, 'zhenxing', ?, 'seed', ?, ?)`, bidx, birth, status, now, now)
+		VALUES (?, ?, 'k1', '测试居民', 'male', ?, 'zhenxing', ?, 'seed', ?, ?)`, enc, bidx, birth, status, now, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +61,7 @@ func TestUnenrolledAreTargetsOnly(t *testing.T) {
 		addPerson(t, db, b, StatusUnenrolled)
 	}
 	addPerson(t, db, day(1961, 1, 1), StatusResidentPension)
-	kr, err := pii.NewKeyring("k1", map[string][]byte{"k1": make([]byte, 32)}, "k1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := testKeyring
 	now := time.Date(2028, 2, 29, 0, 30, 0, 0, loc)
 	s := &Service{db: db, kr: kr, loc: loc, now: func() time.Time { return now }}
 	page := web.Page{Number: 1, Size: 100}
