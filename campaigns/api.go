@@ -42,6 +42,7 @@ func (a *API) Routes(r *auth.Router, idem gin.HandlerFunc) {
 	r.Handle(http.MethodGet, "/api/v1/admin/campaigns", p, web.H(a.list))
 	r.Handle(http.MethodPost, "/api/v1/admin/campaigns", p, idem, web.H(a.create))
 	r.Handle(http.MethodGet, "/api/v1/admin/campaigns/:id", p, web.H(a.get))
+	r.Handle(http.MethodPost, "/api/v1/admin/campaigns/preview", p, web.H(a.previewSegment))
 	r.Handle(http.MethodPost, "/api/v1/admin/campaigns/:id/preview", p, web.H(a.preview))
 	for _, t := range []Transition{Schedule, Pause, Resume, Cancel} {
 		r.Handle(http.MethodPost, "/api/v1/admin/campaigns/:id/"+string(t), p, web.H(a.transition(t)))
@@ -188,6 +189,24 @@ func (a *API) preview(c *gin.Context) error {
 		return err
 	}
 	out, err := a.Preview(c.Request.Context(), x.Spec.Segment)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// previewSegment counts the audience of a segment that is not saved yet (the console's
+// campaign editor, as the staff member builds the segment). It changes nothing.
+func (a *API) previewSegment(c *gin.Context) error {
+	var g Segment
+	if err := web.Decode(c, &g); err != nil {
+		return err
+	}
+	if err := g.validate(); err != nil {
+		return err
+	}
+	out, err := a.Preview(c.Request.Context(), g)
 	if err != nil {
 		return err
 	}

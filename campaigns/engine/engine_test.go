@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,3 +90,44 @@ func TestLogCampaignReachesItsAudienceOnce(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// The editor's live count: a segment not saved yet is counted as a saved campaign's would be,
+// nothing is stored, and a bad segment is refused with its field.
+func TestPreviewOfAnUnsavedSegment(t *testing.T) {
+	env := servertest.New(t)
+	for i := 0; i < 6; i++ {
+		v := "zhenxing"
+		if i%3 == 0 {
+			v = "luoxi"
+		}
+		env.AddResident(servertest.ResidentSpec{Village: v, Age: 30 + i})
+	}
+	env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Status: "resident_pension"})
+	env.AddResident(servertest.ResidentSpec{Village: "luoxi", Age: 66}) // aged out: not a target
+	staff, _ := env.Staff(auth.RoleStaff, "")
+	p := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/campaigns/preview", Token: staff,
+		Body: map[string]any{"statuses": []string{"unenrolled"}}})
+	if p.Code != 200 || string(p.Body) != `{"audience":6,"by_village":{"luoxi":2,"zhenxing":4},"excluded_out_of_age":1}` {
+		t.Fatalf("preview: %d %s", p.Code, p.Body)
+	}
+	p = env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/campaigns/preview", Token: staff,
+		Body: map[string]any{"statuses": []string{"unenrolled"}, "villages": []string{"luoxi"}, "age_max": 31}})
+	if p.Code != 200 || string(p.Body) != `{"audience":1,"by_village":{"luoxi":1},"excluded_out_of_age":0}` {
+		t.Fatalf("preview luoxi ≤31: %d %s", p.Code, p.Body)
+	}
+	if w := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/campaigns/preview", Token: staff,
+		Body: map[string]any{"age_min": 50, "age_max": 20}}); w.Code != 400 || !strings.Contains(string(w.Body), `"field":"segment.age_min"`) {
+		t.Fatalf("bad segment: %d %s", w.Code, w.Body)
+	}
+	if w := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/campaigns/preview", Token: staff,
+		Body: map[string]any{"colour": "red"}}); w.Code != 400 {
+		t.Fatalf("unknown field: %d %s", w.Code, w.Body)
+	}
+	vol, _ := env.Staff(auth.RoleVolunteer, "zhenxing")
+	if w := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/campaigns/preview", Token: vol, Body: map[string]any{}}); w.Code != 403 {
+		t.Fatalf("volunteer: %d %s", w.Code, w.Body)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM campaigns`); n != 0 {
+		t.Fatalf("campaigns stored: %d", n)
+	}
+}

@@ -25,6 +25,7 @@ import (
 var readOnlyPOSTs = map[string]bool{
 	"POST /api/v1/eligibility":                 true,
 	"POST /api/v1/admin/campaigns/:id/preview": true,
+	"POST /api/v1/admin/campaigns/preview":     true,
 }
 
 func multipartBody(t *testing.T, name string, data []byte) (*bytes.Buffer, string) {

@@ -14,6 +14,8 @@ declare module 'vue-router' {
     public?: boolean
     menu?: boolean
     icon?: string
+    // menuParent: the menu item lit while this page (not itself in the menu) is open.
+    menuParent?: string
   }
 }
 
@@ -29,6 +31,24 @@ export const pages: RouteRecordRaw[] = [
     name: 'roster',
     component: () => import('./views/RosterView.vue'),
     meta: { title: '花名册', roles: ['volunteer', 'village_admin', 'staff', 'admin'], menu: true, icon: 'User' },
+  },
+  {
+    path: 'campaigns',
+    name: 'campaigns',
+    component: () => import('./views/CampaignsView.vue'),
+    meta: { title: '宣传活动', roles: ['staff', 'admin'], menu: true, icon: 'Promotion' },
+  },
+  {
+    path: 'campaigns/new',
+    name: 'campaign-new',
+    component: () => import('./views/CampaignWizardView.vue'),
+    meta: { title: '新建宣传活动', roles: ['staff', 'admin'], menuParent: 'campaigns' },
+  },
+  {
+    path: 'campaigns/:id(\\d+)',
+    name: 'campaign',
+    component: () => import('./views/CampaignDetailView.vue'),
+    meta: { title: '宣传活动详情', roles: ['staff', 'admin'], menuParent: 'campaigns' },
   },
 ]
 

@@ -23,3 +23,10 @@ export type ApiErrorBody = S['Error']
 export type RosterQuery = NonNullable<paths['/api/v1/admin/residents']['get']['parameters']['query']>
 export type Assessment =
   paths['/api/v1/admin/reports/assessment']['get']['responses'][200]['content']['application/json']
+export type CampaignStatus = S['CampaignStatus']
+export type CampaignChannel = S['CampaignChannel']
+export type Campaign = S['Campaign']
+export type CampaignRequest = S['CampaignRequest']
+export type CampaignPreview = S['CampaignPreview']
+export type CampaignStats = S['CampaignStats']
+export type Segment = S['Segment']

@@ -1,0 +1,1 @@
+import"./client-uFQ7cY_i.js";
