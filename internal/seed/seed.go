@@ -41,12 +41,19 @@ var planMilestones = map[int]float64{2019: 0.8, 2020: 1.0}
 type Options struct {
 	DemoPassword string       // when set, demo staff accounts are created with it (dev mode)
 	Log          *slog.Logger // progress lines; nil = quiet
+
+	// The drive in progress on top of the 2019 roster (see seedDrive).
+	Location             *time.Location // business time zone (config business.timezone); nil = Asia/Shanghai
+	AttributionDays      int            // config campaigns.attribution_days; 0 = 30
+	PrivacyNoticeVersion string         // config business.privacy_notice_version; "" = the default's
+	Today                time.Time      // the civil date the drive has reached (its Y-M-D); zero = today in Location
 }
 
 // Report says what Demo did.
 type Report struct {
 	Villages, Residents, Articles, Tiers, Users int     // rows created by this run (0 on a re-run)
 	Logins                                      []Login // demo accounts (username, role, village), passwords are NOT in here
+	Drive                                       DriveReport
 	Duration                                    time.Duration
 }
 
@@ -104,6 +111,13 @@ func Demo(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Book, o
 		}
 		log.Info("seed: demo staff accounts", "accounts", len(rep.Logins), "created", rep.Users, "ms", since(step))
 	}
+	step = time.Now()
+	if rep.Drive, err = seedDrive(ctx, db, kr, book, rows, opt, log); err != nil {
+		return rep, err
+	}
+	log.Info("seed: drive in progress", "enrollments", rep.Drive.Enrollments, "visits", rep.Drive.Visits,
+		"registrations", rep.Drive.Registrations, "campaigns", rep.Drive.Campaigns, "ms", since(step))
+
 	rep.Duration = time.Since(start)
 	log.Info("seed: done", "villages", rep.Villages, "residents", rep.Residents, "articles", rep.Articles,
 		"tiers", rep.Tiers, "users", rep.Users, "ms", rep.Duration.Milliseconds())
