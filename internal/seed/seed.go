@@ -1,7 +1,9 @@
 // Package seed loads the Luodong 2019 demo: the villages and the plan of 罗政〔2019〕185号 with
 // its annex (the per-village task table), the contribution tiers of every configured year, the
-// policy explainers, a synthetic roster that reproduces the annex exactly, and demo staff
-// accounts. Seeding is deterministic (a fixed random stream) and idempotent (a re-run adds nothing).
+// policy explainers, a synthetic roster that reproduces the annex exactly (as of 2019), demo
+// staff accounts, and a drive in progress on top of it (drive.go): this year's enrollments,
+// visits, pending registrations and two campaigns. Seeding is deterministic (fixed random
+// streams) and idempotent (a re-run adds nothing).
 package seed
 
 import (
@@ -65,6 +67,7 @@ type Login struct{ Username, Role, VillageCode string }
 // targets and tasks, and the tiers are inserted where missing; an article whose slug exists is
 // left alone; the roster is written in one transaction, so it is either complete (a re-run skips
 // it) or absent. A roster that is partly there (rows deleted by hand) is an error: reset the database.
+// The drive is added only to a database without enrollments, visits, registrations or campaigns.
 func Demo(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Book, opt Options) (Report, error) {
 	start := time.Now()
 	var rep Report
