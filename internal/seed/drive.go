@@ -313,7 +313,9 @@ func (d *drive) plan(r *rand.Rand, rows []AnnexRow) {
 	for _, code := range d.running.villages {
 		for _, p := range d.people[code] {
 			if (!p.enrollDay.IsZero() && p.enrollDay.Before(s2)) || p.taken || p.Birth.Before(lo2) || p.Birth.After(hi2) {
-				continue // enrolled, visited lately (the segment leaves them out), or outside the target group
+				// Enrolled, or outside the target group: not in the segment. The people visited or
+				// registering are left out too, so no visit closes a task the campaign made later.
+				continue
 			}
 			if r.IntN(100) < 55 {
 				day := s2.AddDate(0, 0, r.IntN(int(d.today.Sub(s2).Hours()/24)+1))
@@ -556,22 +558,17 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 		args := make([]any, 0, len(chunk)*cols)
 		for _, r := range chunk {
 			if r.sent.IsZero() {
-				args = append(args, id, runID, r.p.ID, r.p.Village, "queued", nil, 0, nil, nil, snapDone, snapDone, snapDone)
+				args = append(args, id, runID, r.p.ID, r.p.Village, "queued", nil, 0, nil, nil, snapDone, snapDone, nil)
 				continue
 			}
 			enq := r.sent.Add(-time.Minute)
-			args = append(args, id, runID, r.p.ID, r.p.Village, "sent", c.channel, 1, enq, r.sent, snapDone, r.sent, r.sent)
+			args = append(args, id, runID, r.p.ID, r.p.Village, "sent", c.channel, 1, enq, r.sent, snapDone, r.sent, nil)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (campaign_id, run_id, resident_id, village_code, status, channel,
 			attempts, enqueued_at, sent_at, created_at, updated_at, not_before) VALUES `+tuples(len(chunk), cols), args...); err != nil {
 			return 0, database.Map(err)
 		}
 	}
-	// not_before is only for deliveries deferred to a window: none here.
-	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET not_before = NULL WHERE campaign_id = ?`, id); err != nil {
-		return 0, database.Map(err)
-	}
-
 	switch c.channel {
 	case campaigns.ChannelLog:
 		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET provider_msg_id = CONCAT('log-', id) WHERE campaign_id = ? AND status = 'sent'`, id); err != nil {
@@ -697,7 +694,7 @@ func (d *drive) writeVisits(ctx context.Context, db *sqlx.DB, rec *enrollment.Re
 		}
 		byVillage[v.village] = append(byVillage[v.village], v)
 	}
-	visits, enrolled := 0, 0
+	visits := 0
 	for _, code := range order {
 		volID, ok := staff[code+"-vol"]
 		if !ok {
@@ -708,16 +705,13 @@ func (d *drive) writeVisits(ctx context.Context, db *sqlx.DB, rec *enrollment.Re
 		inputs := make([]visit.Input, len(vs))
 		for i, v := range vs {
 			inputs[i] = v.input
-			if v.input.Outcome == "enrolled" {
-				enrolled++
-			}
 		}
 		p := &auth.Principal{Kind: auth.KindStaff, ID: volID, Role: auth.RoleVolunteer, Village: code}
 		actx := audit.Context{ActorKind: string(auth.KindStaff), ActorID: volID, Role: string(auth.RoleVolunteer), RequestID: "seed-demo"}
 		for start := 0; start < len(inputs); start += visit.MaxBatch {
 			res, err := svc.Record(ctx, actx, p, inputs[start:min(start+visit.MaxBatch, len(inputs))], true)
 			if err != nil {
-				return visits, enrolled, fmt.Errorf("seed: visits in %s: %w", code, err)
+				return visits, 0, fmt.Errorf("seed: visits in %s: %w", code, err)
 			}
 			visits += res.Created
 		}
