@@ -264,7 +264,8 @@ func cmdSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := a.checkKey(ctx); err != nil {
 		return err
 	}
-	opt := seed.Options{Log: a.log}
+	opt := seed.Options{Log: a.log, Location: cfg.Location(), AttributionDays: cfg.Campaigns.AttributionDays,
+		PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion}
 	if cfg.Mode == config.ModeDev {
 		s, err := config.LoadDevSecrets(cfg.Dev.SecretsFile)
 		if err != nil {
@@ -278,6 +279,13 @@ func cmdSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "demo data ready in %s: %d villages, %d residents, %d articles, %d tiers, %d users created by this run\n",
 		rep.Duration.Round(time.Millisecond), rep.Villages, rep.Residents, rep.Articles, rep.Tiers, rep.Users)
+	if d := rep.Drive; d.Campaigns > 0 {
+		fmt.Fprintf(stdout, "drive in progress: %d enrollments this year (%d weekly imports and visits), %d visits, %d pending registrations, "+
+			"%d campaigns with %d deliveries and %d conversions\n", d.Enrollments, d.Imports, d.Visits, d.Registrations, d.Campaigns, d.Deliveries, d.Conversions)
+		fmt.Fprintln(stdout, "campaign counters are rebuilt from MySQL when first read; after reseeding a database, run `canbao counters rebuild`")
+	} else {
+		fmt.Fprintln(stdout, "drive in progress: already there, nothing added")
+	}
 	if opt.DemoPassword != "" {
 		fmt.Fprintf(stdout, "\nDemo staff accounts (dev mode), all with the password %s (kept in %s):\n", opt.DemoPassword, cfg.Dev.SecretsFile)
 		fmt.Fprintln(stdout, "  admin            labour office admin (镇劳保所)")

@@ -48,11 +48,13 @@ func TestOperatorJourney(t *testing.T) {
 	if err := run(ctx, []string{"seed", "demo"}, nil, &out, &errOut); err != nil {
 		t.Fatalf("seed: %v\n%s", err, errOut.String())
 	}
-	if !strings.Contains(out.String(), "39042 residents") || !strings.Contains(out.String(), "zhenxing-admin") {
+	if !strings.Contains(out.String(), "39042 residents") || !strings.Contains(out.String(), "zhenxing-admin") ||
+		!strings.Contains(out.String(), "drive in progress: ") || !strings.Contains(out.String(), " 2 campaigns with ") {
 		t.Fatalf("seed output: %s", out.String())
 	}
 	out.Reset()
-	if err := run(ctx, []string{"seed", "demo"}, nil, &out, &errOut); err != nil || !strings.Contains(out.String(), "0 residents") {
+	if err := run(ctx, []string{"seed", "demo"}, nil, &out, &errOut); err != nil || !strings.Contains(out.String(), "0 residents") ||
+		!strings.Contains(out.String(), "drive in progress: already there, nothing added") {
 		t.Fatalf("second seed: %v %s", err, out.String())
 	}
 	// user create: password on stdin; a weak one is refused and creates nothing.

@@ -1,7 +1,9 @@
 // Package seed loads the Luodong 2019 demo: the villages and the plan of 罗政〔2019〕185号 with
 // its annex (the per-village task table), the contribution tiers of every configured year, the
-// policy explainers, a synthetic roster that reproduces the annex exactly, and demo staff
-// accounts. Seeding is deterministic (a fixed random stream) and idempotent (a re-run adds nothing).
+// policy explainers, a synthetic roster that reproduces the annex exactly (as of 2019), demo
+// staff accounts, and a drive in progress on top of it (drive.go): this year's enrollments,
+// visits, pending registrations and two campaigns. Seeding is deterministic (fixed random
+// streams) and idempotent (a re-run adds nothing).
 package seed
 
 import (
@@ -41,12 +43,19 @@ var planMilestones = map[int]float64{2019: 0.8, 2020: 1.0}
 type Options struct {
 	DemoPassword string       // when set, demo staff accounts are created with it (dev mode)
 	Log          *slog.Logger // progress lines; nil = quiet
+
+	// The drive in progress on top of the 2019 roster (see seedDrive).
+	Location             *time.Location // business time zone (config business.timezone); nil = Asia/Shanghai
+	AttributionDays      int            // config campaigns.attribution_days; 0 = 30
+	PrivacyNoticeVersion string         // config business.privacy_notice_version; "" = the default's
+	Today                time.Time      // the civil date the drive has reached (its Y-M-D); zero = today in Location
 }
 
 // Report says what Demo did.
 type Report struct {
 	Villages, Residents, Articles, Tiers, Users int     // rows created by this run (0 on a re-run)
 	Logins                                      []Login // demo accounts (username, role, village), passwords are NOT in here
+	Drive                                       DriveReport
 	Duration                                    time.Duration
 }
 
@@ -58,6 +67,7 @@ type Login struct{ Username, Role, VillageCode string }
 // targets and tasks, and the tiers are inserted where missing; an article whose slug exists is
 // left alone; the roster is written in one transaction, so it is either complete (a re-run skips
 // it) or absent. A roster that is partly there (rows deleted by hand) is an error: reset the database.
+// The drive is added only to a database without enrollments, visits, registrations or campaigns.
 func Demo(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Book, opt Options) (Report, error) {
 	start := time.Now()
 	var rep Report
@@ -104,6 +114,13 @@ func Demo(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Book, o
 		}
 		log.Info("seed: demo staff accounts", "accounts", len(rep.Logins), "created", rep.Users, "ms", since(step))
 	}
+	step = time.Now()
+	if rep.Drive, err = seedDrive(ctx, db, kr, book, rows, opt, log); err != nil {
+		return rep, err
+	}
+	log.Info("seed: drive in progress", "enrollments", rep.Drive.Enrollments, "visits", rep.Drive.Visits,
+		"registrations", rep.Drive.Registrations, "campaigns", rep.Drive.Campaigns, "ms", since(step))
+
 	rep.Duration = time.Since(start)
 	log.Info("seed: done", "villages", rep.Villages, "residents", rep.Residents, "articles", rep.Articles,
 		"tiers", rep.Tiers, "users", rep.Users, "ms", rep.Duration.Milliseconds())

@@ -37,6 +37,24 @@ const (
 	sumOfRowTasks          = 7821
 )
 
+// demoToday is the day the tests' drive has reached: late October, so about four fifths of
+// the year's pace is due.
+var demoToday = time.Date(2026, time.October, 20, 0, 0, 0, 0, time.UTC)
+
+func shanghai(t testing.TB) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// demoOptions are the options cmd/canbao passes, with the drive's day fixed.
+func demoOptions(t testing.TB, password string) Options {
+	return Options{DemoPassword: password, Location: shanghai(t), AttributionDays: 30, PrivacyNoticeVersion: "2019-07", Today: demoToday}
+}
+
 func testKeyring(t testing.TB) *pii.Keyring {
 	t.Helper()
 	kr, err := pii.NewKeyring("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, pii.KeySize)}, "k1")
@@ -211,7 +229,9 @@ func TestDemo(t *testing.T) {
 
 	db := dbtest.New(t)
 	var logs syncBuffer
-	rep, err := Demo(ctx, db, kr, book, Options{DemoPassword: demoPassword, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	opt := demoOptions(t, demoPassword)
+	opt.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	rep, err := Demo(ctx, db, kr, book, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,6 +265,8 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	// The annex is the 2019 baseline: the drive's changes of status are events on top of it.
+	// Every person whose status changed (status_changed_on set) was unenrolled in 2019.
 	t.Run("roster reproduces the annex", func(t *testing.T) {
 		var got []struct {
 			Village    string `db:"village_code"`
@@ -254,9 +276,10 @@ func TestDemo(t *testing.T) {
 			Target     int    `db:"target"`
 		}
 		if err := db.Select(&got, `SELECT village_code, COUNT(*) AS population,
-  SUM(status = 'resident_pension') AS enrolled, SUM(status <> 'resident_pension') AS unenrolled,
-  SUM(status = 'unenrolled') AS target
-FROM residents GROUP BY village_code`); err != nil {
+  SUM(baseline = 'resident_pension') AS enrolled, SUM(baseline <> 'resident_pension') AS unenrolled,
+  SUM(baseline = 'unenrolled') AS target
+FROM (SELECT village_code, IF(status_changed_on IS NULL, status, 'unenrolled') AS baseline FROM residents) r
+GROUP BY village_code`); err != nil {
 			t.Fatal(err)
 		}
 		byCode := map[string]int{}
@@ -413,8 +436,10 @@ FROM policy_articles a WHERE a.slug = ?`, a.Slug)
 		phoneRE := regexp.MustCompile(`^1[3-9]\d{9}$`)
 		ids := make(map[string]bool, len(rs))
 		phones, now := 0, time.Now()
+		yearStart := time.Date(demoToday.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 		for i, r := range rs {
-			if r.KeyID != kr.ActiveKeyID() || r.Source != "seed" || r.Changed.Valid || r.Name.String == "" {
+			changedThisYear := !r.Changed.Valid || (!r.Changed.Time.Before(yearStart) && !r.Changed.Time.After(demoToday))
+			if r.KeyID != kr.ActiveKeyID() || r.Source != "seed" || !changedThisYear || r.Name.String == "" {
 				t.Fatalf("row %d: key %q source %q status_changed_on %v", i, r.KeyID, r.Source, r.Changed)
 			}
 			num, err := kr.Decrypt(r.IDEnc, r.KeyID, pii.AADResidentIDNumber)
@@ -543,9 +568,13 @@ FROM policy_articles a WHERE a.slug = ?`, a.Slug)
 		}
 	})
 
+	t.Run("a drive in progress", func(t *testing.T) { checkDrive(t, db, kr, rep.Drive) })
+
 	t.Run("idempotent", func(t *testing.T) {
 		tables := []string{"villages", "plans", "plan_milestones", "plan_targets", "plan_tasks", "residents",
-			"contribution_tiers", "policy_articles", "policy_article_revisions", "staff_users"}
+			"contribution_tiers", "policy_articles", "policy_article_revisions", "staff_users",
+			"enrollments", "roster_imports", "visits", "visit_tasks", "registrations", "resident_accounts",
+			"campaigns", "campaign_runs", "deliveries", "conversions"}
 		counts := func() map[string]int {
 			out := map[string]int{}
 			for _, tb := range tables {
@@ -555,30 +584,82 @@ FROM policy_articles a WHERE a.slug = ?`, a.Slug)
 				}
 				out[tb] = n
 			}
+			var daily, unenrolled int
+			if err := db.Get(&daily, "SELECT COALESCE(SUM(enrolled), 0) FROM enrollment_daily"); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Get(&unenrolled, "SELECT COUNT(*) FROM residents WHERE status = 'unenrolled'"); err != nil {
+				t.Fatal(err)
+			}
+			out["enrollment_daily (sum)"], out["residents (unenrolled)"] = daily, unenrolled
 			return out
 		}
 		before := counts()
-		again, err := Demo(ctx, db, kr, book, Options{DemoPassword: demoPassword})
+		// A day later, as an operator would re-run it: still nothing new.
+		opt := demoOptions(t, demoPassword)
+		opt.Today = demoToday.AddDate(0, 0, 1)
+		again, err := Demo(ctx, db, kr, book, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("second Demo took %v", again.Duration)
-		if again.Villages+again.Residents+again.Articles+again.Tiers+again.Users != 0 {
+		if again.Villages+again.Residents+again.Articles+again.Tiers+again.Users != 0 || again.Drive != (DriveReport{}) {
 			t.Errorf("second run created rows: %+v", again)
 		}
 		if len(again.Logins) != len(rep.Logins) {
 			t.Errorf("second run lists %d logins, want %d", len(again.Logins), len(rep.Logins))
 		}
 		after := counts()
-		for _, tb := range tables {
+		for tb := range before {
 			if before[tb] != after[tb] {
 				t.Errorf("%s: %d rows before the second run, %d after", tb, before[tb], after[tb])
 			}
 		}
 	})
 
+	t.Run("deterministic across databases", func(t *testing.T) {
+		db2 := dbtest.New(t)
+		rep2, err := Demo(ctx, db2, kr, book, demoOptions(t, demoPassword))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("second database seeded in %v", rep2.Duration)
+		if rep2.Drive != rep.Drive {
+			t.Errorf("drive %+v, first database %+v", rep2.Drive, rep.Drive)
+		}
+		a, b := fingerprint(t, db), fingerprint(t, db2)
+		if len(b) != total.Population || len(a) != total.Population {
+			t.Fatalf("%d and %d residents", len(a), len(b))
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("resident %d differs: %+v vs %+v", i, a[i], b[i])
+			}
+		}
+		for _, q := range []string{
+			`SELECT CONCAT_WS('/', resident_id, village_code, source, enrolled_on) FROM enrollments ORDER BY resident_id`,
+			`SELECT CONCAT_WS('/', client_id, resident_id, visited_at, outcome, COALESCE(reason, ''), note, COALESCE(follow_up_on, '')) FROM visits ORDER BY client_id`,
+			`SELECT CONCAT_WS('/', resident_id, village_code, status, tier, created_at) FROM registrations ORDER BY resident_id`,
+			`SELECT CONCAT_WS('/', campaign_id, resident_id, status, COALESCE(channel, ''), COALESCE(sent_at, '')) FROM deliveries ORDER BY campaign_id, resident_id`,
+			`SELECT CONCAT_WS('/', resident_id, campaign_id, converted_on) FROM conversions ORDER BY resident_id`,
+		} {
+			var x, y []string
+			if err := db.Select(&x, q); err != nil {
+				t.Fatal(err)
+			}
+			if err := db2.Select(&y, q); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(x, "\n") != strings.Join(y, "\n") {
+				t.Errorf("%s: the two databases differ (%d and %d rows)", q, len(x), len(y))
+			}
+		}
+	})
+
 	t.Run("a partial roster is refused", func(t *testing.T) {
-		if _, err := db.Exec("DELETE FROM residents ORDER BY id DESC LIMIT 1"); err != nil {
+		// The last resident nothing refers to (the drive's rows refer to some).
+		if _, err := db.Exec(`DELETE FROM residents WHERE status = 'exempt' AND status_changed_on IS NULL
+  AND id NOT IN (SELECT resident_id FROM deliveries) ORDER BY id DESC LIMIT 1`); err != nil {
 			t.Fatal(err)
 		}
 		_, err := Demo(ctx, db, kr, book, Options{})
@@ -587,29 +668,25 @@ FROM policy_articles a WHERE a.slug = ?`, a.Slug)
 		}
 	})
 
-	t.Run("deterministic across databases", func(t *testing.T) {
-		db2 := dbtest.New(t)
-		rep2, err := Demo(ctx, db2, kr, book, Options{})
+	t.Run("without a demo password", func(t *testing.T) {
+		db3 := dbtest.New(t)
+		rep3, err := Demo(ctx, db3, kr, book, demoOptions(t, ""))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("Demo without demo accounts (villages, plan, tiers, articles, roster) took %v", rep2.Duration)
-		if rep2.Users != 0 || rep2.Logins != nil {
-			t.Errorf("accounts without a demo password: %+v", rep2)
+		if rep3.Users != 0 || rep3.Logins != nil {
+			t.Errorf("accounts without a demo password: %+v", rep3)
 		}
-		var n int
-		if err := db2.Get(&n, "SELECT COUNT(*) FROM staff_users"); err != nil || n != 0 {
-			t.Errorf("%d staff users without a demo password (%v)", n, err)
+		var users, visits int
+		if err := db3.Get(&users, "SELECT COUNT(*) FROM staff_users"); err != nil || users != 0 {
+			t.Errorf("%d staff users without a demo password (%v)", users, err)
 		}
-		a, b := fingerprint(t, db), fingerprint(t, db2)
-		// db lost its last resident in the subtest above.
-		if len(b) != total.Population || len(a) != total.Population-1 {
-			t.Fatalf("%d and %d residents", len(a), len(b))
+		// No volunteer accounts, so no visits; the rest of the drive is there.
+		if err := db3.Get(&visits, "SELECT COUNT(*) FROM visits"); err != nil || visits != 0 || rep3.Drive.Visits != 0 {
+			t.Errorf("%d visits without volunteer accounts (%v)", visits, err)
 		}
-		for i := range a {
-			if a[i] != b[i] {
-				t.Fatalf("resident %d differs: %+v vs %+v", i, a[i], b[i])
-			}
+		if rep3.Drive.Enrollments == 0 || rep3.Drive.Campaigns != 2 || rep3.Drive.Registrations == 0 {
+			t.Errorf("drive without a demo password: %+v", rep3.Drive)
 		}
 	})
 }

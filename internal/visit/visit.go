@@ -105,6 +105,13 @@ func NewService(db *sqlx.DB, a *audit.Log, loc *time.Location, enr *enrollment.R
 	return &Service{db: db, audit: a, loc: loc, enr: enr, now: time.Now}
 }
 
+// WithClock makes the service read the time from now instead of the system clock (the demo
+// seed records visits as of the day it is told is today).
+func (s *Service) WithClock(now func() time.Time) *Service {
+	s.now = now
+	return s
+}
+
 // DecodeBody reads either one visit or {"visits": [...]}, strictly.
 func DecodeBody(body []byte) (inputs []Input, batch bool, err error) {
 	var probe map[string]json.RawMessage

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests of the console against a real server: builds bin/canbao, creates a throwaway
-# database canbao_e2e_<random> (migrate + seed demo + a few weeks of synthetic enrollments so
-# the charts have something to show), serves it on a free port with its own Redis key prefix
+# database canbao_e2e_<random> (migrate + seed demo, whose drive in progress gives the charts
+# this year's enrollments), serves it on a free port with its own Redis key prefix
 # and dev secrets, runs `npx playwright test`, then stops the server, drops the database and
 # deletes the Redis keys. A shell script rather than a Go test helper: the tests are Node's,
 # and this keeps `go test ./...` free of Node and browsers.
@@ -65,19 +65,8 @@ trap cleanup EXIT INT TERM
 bin/canbao migrate >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log"; exit 1; }
 bin/canbao seed demo >"$tmp/seed.log" 2>&1 || { cat "$tmp/seed.log"; exit 1; }
 
-# Synthetic new enrollments on the last 120 days (test data only: the demo roster starts
-# with none), so that 总览 draws bars, a weekly pace and a projection.
-mysql -h127.0.0.1 -uroot "$db" <<'SQL'
-INSERT INTO enrollment_daily (village_code, enrolled_on, enrolled)
-SELECT v.code, DATE_SUB(CURDATE(), INTERVAL d.n DAY), 1 + (CRC32(CONCAT(v.code, d.n)) % (2 + v.sort_order % 5))
-FROM villages v
-CROSS JOIN (WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n < 119) SELECT n FROM s) d
-WHERE DATE_SUB(CURDATE(), INTERVAL d.n DAY) >= MAKEDATE(YEAR(CURDATE()), 1)
-ON DUPLICATE KEY UPDATE enrolled = VALUES(enrolled);
-SQL
-
 # With the campaign engine: the 宣传活动 test schedules a campaign on the log channel and
-# watches its counters move (the demo has no campaigns, so the engine is idle otherwise).
+# watches its counters move (the demo's running campaign sends its visit tasks meanwhile).
 bin/canbao serve >"$tmp/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
