@@ -94,10 +94,6 @@ test('labour office admin: 总览 draws the chart within a second of logging in'
   const [dl2] = await Promise.all([page.waitForEvent('download'), page.locator('[data-test=download-assessment]').click()])
   expect(dl2.suggestedFilename()).toMatch(/^canbao-assessment-\d{4}\.csv$/)
 
-  // A reload forgets the in-memory token (until cookie sessions exist): back to 登录.
-  await page.reload()
-  await expect(page).toHaveURL(/\/console\/login/)
-  expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))).toBe('{}{}')
 })
 
 void login

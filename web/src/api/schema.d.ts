@@ -131,11 +131,18 @@ export interface paths {
         put?: never;
         /**
          * Staff login with username and password.
-         * @description An unknown user and a wrong password get the same 401 `INVALID_CREDENTIALS`. Repeated
-         *     failures lock the account for a while: 429 `ACCOUNT_LOCKED` (429 `RATE_LIMITED` when the
-         *     per-IP or per-account limiter trips first), both with `Retry-After`. An unknown username
-         *     locks after the same number of failures, so lockout does not reveal which names exist. A disabled account gets 401
-         *     `INVALID_CREDENTIALS` too.
+         * @description An unknown user and a wrong password get the same 401 `INVALID_CREDENTIALS`. A disabled
+         *     account gets 401 `INVALID_CREDENTIALS` too.
+         *
+         *     Lockout is per (username, client IP), never for the account as a whole: after 5 failures
+         *     in a row from one IP for one username, that IP gets 429 `ACCOUNT_LOCKED` with
+         *     `Retry-After` (seconds left, counting down) for that username, even with the right
+         *     password; the lock lasts 1 minute and doubles with each further lock of the same pair, up
+         *     to 15 minutes. The same user from another IP logs in at once. Once a username has had 50
+         *     failures from any IPs within 15 minutes, IPs that have not logged in as that user before
+         *     are locked after a single failure (a right password is still accepted). Unknown and real
+         *     usernames go through exactly the same answers, so lockout does not reveal which names
+         *     exist. Each IP is also limited across all usernames: 429 `RATE_LIMITED` with `Retry-After`.
          */
         post: operations["loginStaff"];
         delete?: never;
@@ -158,7 +165,13 @@ export interface paths {
          * @description Refresh tokens rotate: the answer carries a new `refresh_token` and the old one stops
          *     working. The answer has the shape of the login answer of the token's owner (`user` for
          *     staff, `resident` for residents). Logout, a password or role change and disabling the
-         *     account invalidate every refresh token of that user (401 `REFRESH_TOKEN_INVALID`).
+         *     account invalidate every refresh token of that user (401 `TOKEN_INVALID`).
+         *
+         *     Each login starts a token family that its rotations continue. Presenting a refresh token
+         *     that was already rotated is treated as theft: 401 `TOKEN_INVALID`, and every refresh
+         *     token of that family (including the newest one) stops working at once; other logins of
+         *     the same user are not affected. There is no grace period, so a client must not refresh
+         *     twice concurrently with the same token.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -299,6 +312,16 @@ export interface paths {
          *     scheme is not open to this person (e.g. `resident_pension` for an employed person) → 422
          *     `SCHEME_NOT_ALLOWED`. `tier` is required for `resident_pension` and must be absent or null
          *     for `employee_pension`. `privacy_notice_version` defaults to the current notice.
+         *
+         *     `name` is compared after folding full-width forms to half-width and dropping whitespace
+         *     (including U+3000) and middle dots (`·`, `•`, `・`, `.`, …). When the ID number is on the
+         *     roster, the registration belongs to the roster's person: `village_code` other than the
+         *     roster's → 422 `VILLAGE_MISMATCH` (`field`: `village_code`); a name other than the roster's
+         *     → 422 `IDENTITY_MISMATCH` (`field`: `name`; the resident is asked to come to the village
+         *     office with the ID card). Neither message reveals what the roster holds; both are checked
+         *     before 409 `ALREADY_ENROLLED` (the roster shows the person insured). A registration never
+         *     changes the roster's name, village or phone; a person not on the roster is added
+         *     (unenrolled, without a phone) in the village given.
          */
         post: operations["createRegistration"];
         delete?: never;
@@ -355,7 +378,8 @@ export interface paths {
         };
         /**
          * Registrations to review (masked).
-         * @description A village_admin sees only their village; `village` naming another village → 404.
+         * @description A village_admin sees only the registrations of people the roster puts in their village;
+         *     `village` naming another village → 404. `village` filters by the person's village.
          */
         get: operations["adminListRegistrations"];
         put?: never;
@@ -378,6 +402,10 @@ export interface paths {
         /**
          * Confirm a submitted registration; it counts as a new enrollment.
          * @description Only a `submitted` registration can be confirmed; otherwise 409 `REGISTRATION_NOT_OPEN`.
+         *     A village_admin may confirm only when the roster puts the person in their village (the
+         *     registration's own `village_code` does not decide it); otherwise 404. The enrollment counts
+         *     for the person's village. When the roster has no phone for the person it takes the
+         *     registration's; the roster's name, village and an existing phone are never changed.
          */
         post: operations["confirmRegistration"];
         delete?: never;
@@ -398,6 +426,7 @@ export interface paths {
         /**
          * Reject a submitted registration, with a reason shown to the resident.
          * @description Only a `submitted` registration can be rejected; otherwise 409 `REGISTRATION_NOT_OPEN`.
+         *     A village_admin may reject only when the roster puts the person in their village; otherwise 404.
          */
         post: operations["rejectRegistration"];
         delete?: never;
@@ -416,6 +445,9 @@ export interface paths {
         /**
          * The masked roster.
          * @description volunteer and village_admin see only their village; `village` naming another village → 404.
+         *     `status=unenrolled` lists the targets only: unenrolled people aged 16-59 today (Asia/Shanghai);
+         *     the unenrolled people the other filters matched but who are outside that age are counted in
+         *     `excluded_out_of_age` (0 for the other statuses).
          */
         get: operations["listResidents"];
         put?: never;
@@ -511,9 +543,11 @@ export interface paths {
         };
         /**
          * The caller's village's people most worth visiting today.
-         * @description Unenrolled people of the caller's village, most urgent first: follow-ups due (`follow_up`,
-         *     oldest first), open tasks from campaigns whose reminders went unanswered (`campaign`), then
-         *     people never visited (`not_visited`, older people first). A visit closes the person's tasks.
+         * @description Unenrolled people of the caller's village aged 16-59 today (Asia/Shanghai), most urgent
+         *     first: follow-ups due (`follow_up`, oldest first), open tasks from campaigns whose reminders
+         *     went unanswered (`campaign`), then people never visited (`not_visited`, older people
+         *     first). A visit closes the person's tasks. People outside 16-59 today are left out and
+         *     counted in `excluded_out_of_age`.
          */
         get: operations["listVisitTasks"];
         put?: never;
@@ -738,6 +772,8 @@ export interface paths {
          * The hand-over to the city social insurance centre, as XLSX.
          * @description Registrations confirmed (by `decided_at`) or referred (by `created_at`) between `from` and
          *     `to` (Asia/Shanghai days, inclusive, at most a year), per village, with scheme and tier.
+         *     Name, village and phone are the roster's (the registration's phone only when the roster
+         *     has none); `village` filters by the person's village.
          *     Admins get full ID numbers and phones; staff get them masked. Every export is audited. The
          *     centre fills in 办理结果 (已办理/未办理) and 原因 and the file comes back through
          *     `POST /api/v1/admin/city-answers`.
@@ -842,7 +878,7 @@ export interface paths {
         put?: never;
         /**
          * draft → scheduled (it starts running at `schedule.start_at`).
-         * @description An illegal transition → 409 `CAMPAIGN_STATE_CONFLICT`.
+         * @description An illegal transition, or one raced by another change of the campaign → 409 `ILLEGAL_TRANSITION`.
          */
         post: operations["scheduleCampaign"];
         delete?: never;
@@ -862,7 +898,7 @@ export interface paths {
         put?: never;
         /**
          * scheduled or running → paused.
-         * @description An illegal transition → 409 `CAMPAIGN_STATE_CONFLICT`.
+         * @description An illegal transition, or one raced by another change of the campaign → 409 `ILLEGAL_TRANSITION`.
          */
         post: operations["pauseCampaign"];
         delete?: never;
@@ -882,7 +918,7 @@ export interface paths {
         put?: never;
         /**
          * paused → scheduled or running (whichever the schedule says).
-         * @description An illegal transition → 409 `CAMPAIGN_STATE_CONFLICT`.
+         * @description An illegal transition, or one raced by another change of the campaign → 409 `ILLEGAL_TRANSITION`.
          */
         post: operations["resumeCampaign"];
         delete?: never;
@@ -901,8 +937,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * draft, scheduled, running or paused → cancelled; queued messages are dropped.
-         * @description An illegal transition → 409 `CAMPAIGN_STATE_CONFLICT`.
+         * draft, scheduled, running or paused → cancelled; queued messages are skipped (`cancelled`) at once.
+         * @description An illegal transition, or one raced by another change of the campaign → 409 `ILLEGAL_TRANSITION`.
          */
         post: operations["cancelCampaign"];
         delete?: never;
@@ -924,7 +960,8 @@ export interface paths {
          * Put the campaign's failed deliveries back in the queue (one call).
          * @description Failed deliveries go back to `queued`; with `include_unknown`, so do those whose outcome is
          *     unknown (they may have reached the person: a WeChat consent may be spent twice). A
-         *     completed campaign runs again until they are done. Cancelled or draft campaigns → 409.
+         *     completed campaign runs again until they are done. Cancelled or draft campaigns → 409
+         *     `CAMPAIGN_STATE_CONFLICT`.
          */
         post: operations["retryFailedDeliveries"];
         delete?: never;
@@ -1135,7 +1172,8 @@ export interface components {
             token: string;
             /** @description seconds until the access token expires */
             expires_in: number;
-            refresh_token: string;
+            /** @description present for `token` sessions; a `cookie` session gets the cookie instead */
+            refresh_token?: string;
             user: {
                 id: components["schemas"]["Id"];
                 username: components["schemas"]["Username"];
@@ -1640,12 +1678,18 @@ export interface components {
             /** Format: date-time */
             updated_at?: string;
         };
+        /**
+         * @description The audience is never anyone outside the target group: people aged 16-59 today
+         *     (Asia/Shanghai); a segment's `age_min`/`age_max` can only narrow it.
+         */
         CampaignPreview: {
             audience: components["schemas"]["Count"];
             /** @description village code → audience */
             by_village: {
                 [key: string]: components["schemas"]["Count"];
             };
+            /** @description people the segment's other criteria select who are left out for not being 16-59 today */
+            excluded_out_of_age: components["schemas"]["Count"];
         };
         /** @description counters of one slice (village or channel) */
         Counters: {
@@ -1659,7 +1703,8 @@ export interface components {
         };
         /**
          * @description A cache of the delivery outbox, rebuilt from MySQL when Redis loses it. sent + failed +
-         *     skipped (all reasons) + unknown + queued + sending = deliveries. `converted` counts targeted
+         *     skipped (all reasons) + unknown + queued + sending = deliveries. A cancel skips what was
+         *     queued (reason `cancelled`) in its own transaction: once it has answered, nothing is queued. `converted` counts targeted
          *     residents enrolled within the attribution window (30 days by default) after being reached.
          */
         CampaignStats: {
@@ -1680,6 +1725,24 @@ export interface components {
                 [key: string]: components["schemas"]["Count"];
             };
             converted: components["schemas"]["Count"];
+            /** @description distinct people sent to at least once by any run (exact, not an estimate) */
+            reached: components["schemas"]["Count"];
+            /**
+             * @description What is queued but may not go out yet. Outside the campaign's daily window, or outside
+             *     the SMS hours (08:00-20:00) when SMS is the first channel that can reach the person,
+             *     a delivery waits, queued, for the window to open.
+             */
+            waiting: {
+                /** @description queued until a send window opens */
+                waiting_for_window: components["schemas"]["Count"];
+                /** @description queued again after a transient failure, until its backoff ends */
+                waiting_for_retry: components["schemas"]["Count"];
+                /**
+                 * Format: date-time
+                 * @description when the first delivery waiting for a window may go (Asia/Shanghai, e.g. 2026-12-03T08:00:00+08:00); null when none waits
+                 */
+                until: string | null;
+            };
             /** @description village code → counters */
             by_village: {
                 [key: string]: components["schemas"]["Counters"];
@@ -1824,6 +1887,24 @@ export interface components {
                  *       "error": {
                  *         "code": "PAYLOAD_TOO_LARGE",
                  *         "message": "提交的内容过大"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description the body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`) */
+        UnsupportedMediaType: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "UNSUPPORTED_MEDIA_TYPE",
+                 *         "message": "请求内容须为 JSON（Content-Type: application/json）"
                  *       }
                  *     }
                  */
@@ -2159,10 +2240,27 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "username": "office-admin",
+                 *       "password": "Correct-Horse-9",
+                 *       "session": "cookie"
+                 *     }
+                 */
                 "application/json": {
                     username: components["schemas"]["Username"];
                     /** Format: password */
                     password: string;
+                    /**
+                     * @description `token` (default; the mini-program and scripts): the answer carries
+                     *     `refresh_token`. `cookie` (the web console): the answer carries no
+                     *     `refresh_token`; it is set as the cookie `canbao_refresh` (`HttpOnly;
+                     *     SameSite=Strict; Path=/api/v1/auth/refresh`, `Secure` in production), so page
+                     *     scripts never hold it.
+                     * @default token
+                     * @enum {string}
+                     */
+                    session?: "token" | "cookie";
                 };
             };
         };
@@ -2171,6 +2269,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description with `session=cookie` only, the console's refresh cookie `canbao_refresh` */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2211,8 +2311,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refresh_token": "8aD8G3Kcp7VKX9chQygTJDBzyZg4dixik1jPx8vlSYA"
+                 *     }
+                 */
                 "application/json": {
-                    refresh_token: string;
+                    /**
+                     * @description The refresh token of a `token` session. Leave it out (send `{}`) to refresh
+                     *     the console's `cookie` session from its `canbao_refresh` cookie; such a call
+                     *     must be `Content-Type: application/json` and, when the browser sends `Origin`,
+                     *     come from this server's own origin (403 `FORBIDDEN` otherwise). The answer
+                     *     then sets the rotated cookie instead of carrying `refresh_token`, and a refused
+                     *     cookie is cleared.
+                     */
+                    refresh_token?: string;
                 };
             };
         };
@@ -2221,6 +2334,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description for a cookie session, the rotated `canbao_refresh` cookie */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2229,7 +2344,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2655,6 +2772,8 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["RosterResident"][];
                         total: components["schemas"]["Total"];
+                        /** @description matched but left out for not being 16-59 today (status=unenrolled only) */
+                        excluded_out_of_age: components["schemas"]["Count"];
                     };
                 };
             };
@@ -2851,6 +2970,8 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["VisitTask"][];
                         total: components["schemas"]["Total"];
+                        /** @description unenrolled people who would be on the list but are not 16-59 today */
+                        excluded_out_of_age: components["schemas"]["Count"];
                     };
                 };
             };
