@@ -69,6 +69,7 @@ export async function screenshotBoth(page: Page, name: string, ready?: () => Pro
 export async function shootAt(page: Page, name: string, w: number, ready?: () => Promise<void>): Promise<void> {
   if (await resize(page, w)) await ready?.()
   await page.locator('.el-message').evaluateAll((els) => els.forEach((e) => e.remove()))
+  await page.evaluate(() => window.scrollTo(0, 0)) // a full-page capture of a scrolled page repeats the sticky bars
   await screenshot(page, name, w)
 }
 
