@@ -6,15 +6,17 @@ import { uniqueId } from './residents'
 test('导入: upload progress, import progress, and the failed rows in a table', async ({ page, watch }) => {
   void watch
   onlyOn('desktop')
+  const sex = (id: string) => (Number(id[16]) % 2 ? '男' : '女') // GB 11643: the 17th digit
   const good1 = uniqueId()
   const good2 = uniqueId()
+  const bad2 = uniqueId()
   const badId = good1.slice(0, 17) + (good1[17] === '0' ? '1' : '0') // wrong check character
   const csv = [
     '身份证号码,姓名,性别,手机号码,村居,是否就业,是否被征地农民,参保状态',
-    `${good1},导入测试甲,${Number(good1[16]) % 2 ? '男' : '女'},13800001111,振兴村,否,否,未参保`,
-    `${badId},导入测试乙,男,13800002222,振兴村,否,否,未参保`,
-    `${good2},导入测试丙,${Number(good2[16]) % 2 ? '男' : '女'},,振兴村,否,否,城乡居民养老保险`,
-    `${uniqueId()},导入测试丁,男,13800004444,不存在村,否,否,未参保`,
+    `${good1},导入测试甲,${sex(good1)},13800001111,振兴村,否,否,未参保`,
+    `${badId},导入测试乙,${sex(badId)},13800002222,振兴村,否,否,未参保`,
+    `${good2},导入测试丙,${sex(good2)},,振兴村,否,否,城乡居民养老保险`,
+    `${bad2},导入测试丁,${sex(bad2)},13800004444,不存在村,否,否,未参保`,
   ].join('\r\n')
 
   await login(page, 'admin')

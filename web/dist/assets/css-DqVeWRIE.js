@@ -1,1 +1,0 @@
-import"./client-DqleVFHK.js";import"./viewport-pOYPuiH_.js";

@@ -1,1 +1,0 @@
-import"./client-DqleVFHK.js";

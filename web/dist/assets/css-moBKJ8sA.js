@@ -1,0 +1,1 @@
+import"./css-DyT_u_DG.js";import"./viewport-CigFgmaJ.js";

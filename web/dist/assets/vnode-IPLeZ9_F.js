@@ -1,1 +1,0 @@
-import{T as e,r as t,wt as n}from"./runtime-core.esm-bundler-CO4M5zfU.js";function r(n){return e(n)&&n.type===t}var i=t=>{let r=n(t)?t:[t],a=[];return r.forEach(t=>{n(t)?a.push(...i(t)):e(t)&&t.component?.subTree?a.push(t,...i(t.component.subTree)):e(t)&&n(t.children)?a.push(...i(t.children)):e(t)&&t.shapeFlag===2?a.push(...i(t.type())):a.push(t)}),a};export{r as n,i as t};
