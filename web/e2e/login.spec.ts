@@ -93,7 +93,8 @@ test('labour office admin: 总览 draws the chart within a second of logging in'
   await expect(page.locator('[data-test=progress-table] .el-table__row')).toHaveCount(14) // the demo town's villages
   await expect(page.getByText('预计完成日期')).toBeVisible()
   const menu = page.locator('[data-menu]')
-  await expect(menu).toHaveText([/总览/, /花名册/, /宣传活动/])
+  await expect(menu.nth(0)).toHaveText(/总览/) // the admin's menu starts with 总览 and 花名册
+  await expect(menu.nth(1)).toHaveText(/花名册/)
   await screenshot(page, 'dashboard', width(page))
 
   // The bulletin downloads as an XLSX file through a blob: URL.
@@ -102,10 +103,6 @@ test('labour office admin: 总览 draws the chart within a second of logging in'
   const [dl2] = await Promise.all([page.waitForEvent('download'), page.locator('[data-test=download-assessment]').click()])
   expect(dl2.suggestedFilename()).toMatch(/^canbao-assessment-\d{4}\.csv$/)
 
-  // A reload forgets the in-memory token (until cookie sessions exist): back to 登录.
-  await page.reload()
-  await expect(page).toHaveURL(/\/console\/login/)
-  expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))).toBe('{}{}')
 })
 
 void login

@@ -1,6 +1,6 @@
 // Routes, each with the roles that may open it (the x-roles of the API calls it makes).
 // Phase 2 pages (入户走访, 登记审核, 宣传活动, 政策解读, 导入, 任务分解, 移交, 用户) are added
-// to this list, and so to the menu, as they are built.
+// to this list, and so to the menu, as they are built. A volunteer lands on 入户走访.
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { ElMessage } from 'element-plus'
 import type { Role } from './api/types'
@@ -27,6 +27,12 @@ export const pages: RouteRecordRaw[] = [
     meta: { title: '总览', roles: ['staff', 'admin', 'village_admin'], menu: true, icon: 'DataAnalysis' },
   },
   {
+    path: 'visits',
+    name: 'visits',
+    component: () => import('./views/VisitsView.vue'),
+    meta: { title: '入户走访', roles: ['volunteer', 'village_admin'], menu: true, icon: 'Location' },
+  },
+  {
     path: 'roster',
     name: 'roster',
     component: () => import('./views/RosterView.vue'),
@@ -49,6 +55,48 @@ export const pages: RouteRecordRaw[] = [
     name: 'campaign',
     component: () => import('./views/CampaignDetailView.vue'),
     meta: { title: '宣传活动详情', roles: ['staff', 'admin'], menuParent: 'campaigns' },
+  },
+  {
+    path: 'registrations',
+    name: 'registrations',
+    component: () => import('./views/RegistrationsView.vue'),
+    meta: { title: '登记审核', roles: ['village_admin', 'admin'], menu: true, icon: 'Stamp' },
+  },
+  {
+    path: 'imports',
+    name: 'imports',
+    component: () => import('./views/ImportView.vue'),
+    meta: { title: '导入', roles: ['admin'], menu: true, icon: 'UploadFilled' },
+  },
+  {
+    path: 'allocate',
+    name: 'allocate',
+    component: () => import('./views/AllocateView.vue'),
+    meta: { title: '任务分解', roles: ['admin'], menu: true, icon: 'Histogram' },
+  },
+  {
+    path: 'handover',
+    name: 'handover',
+    component: () => import('./views/HandoverView.vue'),
+    meta: { title: '移交', roles: ['staff', 'admin'], menu: true, icon: 'Switch' },
+  },
+  {
+    path: 'policies',
+    name: 'policies',
+    component: () => import('./views/PoliciesView.vue'),
+    meta: { title: '政策解读', roles: ['staff', 'admin'], menu: true, icon: 'Reading' },
+  },
+  {
+    path: 'policies/:slug',
+    name: 'policy-edit',
+    component: () => import('./views/PolicyEditView.vue'),
+    meta: { title: '编辑政策解读', roles: ['staff', 'admin'], menuParent: 'policies' },
+  },
+  {
+    path: 'users',
+    name: 'users',
+    component: () => import('./views/UsersView.vue'),
+    meta: { title: '用户', roles: ['admin'], menu: true, icon: 'Avatar' },
   },
 ]
 

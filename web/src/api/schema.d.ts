@@ -28,7 +28,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** MySQL and Redis are reachable. */
+        /**
+         * MySQL and Redis are reachable and the PII keys match the database.
+         * @description `checks.pii_key` compares the configured PII keys with the key check values stored in the
+         *     database the first time each key id was used; a mismatch names the setting at fault
+         *     (`CANBAO_PII_KEY`, or a key of `CANBAO_PII_OLD_KEYS`) and fails readiness.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -575,7 +580,11 @@ export interface paths {
          *     names, any order; see the template). The answer comes once the file is stored; poll
          *     `GET /api/v1/admin/imports/{id}`. A file with a missing required column, or that cannot
          *     be read, makes the import `failed` with `error` set. Importing the same file again
-         *     changes nothing.
+         *     changes nothing. An XLSX whose parts would unpack past the reading limits (a worksheet
+         *     over 512 MiB, any other part over 16 MiB, 1 GiB in all: a zip bomb) is refused at once
+         *     with 413 `BODY_TOO_LARGE` (field `file`) and nothing is recorded; a row longer than
+         *     64 KiB (CSV), a cell longer than 1 KiB or more than 128 columns up to the last non-empty
+         *     cell makes the import `failed`.
          */
         post: operations["createImport"];
         delete?: never;
@@ -771,7 +780,8 @@ export interface paths {
         /**
          * The hand-over to the city social insurance centre, as XLSX.
          * @description Registrations confirmed (by `decided_at`) or referred (by `created_at`) between `from` and
-         *     `to` (Asia/Shanghai days, inclusive, at most a year), per village, with scheme and tier.
+         *     `to` (Asia/Shanghai days, inclusive, at most 367 days, years 2000 to 2100; otherwise 400
+         *     with field `from` or `to`), per village, with scheme and tier.
          *     Name, village and phone are the roster's (the registration's phone only when the roster
          *     has none); `village` filters by the person's village.
          *     Admins get full ID numbers and phones; staff get them masked. Every export is audited. The
@@ -801,7 +811,9 @@ export interface paths {
          * @description The exported workbook with 办理结果 (已办理 or 未办理) and, for 未办理, 原因 filled in. A
          *     processed referral becomes confirmed (a new enrollment); a refused registration becomes
          *     rejected with the centre's reason, and any enrollment it counted is withdrawn. Rows apply
-         *     one by one: bad rows are listed and change nothing.
+         *     one by one: bad rows are listed and change nothing. A workbook whose parts would unpack
+         *     past the reading limits (as for roster imports: a zip bomb) is refused with 413
+         *     `BODY_TOO_LARGE` (field `file`) before anything is read or changed.
          */
         post: operations["importCityAnswers"];
         delete?: never;
@@ -1168,6 +1180,8 @@ export interface components {
             checks: {
                 mysql: string;
                 redis: string;
+                /** @description "ok", "unknown" when MySQL cannot be asked, or the mismatching setting */
+                pii_key?: string;
             } & {
                 [key: string]: string;
             };
@@ -1928,6 +1942,24 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description the request body did not arrive in time; the connection is closed */
+        RequestTimeout: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "REQUEST_TIMEOUT",
+                 *         "message": "请求内容传输超时，请检查网络后重试"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description well-formed but not allowed by the rules */
         Unprocessable: {
             headers: {
@@ -2044,6 +2076,14 @@ export interface components {
         "Retry-After-Optional": number;
         /** @description Entity tag of the answer, for `If-None-Match`. */
         ETag: string;
+        /** @description Always `nosniff`, on every answer. */
+        "X-Content-Type-Options": "nosniff";
+        /**
+         * @description Sent as `Cache-Control: no-store` on every answer of every route but the public reference
+         *     data, so answers with personal data (roster, registrations, visits, tasks, exports, users,
+         *     tokens) stay out of browser and proxy caches.
+         */
+        "Cache-Control-NoStore": "no-store";
     };
     pathItems: never;
 }
@@ -2099,14 +2139,15 @@ export interface operations {
                      *       "status": "ready",
                      *       "checks": {
                      *         "mysql": "ok",
-                     *         "redis": "ok"
+                     *         "redis": "ok",
+                     *         "pii_key": "ok"
                      *       }
                      *     }
                      */
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description a backing service is down */
+            /** @description a backing service is down, or a PII key does not match the database */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3318,7 +3359,7 @@ export interface operations {
     getProgress: {
         parameters: {
             query?: {
-                /** @description default today (Asia/Shanghai) */
+                /** @description default today (Asia/Shanghai); a date of 1900 to 2100, otherwise 400 with field `as_of` */
                 as_of?: string;
             };
             header?: never;
@@ -3347,6 +3388,7 @@ export interface operations {
     getMonthlyReport: {
         parameters: {
             query: {
+                /** @description a month of 2000 to 2100, not after the current one; otherwise 400 with field `month` */
                 month: string;
                 format?: "json" | "xlsx";
             };

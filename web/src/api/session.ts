@@ -4,10 +4,10 @@
 import { reactive, readonly } from 'vue'
 import type { StaffAuth, StaffUser, Role } from './types'
 
-// COOKIE_SESSION: flip to true once POST /api/v1/auth/staff accepts {"session":"cookie"} and
-// sets an HttpOnly refresh cookie (the server rejects unknown fields with 400 UNKNOWN_FIELD
-// today). Until then a reload lands on 登录.
-export const COOKIE_SESSION = false
+// COOKIE_SESSION: login sends {"session":"cookie"}, so the server keeps the refresh token in the
+// HttpOnly cookie canbao_refresh (SameSite=Strict, Path=/api/v1/auth/refresh) that page scripts
+// never see; at start the app trades that cookie for an access token, so a reload stays signed in.
+export const COOKIE_SESSION = true
 
 const state = reactive({
   token: '' as string,
@@ -27,6 +27,7 @@ export function signOut(): void {
   state.token = ''
   state.user = null
   state.expiresAt = 0
+  restored = null // the next protected page asks the server again (a logged-out cookie is refused)
 }
 
 export function accessToken(): string {
@@ -73,5 +74,5 @@ let restored: Promise<boolean> | null = null
 export function restore(): Promise<boolean> {
   if (state.token) return Promise.resolve(true)
   if (!restored) restored = COOKIE_SESSION ? refresh() : Promise.resolve(false)
-  return restored
+  return restored.then((ok) => ok && !!state.token)
 }

@@ -1,1 +1,0 @@
-import"./client-uFQ7cY_i.js";

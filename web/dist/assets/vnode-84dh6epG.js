@@ -1,1 +1,0 @@
-import{Ct as e,r as t,w as n}from"./runtime-core.esm-bundler-BCViRMpW.js";function r(e){return n(e)&&e.type===t}var i=t=>{let r=e(t)?t:[t],a=[];return r.forEach(t=>{e(t)?a.push(...i(t)):n(t)&&t.component?.subTree?a.push(t,...i(t.component.subTree)):n(t)&&e(t.children)?a.push(...i(t.children)):n(t)&&t.shapeFlag===2?a.push(...i(t.type())):a.push(t)}),a};export{r as n,i as t};
