@@ -334,7 +334,7 @@ func newEnv(t *testing.T, name, tz string) *env {
 	}
 	start := time.Now()
 	e.run("migrate")
-	out := e.run("seed", "demo")
+	out := e.run("seed", "demo", "--baseline")
 	e.logf("database %s on 127.0.0.1:%d, Redis %s, business time zone %s; migrate + seed demo (production mode) in %s: %s",
 		e.dbName, maria.port, e.redisAddr, tz, time.Since(start).Round(time.Millisecond), strings.TrimSpace(lastLine(out)))
 	if e.db, err = sqlx.Open("mysql", maria.dsn(e.dbName)); err != nil {

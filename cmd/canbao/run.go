@@ -252,7 +252,18 @@ func cmdMigrate(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 func cmdSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, err := loadConfig(args, "seed demo", stderr)
+	// --baseline: the 2019 plan, roster and content only, without the drive in progress (the
+	// fault drills start from it: their campaigns must be the only ones the engine sends).
+	baseline := false
+	rest := args[:0:0]
+	for _, a := range args {
+		if a == "--baseline" || a == "-baseline" {
+			baseline = true
+			continue
+		}
+		rest = append(rest, a)
+	}
+	cfg, _, err := loadConfig(rest, "seed demo", stderr)
 	if err != nil {
 		return err
 	}
@@ -265,7 +276,7 @@ func cmdSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	opt := seed.Options{Log: a.log, Location: cfg.Location(), AttributionDays: cfg.Campaigns.AttributionDays,
-		PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion}
+		PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion, BaselineOnly: baseline}
 	if cfg.Mode == config.ModeDev {
 		s, err := config.LoadDevSecrets(cfg.Dev.SecretsFile)
 		if err != nil {
