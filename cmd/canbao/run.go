@@ -35,9 +35,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/logging"
 	"github.com/canbao/canbao/internal/platform/web"
-	"github.com/canbao/canbao/internal/policy"
 	"github.com/canbao/canbao/internal/progress"
-	"github.com/canbao/canbao/internal/registration"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed"
 	"github.com/canbao/canbao/internal/server"
@@ -467,16 +465,6 @@ func describe(err error) error {
 	return err
 }
 
-// checkQueries prepares every store's named SQL once, so a typo fails at boot.
-func checkQueries(ctx context.Context, db *sqlx.DB) error {
-	for _, q := range []database.Queries{auth.Queries, registration.Queries, policy.Queries, importer.Queries} {
-		if err := q.Check(ctx, db); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -498,7 +486,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := database.CheckSchema(ctx, a.db); err != nil {
 		return err
 	}
-	if err := checkQueries(ctx, a.db); err != nil {
+	if err := database.CheckRegistered(ctx, a.db); err != nil {
 		return err
 	}
 	if err := a.checkKey(ctx); err != nil {

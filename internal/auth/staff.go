@@ -26,7 +26,7 @@ import (
 var queryFS embed.FS
 
 // Queries are the package's named SQL, checked against the server at start-up.
-var Queries = database.MustLoadQueries(queryFS, "queries.sql")
+var Queries = database.RegisterQueries("auth", queryFS, "queries.sql")
 
 // StaffUser is a row of staff_users.
 type StaffUser struct {

@@ -25,7 +25,7 @@ import (
 var queryFS embed.FS
 
 // Queries are the package's named SQL, checked against the server at start-up.
-var Queries = database.MustLoadQueries(queryFS, "queries.sql")
+var Queries = database.RegisterQueries("importer", queryFS, "queries.sql")
 
 // The IDs already seen in the file being imported live in a temporary table of the import's
 // own connection, so that duplicates are found across batches without holding every ID in

@@ -18,7 +18,7 @@ import (
 var queryFS embed.FS
 
 // Queries are the package's named SQL, checked against the server at start-up.
-var Queries = database.MustLoadQueries(queryFS, "queries.sql")
+var Queries = database.RegisterQueries("policy", queryFS, "queries.sql")
 
 // row is a row of policy_articles (body is empty in lists).
 type row struct {

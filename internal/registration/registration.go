@@ -33,7 +33,7 @@ import (
 var queryFS embed.FS
 
 // Queries are the package's named SQL, checked against the server at start-up.
-var Queries = database.MustLoadQueries(queryFS, "queries.sql")
+var Queries = database.RegisterQueries("registration", queryFS, "queries.sql")
 
 // Statuses of a registration.
 const (

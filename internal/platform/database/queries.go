@@ -100,3 +100,41 @@ func (q Queries) Check(ctx context.Context, db *sqlx.DB) error {
 	}
 	return nil
 }
+
+// registry holds every package's named queries, so start-up can prepare them all without a
+// hand-kept list. Packages register at init through RegisterQueries.
+var registry = map[string]Queries{}
+
+// RegisterQueries loads a package's embedded .sql file of named queries and records it under
+// the package's name (its import path's last element is enough; it must be unique). It panics
+// on a broken file or a second registration under the same name: both are programming errors
+// that every test of the package catches at init.
+func RegisterQueries(owner string, fsys fs.FS, path string) Queries {
+	q := MustLoadQueries(fsys, path)
+	if _, dup := registry[owner]; dup {
+		panic("database: queries of " + owner + " registered twice")
+	}
+	registry[owner] = q
+	return q
+}
+
+// Registered returns the owners that registered queries, sorted, and their queries.
+func Registered() ([]string, map[string]Queries) {
+	owners := make([]string, 0, len(registry))
+	for o := range registry {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
+	return owners, registry
+}
+
+// CheckRegistered prepares every registered query once (see Queries.Check).
+func CheckRegistered(ctx context.Context, db *sqlx.DB) error {
+	owners, all := Registered()
+	for _, o := range owners {
+		if err := all[o].Check(ctx, db); err != nil {
+			return fmt.Errorf("%s: %w", o, err)
+		}
+	}
+	return nil
+}
