@@ -11,7 +11,7 @@ FUZZTIME ?= 5s
 
 .DEFAULT_GOAL := build
 
-.PHONY: help services build run test fuzz-short lint vet clean drills bench web web-check web-test web-deps web-budgets
+.PHONY: help services build run test fuzz-short lint vet clean drills bench web web-check web-test web-deps web-budgets tidy-check
 
 help:
 	@echo "make services    install/start MariaDB and Redis for development (deployments/scripts/ensure-services.sh)"
@@ -19,6 +19,7 @@ help:
 	@echo "make run         services + build, then migrate, seed the demo data and serve"
 	@echo "make test        services, go vet, go test ./..., then fuzz-short"
 	@echo "make fuzz-short  run every fuzz target for FUZZTIME (now $(FUZZTIME)) each"
+	@echo "make tidy-check fail when go mod tidy would change go.mod or go.sum (CI)"
 	@echo "make lint        gofmt -l must be empty, go vet"
 	@echo "make clean       remove build and test output (keeps .canbao/ dev secrets)"
 	@echo "make web         rebuild the console (web/) into web/dist: npm ci, gen:api, type check, vite build"
@@ -71,6 +72,9 @@ drills:
 
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) bash deployments/scripts/fuzz-short.sh
+
+tidy-check:
+	$(GO) mod tidy -diff
 
 vet:
 	$(GO) vet ./...
