@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/canbao/canbao/api"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
@@ -76,7 +79,8 @@ func wantWarnings(t *testing.T, r reviewed, codes ...string) map[string]string {
 	return msgs
 }
 
-// registerAs submits b from a fresh resident account and returns the registration's id.
+// registerAs submits b from a fresh resident account and returns the registration's id. Tests
+// give each registration its own phone unless they mean it to be shared.
 func registerAs(t *testing.T, env *servertest.Env, b map[string]any) int64 {
 	t.Helper()
 	tok, _ := env.Resident()
@@ -130,8 +134,8 @@ func TestReviewWarningsNoneForAMatchingRegistration(t *testing.T) {
 func TestReviewWarningNotOnRoster(t *testing.T) {
 	env := servertest.New(t)
 	zAdmin, _ := env.Staff(auth.RoleVillageAdmin, "zhenxing")
-	a := registerAs(t, env, body(idAged(47, idcard.Female, 91), nil))
-	b := registerAs(t, env, body(idAged(46, idcard.Female, 92), nil))
+	a := registerAs(t, env, body(idAged(47, idcard.Female, 91), map[string]any{"phone": "13500000001"}))
+	b := registerAs(t, env, body(idAged(46, idcard.Female, 92), map[string]any{"phone": "13500000002"}))
 	q := queue(t, env, zAdmin)
 	if m := wantWarnings(t, q[a], "not_on_roster"); !strings.Contains(m["not_on_roster"], "花名册") {
 		t.Errorf("message %q", m["not_on_roster"])
@@ -177,8 +181,8 @@ func TestReviewWarningEmployedOnRoster(t *testing.T) {
 	admin, _ := env.Staff(auth.RoleAdmin, "")
 	_, employed := env.AddResident(servertest.ResidentSpec{Name: "陈美玲", Employed: true})
 	_, idle := env.AddResident(servertest.ResidentSpec{Name: "陈美玲", Age: 30})
-	a := registerAs(t, env, body(employed, nil))
-	b := registerAs(t, env, body(idle, map[string]any{"employed": true, "scheme": "employee_pension", "tier": nil}))
+	a := registerAs(t, env, body(employed, map[string]any{"phone": "13500000003"}))
+	b := registerAs(t, env, body(idle, map[string]any{"phone": "13500000004", "employed": true, "scheme": "employee_pension", "tier": nil}))
 	q := queue(t, env, admin)
 	if m := wantWarnings(t, q[a], "employed_on_roster"); !strings.Contains(m["employed_on_roster"], "用人单位") {
 		t.Errorf("roster employed: message %q", m["employed_on_roster"])
@@ -232,8 +236,8 @@ func TestReviewWarningAgeNearLimit(t *testing.T) {
 	zAdmin, _ := env.Staff(auth.RoleVillageAdmin, "zhenxing")
 	soon := addBorn(t, env, time.Date(1966, time.September, 1, 0, 0, 0, 0, time.UTC), "林秀英")
 	later := addBorn(t, env, time.Date(1967, time.January, 1, 0, 0, 0, 0, time.UTC), "林秀兰")
-	a := registerAs(t, env, body(soon, map[string]any{"name": "林秀英"}))
-	b := registerAs(t, env, body(later, map[string]any{"name": "林秀兰"}))
+	a := registerAs(t, env, body(soon, map[string]any{"name": "林秀英", "phone": "13500000005"}))
+	b := registerAs(t, env, body(later, map[string]any{"name": "林秀兰", "phone": "13500000006"}))
 	q := queue(t, env, zAdmin)
 	m := wantWarnings(t, q[a], "age_near_limit")
 	if msg := m["age_near_limit"]; !strings.Contains(msg, "将于") || !strings.Contains(msg, "2026年9月1日") {
@@ -249,15 +253,41 @@ func TestReviewWarningAgeNearLimit(t *testing.T) {
 }
 
 // TestReviewWarningInsuredOnRoster: the roster shows the person insured since they registered
-// (an import of the city centre's list); confirming would overwrite that.
+// (an import of the city centre's list), and confirming would overwrite that; or not to be
+// insured (a volunteer found them moved away or deceased).
 func TestReviewWarningInsuredOnRoster(t *testing.T) {
 	env := servertest.New(t)
 	zAdmin, _ := env.Staff(auth.RoleVillageAdmin, "zhenxing")
-	person, id := env.AddResident(servertest.ResidentSpec{Name: "陈美玲"})
-	a := registerAs(t, env, body(id, nil))
-	env.Exec(`UPDATE residents SET status = 'employee_pension' WHERE id = ?`, person)
-	m := wantWarnings(t, queue(t, env, zAdmin)[a], "insured_on_roster")
-	if !strings.Contains(m["insured_on_roster"], "企业职工基本养老保险") {
+	insured, id1 := env.AddResident(servertest.ResidentSpec{Name: "陈美玲"})
+	exempt, id2 := env.AddResident(servertest.ResidentSpec{Name: "陈美玲"})
+	a := registerAs(t, env, body(id1, map[string]any{"phone": "13500000007"}))
+	b := registerAs(t, env, body(id2, map[string]any{"phone": "13500000008"}))
+	env.Exec(`UPDATE residents SET status = 'employee_pension' WHERE id = ?`, insured)
+	env.Exec(`UPDATE residents SET status = 'exempt' WHERE id = ?`, exempt)
+	q := queue(t, env, zAdmin)
+	if m := wantWarnings(t, q[a], "insured_on_roster"); !strings.Contains(m["insured_on_roster"], "企业职工基本养老保险") {
 		t.Errorf("message %q", m["insured_on_roster"])
+	}
+	if m := wantWarnings(t, q[b], "exempt_on_roster"); !strings.Contains(m["exempt_on_roster"], "不需参保") {
+		t.Errorf("message %q", m["exempt_on_roster"])
+	}
+}
+
+// TestWarningCodesAreTheContracts: the server's codes are the enum the console is typed from.
+func TestWarningCodesAreTheContracts(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := doc.Components.Schemas["RegistrationWarning"]
+	if ref == nil {
+		t.Fatal("api/openapi.yaml has no RegistrationWarning")
+	}
+	var enum []string
+	for _, v := range ref.Value.Properties["code"].Value.Enum {
+		enum = append(enum, v.(string))
+	}
+	if !slices.Equal(enum, registration.WarningCodes) {
+		t.Fatalf("spec %v, server %v", enum, registration.WarningCodes)
 	}
 }
