@@ -124,7 +124,8 @@ const selectRow = `SELECT id, account_id, resident_id, year, name, id_number_enc
 	land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason, decided_at,
 	created_at, updated_at FROM registrations`
 
-func (s *Service) list(ctx context.Context, where string, args []any, order string, page web.Page) ([]View, int, error) {
+// page reads one page of registrations and their total.
+func (s *Service) page(ctx context.Context, where string, args []any, order string, page web.Page) ([]row, int, error) {
 	var total int
 	if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM registrations WHERE "+where, args...); err != nil {
 		return nil, 0, database.Map(err)
@@ -134,15 +135,7 @@ func (s *Service) list(ctx context.Context, where string, args []any, order stri
 		append(args, page.Size, page.Offset())...); err != nil {
 		return nil, 0, database.Map(err)
 	}
-	out := make([]View, len(rows))
-	for i, r := range rows {
-		v, err := s.view(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		out[i] = v
-	}
-	return out, total, nil
+	return rows, total, nil
 }
 
 func (s *Service) mine(c *gin.Context) error {
@@ -151,9 +144,15 @@ func (s *Service) mine(c *gin.Context) error {
 		return err
 	}
 	p := auth.MustPrincipal(c)
-	items, total, err := s.list(c.Request.Context(), "account_id = ?", []any{p.ID}, "created_at DESC, id DESC", page)
+	rows, total, err := s.page(c.Request.Context(), "account_id = ?", []any{p.ID}, "created_at DESC, id DESC", page)
 	if err != nil {
 		return err
+	}
+	items := make([]View, len(rows))
+	for i, r := range rows {
+		if items[i], err = s.view(r); err != nil {
+			return err
+		}
 	}
 	c.JSON(http.StatusOK, web.NewList(items, total))
 	return nil
@@ -184,7 +183,11 @@ func (s *Service) adminList(c *gin.Context) error {
 	}
 	// Open registrations first, oldest first: the queue a village admin works through.
 	order := "CASE WHEN status = 'submitted' THEN 0 ELSE 1 END, created_at, id"
-	items, total, err := s.list(c.Request.Context(), strings.Join(where, " AND "), args, order, page)
+	rows, total, err := s.page(c.Request.Context(), strings.Join(where, " AND "), args, order, page)
+	if err != nil {
+		return err
+	}
+	items, err := s.reviews(c.Request.Context(), rows)
 	if err != nil {
 		return err
 	}
@@ -233,8 +236,9 @@ func (s *Service) reject(c *gin.Context) error {
 // decide confirms or rejects a submitted registration of a person of the caller's village: the
 // village the roster puts the person in, not the one the registration names (they are equal
 // when it is made, but an import may move the person since). Confirming makes the person
-// insured and counts one new enrollment, once, on today's date.
-func (s *Service) decide(c *gin.Context, id int64, to, reason string) (View, error) {
+// insured and counts one new enrollment, once, on today's date. The answer is the review
+// queue's item (decided, so without warnings).
+func (s *Service) decide(c *gin.Context, id int64, to, reason string) (Review, error) {
 	ctx := c.Request.Context()
 	p := auth.MustPrincipal(c)
 	now := database.Now()
@@ -282,9 +286,13 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (View, err
 		return tx.GetContext(ctx, &out, Queries.Get("registration-by-id"), id)
 	})
 	if err != nil {
-		return View{}, err
+		return Review{}, err
 	}
-	return s.view(out)
+	rs, err := s.reviews(ctx, []row{out})
+	if err != nil {
+		return Review{}, err
+	}
+	return rs[0], nil
 }
 
 // enroll marks the person insured and records the new enrollment once. It runs when staff

@@ -52,3 +52,13 @@ WHERE id = ? AND phone_enc IS NULL
 
 -- name: has-open-registration
 SELECT COUNT(*) FROM registrations WHERE account_id = ? AND year = ? AND status IN ('submitted', 'referred', 'confirmed')
+
+-- name: residents-for-review
+-- What the roster says now about the people of a page of open registrations (the review
+-- warnings); the IN list is expanded to the page.
+SELECT id, source, status, employed, birth_date, phone_enc, phone_bidx, pii_key_id FROM residents WHERE id IN (?)
+
+-- name: open-registration-phones
+-- The phones of every registration still waiting for a decision, to find one phone given for
+-- several people (ix_registrations_decided serves the status condition).
+SELECT id, resident_id, phone_enc, pii_key_id FROM registrations WHERE status IN ('submitted', 'referred')

@@ -89,10 +89,14 @@ type Deps struct {
 	PrivacyNoticeVersion string
 }
 
+// timeNow is where services read the time; tests replace it (export_test.go).
+var timeNow = time.Now
+
 // NewService builds the service.
 func NewService(d Deps) *Service {
 	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
-		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, privacy: d.PrivacyNoticeVersion, now: time.Now}
+		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, privacy: d.PrivacyNoticeVersion,
+		now: func() time.Time { return timeNow() }}
 }
 
 // Request is a resident's registration as submitted.

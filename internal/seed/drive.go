@@ -50,6 +50,11 @@ const (
 // registrationsPerVillage pending registrations wait in every third village.
 const registrationsPerVillage = 3
 
+// newPhoneVillages is how many of those villages (the first in the annex's order, zhenxing
+// first) have one registration giving another phone than the roster's, so their review queue
+// shows a phone_differs warning.
+const newPhoneVillages = 2
+
 const (
 	completedCampaignName = "春季参保动员提醒（示例）"
 	runningCampaignName   = "入户走访提醒（示例）"
@@ -725,8 +730,10 @@ func (d *drive) writeVisits(ctx context.Context, db *sqlx.DB, rec *enrollment.Re
 
 // writeRegistrations submits pending registrations as residents do from the mini-program,
 // under the roster's name and village, with the ID number and a phone encrypted like real
-// ones: each with its own resident account, waiting for the village admin's review. It writes
-// through the registration package's statements (Register itself needs Redis for its limits).
+// ones: each with its own resident account, waiting for the village admin's review. The phone
+// is the roster's when it has one, except for the first such registration of newPhoneVillages
+// villages, which gives a new number. It writes through the registration package's statements
+// (Register itself needs Redis for its limits).
 func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Book) (int, error) {
 	y, err := book.For(d.today.Year())
 	if err != nil {
@@ -740,6 +747,7 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 	err = database.InTx(ctx, db, func(tx *sqlx.Tx) error {
 		created = 0
 		perVillage := map[string]int{}
+		newPhone := map[string]bool{}
 		for i, p := range d.registrations {
 			if perVillage[p.Village] == registrationsPerVillage {
 				continue
@@ -749,8 +757,9 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 				return fmt.Errorf("seed: registrations: resident %d: %w", p.ID, err)
 			}
 			phone := fmt.Sprintf("1%d%09d", 3+r.IntN(7), r.IntN(1_000_000_000))
+			rosterPhone := ""
 			if len(p.PhoneEnc) > 0 {
-				if phone, err = kr.Decrypt(p.PhoneEnc, p.KeyID, pii.AADResidentPhone); err != nil {
+				if rosterPhone, err = kr.Decrypt(p.PhoneEnc, p.KeyID, pii.AADResidentPhone); err != nil {
 					return fmt.Errorf("seed: registrations: resident %d: %w", p.ID, err)
 				}
 			}
@@ -762,6 +771,14 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 			opt, ok := res.OptionFor(eligibility.ResidentPension)
 			if !ok {
 				continue
+			}
+			// The random phone is drawn for everyone, so the stream stays what it was.
+			if rosterPhone != "" {
+				if !newPhone[p.Village] && len(newPhone) < newPhoneVillages && phone != rosterPhone {
+					newPhone[p.Village] = true
+				} else {
+					phone = rosterPhone
+				}
 			}
 			tier := y.Tiers[r.IntN(min(3, len(y.Tiers)))].Amount
 			idEnc, keyID, err := kr.Encrypt(idNumber, pii.AADRegistrationIDNumber)

@@ -133,16 +133,20 @@ func checkDrive(t *testing.T, db *sqlx.DB, kr *pii.Keyring, rep DriveReport) {
 			RVillage string `db:"r_village"`
 			RBidx    []byte `db:"r_bidx"`
 			RStatus  string `db:"r_status"`
+			RPhone   []byte `db:"r_phone"`
+			RKeyID   string `db:"r_key_id"`
 		}
 		if err := db.Select(&regs, `SELECT g.id, g.name, g.village_code, g.status, g.id_number_enc, g.phone_enc, g.pii_key_id,
-			r.name AS r_name, r.village_code AS r_village, r.id_number_bidx AS r_bidx, r.status AS r_status
-			FROM registrations g JOIN residents r ON r.id = g.resident_id`); err != nil {
+			r.name AS r_name, r.village_code AS r_village, r.id_number_bidx AS r_bidx, r.status AS r_status,
+			r.phone_enc AS r_phone, r.pii_key_id AS r_key_id
+			FROM registrations g JOIN residents r ON r.id = g.resident_id ORDER BY g.id`); err != nil {
 			t.Fatal(err)
 		}
 		if len(regs) == 0 || len(regs) != rep.Registrations {
 			t.Fatalf("%d registrations, report %d", len(regs), rep.Registrations)
 		}
 		villages := map[string]bool{}
+		var newPhone []string
 		phoneRE := regexp.MustCompile(`^1[3-9]\d{9}$`)
 		for _, g := range regs {
 			villages[g.Village] = true
@@ -160,6 +164,20 @@ func checkDrive(t *testing.T, db *sqlx.DB, kr *pii.Keyring, rep DriveReport) {
 			if err != nil || !phoneRE.MatchString(phone) {
 				t.Errorf("registration %d: phone does not decrypt to a phone number (%v)", g.ID, err)
 			}
+			if g.RPhone != nil {
+				rp, err := kr.Decrypt(g.RPhone, g.RKeyID, pii.AADResidentPhone)
+				if err != nil {
+					t.Fatalf("registration %d: the roster's phone does not decrypt: %v", g.ID, err)
+				}
+				if rp != phone {
+					newPhone = append(newPhone, g.Village)
+				}
+			}
+		}
+		// A new phone (the review queue's phone_differs warning) in the first newPhoneVillages
+		// villages, zhenxing first, once each.
+		if len(newPhone) != newPhoneVillages || newPhone[0] != "zhenxing" || newPhone[0] == newPhone[1] {
+			t.Errorf("registrations with another phone than the roster's, by village: %v", newPhone)
 		}
 		if len(villages) < 4 {
 			t.Errorf("pending registrations in %d villages, want several", len(villages))

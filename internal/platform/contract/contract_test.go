@@ -307,7 +307,7 @@ func TestCheckGoodExchanges(t *testing.T) {
 				`"reject_reason":"信息不符","created_at":"2019-08-01T09:30:00+08:00"}],"total":1}`},
 		{name: "confirm", method: "POST", target: "/api/v1/admin/registrations/7/confirm", status: 200, header: jsonHeader(),
 			resp: `{"id":7,"status":"confirmed","scheme":"resident_pension","tier":300,"register_at":"village",` +
-				`"village_code":"luodong","id_number_masked":"3505**********1234","created_at":"2019-08-01T09:30:00+08:00"}`},
+				`"village_code":"luodong","id_number_masked":"3505**********1234","created_at":"2019-08-01T09:30:00+08:00","warnings":[]}`},
 		{name: "confirm twice", method: "POST", target: "/api/v1/admin/registrations/7/confirm", status: 409, header: jsonHeader(),
 			resp: `{"error":{"code":"REGISTRATION_NOT_OPEN","message":"该登记已处理"}}`},
 		{name: "single visit replayed", method: "POST", target: "/api/v1/admin/visits",

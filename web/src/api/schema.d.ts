@@ -382,9 +382,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Registrations to review (masked).
+         * Registrations to review (masked), with warnings.
          * @description A village_admin sees only the registrations of people the roster puts in their village;
          *     `village` naming another village → 404. `village` filters by the person's village.
+         *     Each open registration (`submitted`, `referred`) carries the `warnings` the server finds
+         *     against the roster and the other open registrations (see `RegistrationWarning`); a
+         *     decided one carries none.
          */
         get: operations["adminListRegistrations"];
         put?: never;
@@ -1369,6 +1372,33 @@ export interface components {
         };
         RegistrationList: {
             items: components["schemas"]["Registration"][];
+            total: components["schemas"]["Total"];
+        };
+        /**
+         * @description Something the server knows about an open registration that should make its reviewer look
+         *     twice; it never blocks the decision. `not_on_roster`: the ID number was not on the roster
+         *     (the registration added the person). `insured_on_roster`: the roster shows the person
+         *     insured since they registered (confirming would overwrite it). `exempt_on_roster`: the
+         *     roster says the person is not to be insured (moved away, deceased, student, soldier).
+         *     `employed_on_roster`: the roster says employed and the person chose the resident pension
+         *     (the employer must insure them), or the registration says employed and the roster does
+         *     not. `phone_differs`: the roster has another phone for the person (named masked in the
+         *     message). `phone_shared`: open registrations of other people give the same phone.
+         *     `age_near_limit`: the person turns 60 this year, or already has.
+         */
+        RegistrationWarning: {
+            /** @enum {string} */
+            code: "not_on_roster" | "insured_on_roster" | "exempt_on_roster" | "employed_on_roster" | "phone_differs" | "phone_shared" | "age_near_limit";
+            /** @description for staff, in Chinese */
+            message: string;
+        };
+        /** @description A registration as its reviewers see it. */
+        RegistrationReview: components["schemas"]["Registration"] & {
+            /** @description empty for a decided registration */
+            warnings: components["schemas"]["RegistrationWarning"][];
+        };
+        RegistrationReviewList: {
+            items: components["schemas"]["RegistrationReview"][];
             total: components["schemas"]["Total"];
         };
         Subscription: {
@@ -2724,7 +2754,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistrationList"];
+                    "application/json": components["schemas"]["RegistrationReviewList"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2746,14 +2776,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description confirmed */
+            /** @description confirmed (decided, so `warnings` is empty) */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Registration"];
+                    "application/json": components["schemas"]["RegistrationReview"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2780,14 +2810,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description rejected */
+            /** @description rejected (decided, so `warnings` is empty) */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Registration"];
+                    "application/json": components["schemas"]["RegistrationReview"];
                 };
             };
             400: components["responses"]["BadRequest"];
