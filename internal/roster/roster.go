@@ -6,7 +6,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +28,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/targetage"
+	"github.com/canbao/canbao/internal/visit"
 )
 
 // Resident statuses (API.md).
@@ -38,6 +41,15 @@ const (
 
 // Statuses lists the valid statuses.
 var Statuses = map[string]bool{StatusUnenrolled: true, StatusResidentPension: true, StatusEmployeePension: true, StatusExempt: true}
+
+// NeverVisited is the last_visit_outcome filter of people nobody has visited yet.
+const NeverVisited = "none"
+
+// LastVisitOutcomes lists the values the last_visit_outcome filter accepts: the visit
+// package's outcomes (sorted), then NeverVisited.
+func LastVisitOutcomes() []string {
+	return append(slices.Sorted(maps.Keys(visit.Outcomes)), NeverVisited)
+}
 
 // revealsPerHour bounds how many people a staff member can reveal.
 const revealsPerHour = 30
@@ -155,7 +167,10 @@ type row struct {
 type Filter struct {
 	Village        string
 	Status, Gender string
-	AgeMin, AgeMax int // -1 when absent
+	AgeMin, AgeMax int   // -1 when absent
+	Employed       *bool // nil when absent
+	// LastVisitOutcome is the outcome of the person's most recent visit, NeverVisited, or "".
+	LastVisitOutcome string
 }
 
 // ParseFilter reads the roster filters of API.md from the query.
@@ -186,11 +201,32 @@ func ParseFilter(c *gin.Context, p *auth.Principal) (Filter, error) {
 	if f.AgeMin >= 0 && f.AgeMax >= 0 && f.AgeMin > f.AgeMax {
 		return f, errs.Field(errs.InvalidInput, "age_min", "最小年龄不能大于最大年龄")
 	}
+	switch v := c.Query("employed"); v {
+	case "":
+	case "true", "false":
+		b := v == "true"
+		f.Employed = &b
+	default:
+		return f, errs.Field(errs.InvalidInput, "employed", "是否就业须为 true（在职）或 false（未就业）")
+	}
+	if v := c.Query("last_visit_outcome"); v != "" {
+		if v != NeverVisited && !visit.Outcomes[v] {
+			return f, errs.Field(errs.InvalidInput, "last_visit_outcome",
+				"最近走访结果须为 "+strings.Join(LastVisitOutcomes(), "、")+" 之一（none 表示从未走访）")
+		}
+		f.LastVisitOutcome = v
+	}
 	return f, nil
 }
 
-// where turns a filter into SQL conditions on residents r. Ages become birth-date bounds on
-// today's date, so the (village_code, status, birth_date) index serves them.
+// from is what the conditions of where read: residents r and their latest visit v (if any).
+// A query that names no column of v does not read visits at all (the join is on its primary
+// key, so MariaDB leaves it out).
+const from = `residents r LEFT JOIN visits v ON v.id = r.last_visit_id`
+
+// where turns a filter into SQL conditions on from. Ages become birth-date bounds on today's
+// date, so the (village_code, status, birth_date) index serves them; an outcome starts from
+// the visits with it and finds their people through ix_residents_last_visit.
 func (f Filter) where(today time.Time) (string, []any) {
 	conds, args := []string{"1=1"}, []any{}
 	if f.Village != "" {
@@ -207,6 +243,16 @@ func (f Filter) where(today time.Time) (string, []any) {
 	}
 	if f.AgeMax >= 0 { // age <= max  <=>  born after today minus (max+1) years
 		conds, args = append(conds, "r.birth_date > ?"), append(args, today.AddDate(-(f.AgeMax+1), 0, 0))
+	}
+	if f.Employed != nil {
+		conds, args = append(conds, "r.employed = ?"), append(args, *f.Employed)
+	}
+	switch f.LastVisitOutcome {
+	case "":
+	case NeverVisited:
+		conds = append(conds, "r.last_visit_id IS NULL")
+	default:
+		conds, args = append(conds, "v.outcome = ?"), append(args, f.LastVisitOutcome)
 	}
 	return strings.Join(conds, " AND "), args
 }
@@ -249,14 +295,14 @@ func (s *Service) List(ctx context.Context, f Filter, page web.Page) (Page, erro
 			All    int `db:"all_"`
 			Target int `db:"target"`
 		}
-		if err := s.db.GetContext(ctx, &n, "SELECT COUNT(*) AS all_, COALESCE(SUM("+cond+"), 0) AS target FROM residents r WHERE "+where,
+		if err := s.db.GetContext(ctx, &n, "SELECT COUNT(*) AS all_, COALESCE(SUM("+cond+"), 0) AS target FROM "+from+" WHERE "+where,
 			append(targs, args...)...); err != nil {
 			return Page{}, database.Map(err)
 		}
 		total, all = n.Target, n.All
 		where, args = where+" AND "+cond, append(args, targs...)
 	} else {
-		if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM residents r WHERE "+where, args...); err != nil {
+		if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM "+from+" WHERE "+where, args...); err != nil {
 			return Page{}, database.Map(err)
 		}
 		all = total
@@ -264,7 +310,7 @@ func (s *Service) List(ctx context.Context, f Filter, page web.Page) (Page, erro
 	var rows []row
 	q := `SELECT r.id, r.name, r.gender, r.birth_date, r.village_code, r.status, r.id_number_enc, r.phone_enc, r.pii_key_id,
 		v.visited_at, v.outcome, v.reason, v.follow_up_on AS visit_follow_up_on
-		FROM residents r LEFT JOIN visits v ON v.id = r.last_visit_id
+		FROM ` + from + `
 		WHERE ` + where + ` ORDER BY r.id LIMIT ? OFFSET ?`
 	if err := s.db.SelectContext(ctx, &rows, q, append(args, page.Size, page.Offset())...); err != nil {
 		return Page{}, database.Map(err)

@@ -1,14 +1,24 @@
 package roster_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/server/servertest"
+	"github.com/canbao/canbao/internal/visit"
 )
 
 type list struct {
@@ -211,5 +221,192 @@ func TestUndecryptableRowIsAnError(t *testing.T) {
 	}
 	if !strings.Contains(env.Logs.String(), pii.AADResidentPhone) {
 		t.Fatalf("the log does not name the phone column:\n%s", env.Logs.String())
+	}
+}
+
+// visitAt is one visit a volunteer posts, ago before now.
+func visitAt(resident int64, outcome string, ago time.Duration) map[string]any {
+	v := map[string]any{"client_id": uuid.NewString(), "resident_id": resident,
+		"visited_at": time.Now().Add(-ago).Format(time.RFC3339), "outcome": outcome}
+	if outcome == "refused" {
+		v["reason"] = "unwilling"
+	}
+	return v
+}
+
+// TestRosterListEmployedAndLastVisitOutcome: the roster filters on employment and on the
+// outcome of each person's most recent visit (or none yet), alone and with the village, status
+// and age rules; bad values are refused with the field named and change nothing.
+func TestRosterListEmployedAndLastVisitOutcome(t *testing.T) {
+	env := servertest.New(t)
+	add := func(village string, employed bool, status string, age int) int64 {
+		id, _ := env.AddResident(servertest.ResidentSpec{Village: village, Employed: employed, Status: status, Age: age})
+		return id
+	}
+	a := add("zhenxing", true, "", 40)                 // not_home, after an earlier "considering" sent later
+	b := add("zhenxing", false, "", 40)                // considering
+	c := add("zhenxing", true, "", 40)                 // refused
+	d := add("zhenxing", false, "", 40)                // never visited
+	e := add("zhenxing", true, "resident_pension", 40) // never visited
+	f := add("zhenxing", false, "", 40)                // enrolled (the visit makes them resident_pension)
+	g := add("zhenxing", false, "", 65)                // never visited, outside 16-59
+	l1 := add("luoxi", false, "", 40)                  // considering
+	l2 := add("luoxi", true, "", 40)                   // never visited
+	zvol, _ := env.Staff(auth.RoleVolunteer, "zhenxing")
+	lvol, _ := env.Staff(auth.RoleVolunteer, "luoxi")
+	post := func(tok string, visits ...any) {
+		t.Helper()
+		if w := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/visits", Token: tok, Body: map[string]any{"visits": visits}}); w.Code != 201 {
+			t.Fatalf("visits: %d %s", w.Code, w.Body)
+		}
+	}
+	post(zvol, visitAt(a, "not_home", time.Hour), visitAt(b, "considering", time.Hour), visitAt(c, "refused", time.Hour), visitAt(f, "enrolled", time.Hour))
+	post(zvol, visitAt(a, "considering", 3*time.Hour)) // recorded offline earlier: not the latest visit
+	post(lvol, visitAt(l1, "considering", time.Hour))
+
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	vadmin, _ := env.Staff(auth.RoleVillageAdmin, "zhenxing")
+	get := func(tok, q string) (*servertest.Response, []int64, int, int) {
+		t.Helper()
+		w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/residents?page_size=100" + q, Token: tok})
+		var l struct {
+			Items []struct {
+				ID int64 `json:"id"`
+			}
+			Total    int
+			Excluded int `json:"excluded_out_of_age"`
+		}
+		if w.Code != 200 {
+			return w, nil, 0, 0
+		}
+		w.JSON(t, &l)
+		ids := []int64{}
+		for _, it := range l.Items {
+			ids = append(ids, it.ID)
+		}
+		return w, ids, l.Total, l.Excluded
+	}
+	ids := func(v ...int64) []int64 {
+		slices.Sort(v)
+		return v
+	}
+	for _, tc := range []struct {
+		tok, q   string
+		want     []int64
+		excluded int
+	}{
+		{admin, "&employed=true", ids(a, c, e, l2), 0},
+		{admin, "&employed=false", ids(b, d, f, g, l1), 0},
+		{admin, "&last_visit_outcome=considering", ids(b, l1), 0},
+		{admin, "&last_visit_outcome=not_home", ids(a), 0},
+		{admin, "&last_visit_outcome=refused", ids(c), 0},
+		{admin, "&last_visit_outcome=enrolled", ids(f), 0},
+		{admin, "&last_visit_outcome=deceased", ids(), 0},
+		{admin, "&last_visit_outcome=none", ids(d, e, g, l2), 0},
+		{admin, "&village=zhenxing&last_visit_outcome=considering", ids(b), 0},
+		{admin, "&village=luoxi&employed=true", ids(l2), 0},
+		{admin, "&employed=true&last_visit_outcome=none", ids(e, l2), 0},
+		{admin, "&employed=true&last_visit_outcome=none&village=zhenxing", ids(e), 0},
+		{admin, "&employed=false&last_visit_outcome=considering", ids(b, l1), 0},
+		{admin, "&employed=true&last_visit_outcome=considering", ids(), 0},
+		{admin, "&status=resident_pension&employed=true", ids(e), 0},
+		{admin, "&status=resident_pension&last_visit_outcome=enrolled", ids(f), 0},
+		{admin, "&status=unenrolled&employed=false&last_visit_outcome=none", ids(d), 1},
+		{admin, "&status=unenrolled&last_visit_outcome=none", ids(d, l2), 1},
+		{admin, "&status=unenrolled&employed=true", ids(a, c, l2), 0},
+		{admin, "&employed=false&last_visit_outcome=none&age_min=60", ids(g), 0},
+		// A village admin sees their own village only, whatever the filter.
+		{vadmin, "&last_visit_outcome=considering", ids(b), 0},
+		{vadmin, "&employed=true", ids(a, c, e), 0},
+		{vadmin, "&last_visit_outcome=none&employed=true", ids(e), 0},
+	} {
+		w, got, total, excluded := get(tc.tok, tc.q)
+		if w.Code != 200 || !slices.Equal(got, tc.want) || total != len(tc.want) || excluded != tc.excluded {
+			t.Errorf("%s: %d ids %v total %d excluded %d, want %v excluded %d: %.300s", tc.q, w.Code, got, total, excluded, tc.want, tc.excluded, w.Body)
+		}
+	}
+	if w, _, _, _ := get(vadmin, "&village=luoxi&last_visit_outcome=considering"); w.Code != 404 {
+		t.Errorf("a village admin naming another village: %d", w.Code)
+	}
+
+	// Bad values: 400 naming the field, in Chinese, and nothing changes.
+	snapshot := func() string {
+		var rows []string
+		if err := env.DB.Select(&rows, `SELECT CONCAT_WS('|', id, status, employed, COALESCE(last_visit_id, 0), updated_at) FROM residents ORDER BY id`); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(rows, ";") + fmt.Sprintf("#visits=%d#audit=%d", env.Count(`SELECT COUNT(*) FROM visits`), env.Count(`SELECT COUNT(*) FROM audit_log`))
+	}
+	before := snapshot()
+	for _, tc := range []struct{ q, field string }{
+		{"&employed=yes", "employed"}, {"&employed=1", "employed"}, {"&employed=TRUE", "employed"},
+		{"&last_visit_outcome=gone", "last_visit_outcome"}, {"&last_visit_outcome=Considering", "last_visit_outcome"},
+		{"&last_visit_outcome=none,considering", "last_visit_outcome"}, {"&last_visit_outcome=null", "last_visit_outcome"},
+		{"&village=zhenxing&status=unenrolled&last_visit_outcome=%E6%8B%92%E7%BB%9D", "last_visit_outcome"},
+	} {
+		w, _, _, _ := get(admin, tc.q)
+		var body struct {
+			Error struct{ Code, Field, Message string }
+		}
+		_ = json.Unmarshal(w.Body, &body)
+		if w.Code != 400 || body.Error.Code != "INVALID_INPUT" || body.Error.Field != tc.field || !hasHan(body.Error.Message) {
+			t.Errorf("%s: %d %.300s, want 400 INVALID_INPUT on %s with a Chinese message", tc.q, w.Code, w.Body, tc.field)
+		}
+	}
+	if after := snapshot(); after != before {
+		t.Fatalf("a refused filter changed something:\n%s\n%s", before, after)
+	}
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRosterOutcomeFilterFollowsTheVisitPackage: the outcomes the roster filter accepts are the
+// visit package's own plus "none", and api/openapi.yaml documents exactly those, so a new
+// visit outcome cannot be recorded yet be unfilterable (or filterable but undocumented).
+func TestRosterOutcomeFilterFollowsTheVisitPackage(t *testing.T) {
+	want := append(slices.Sorted(maps.Keys(visit.Outcomes)), roster.NeverVisited)
+	if got := roster.LastVisitOutcomes(); !slices.Equal(got, want) {
+		t.Fatalf("roster accepts %v, the visit package records %v (+ none)", got, want)
+	}
+	doc := servertest.Contract(t).Doc()
+	op := doc.Paths.Value("/api/v1/admin/residents").Get
+	p := op.Parameters.GetByInAndName("query", "last_visit_outcome")
+	if p == nil || p.Schema == nil || p.Schema.Value == nil {
+		t.Fatal("listResidents does not document last_visit_outcome")
+	}
+	enumOf := func(s *openapi3.Schema) []string {
+		var out []string
+		for _, v := range s.Enum {
+			out = append(out, fmt.Sprint(v))
+		}
+		slices.Sort(out)
+		return out
+	}
+	sortedWant := slices.Sorted(slices.Values(want))
+	if got := enumOf(p.Schema.Value); !slices.Equal(got, sortedWant) {
+		t.Errorf("openapi last_visit_outcome enum %v, want %v", got, sortedWant)
+	}
+	if got := enumOf(doc.Components.Schemas["VisitOutcome"].Value); !slices.Equal(got, slices.Sorted(maps.Keys(visit.Outcomes))) {
+		t.Errorf("openapi VisitOutcome enum %v, want the visit package's %v", got, slices.Sorted(maps.Keys(visit.Outcomes)))
+	}
+	if e := op.Parameters.GetByInAndName("query", "employed"); e == nil || e.Schema == nil || e.Schema.Value == nil ||
+		!e.Schema.Value.Type.Is(openapi3.TypeBoolean) {
+		t.Error("listResidents does not document employed as a boolean")
+	}
+
+	env := servertest.New(t)
+	env.AddResident(servertest.ResidentSpec{})
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	for _, o := range want {
+		if w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/residents?last_visit_outcome=" + o, Token: admin}); w.Code != 200 {
+			t.Errorf("%s: %d %s", o, w.Code, w.Body)
+		}
 	}
 }

@@ -2839,6 +2839,13 @@ export interface operations {
                 gender?: components["schemas"]["Gender"];
                 age_min?: number;
                 age_max?: number;
+                /** @description `true` only people in work (在职), `false` only people not in work (未就业); any other value → 400 */
+                employed?: boolean;
+                /**
+                 * @description the outcome of the person's most recent visit (by visit time), or `none` for people never
+                 *     visited; any other value → 400
+                 */
+                last_visit_outcome?: "enrolled" | "agreed" | "considering" | "refused" | "not_home" | "moved_away" | "insured_elsewhere" | "deceased" | "none";
                 /** @description page number, from 1 */
                 page?: components["parameters"]["Page"];
                 /** @description items per page */
