@@ -90,3 +90,76 @@ test('a village admin sees only their own village, whatever the URL says', async
   await expect(rows(page, phone)).toHaveCount(0)
   await expect(page.locator('[data-test=roster-list]')).not.toContainText('罗溪村')
 })
+
+// rosterAnswer waits for the roster's API answer to a query whose URL matches and returns it.
+async function rosterAnswer(page: Page, match: (u: URL) => boolean) {
+  const r = await page.waitForResponse((r) => {
+    const u = new URL(r.url())
+    return u.pathname === '/api/v1/admin/residents' && r.request().method() === 'GET' && match(u)
+  })
+  expect(r.status()).toBe(200)
+  return (await r.json()) as { total: number; items: { id: number; last_visit: { outcome: string } | null }[] }
+}
+
+const shownTotal = async (page: Page) => Number(await page.locator('[data-test=roster-total]').getAttribute('data-total'))
+
+test('花名册: filter by employment and by the latest visit outcome', async ({ page, watch }, info) => {
+  void watch
+  const phone = info.project.name === 'phone'
+  await login(page, 'admin')
+  const everyone = rosterAnswer(page, (u) => !u.searchParams.has('last_visit_outcome'))
+  await page.goto('/console/roster')
+  const all = await everyone
+  await settled(page)
+  expect(await shownTotal(page)).toBe(all.total)
+
+  // 考虑中: the demo's volunteers left people considering in every village.
+  const considering = rosterAnswer(page, (u) => u.searchParams.get('last_visit_outcome') === 'considering')
+  await pick(page, 'filter-outcome', '考虑中')
+  await page.locator('[data-test=filter-apply]').click()
+  const got = await considering
+  await expect(page).toHaveURL(/last_visit_outcome=considering/)
+  await settled(page)
+  expect(got.total).toBeGreaterThan(0)
+  expect(got.total).toBeLessThan(all.total)
+  expect(got.items.every((p) => p.last_visit?.outcome === 'considering')).toBe(true)
+  await expect(page.locator('[data-test=roster-total]')).toHaveAttribute('data-total', String(got.total))
+  const list = rows(page, phone)
+  await expect(list).toHaveCount(Math.min(got.total, 20))
+  for (const t of await list.allTextContents()) expect(t).toContain('考虑中')
+  await screenshot(page, 'roster-outcome', width(page))
+
+  // 未就业 on top: the API's answer, never more people than before, still all considering.
+  const notEmployed = rosterAnswer(page, (u) => u.searchParams.get('employed') === 'false' && u.searchParams.get('last_visit_outcome') === 'considering')
+  await pick(page, 'filter-employed', '未就业')
+  await page.locator('[data-test=filter-apply]').click()
+  const both = await notEmployed
+  await expect(page).toHaveURL(/employed=false/)
+  await settled(page)
+  expect(both.total).toBeLessThanOrEqual(got.total)
+  await expect(page.locator('[data-test=roster-total]')).toHaveAttribute('data-total', String(both.total))
+  await expect(list).toHaveCount(Math.min(both.total, 20))
+  for (const t of await list.allTextContents()) expect(t).toContain('考虑中')
+
+  // 未走访 (never visited): a reload keeps the filters from the URL.
+  const never = rosterAnswer(page, (u) => u.searchParams.get('last_visit_outcome') === 'none')
+  await pick(page, 'filter-outcome', '未走访')
+  await page.locator('[data-test=filter-apply]').click()
+  const none = await never
+  await expect(page).toHaveURL(/last_visit_outcome=none/)
+  await settled(page)
+  expect(none.items.every((p) => p.last_visit === null)).toBe(true)
+  await expect(page.locator('[data-test=roster-total]')).toHaveAttribute('data-total', String(none.total))
+  for (const t of await list.allTextContents()) expect(t).toContain('未走访')
+  const reloaded = rosterAnswer(page, (u) => u.searchParams.get('last_visit_outcome') === 'none' && u.searchParams.get('employed') === 'false')
+  await page.reload()
+  expect((await reloaded).total).toBe(none.total)
+  await settled(page)
+  await expect(page.locator('[data-test=roster-total]')).toHaveAttribute('data-total', String(none.total))
+
+  // 重置: everyone again.
+  await page.locator('[data-test=filter-reset]').click()
+  await expect(page).not.toHaveURL(/last_visit_outcome/)
+  await settled(page)
+  await expect(page.locator('[data-test=roster-total]')).toHaveAttribute('data-total', String(all.total))
+})
