@@ -1,0 +1,175 @@
+package docs
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// root is the repository's top folder (tests run in docs/).
+const root = ".."
+
+// repoFiles lists the repository's tracked files (git ls-files), or, without git, every file
+// under root but the ignored build and dependency folders. Paths are slash-separated and
+// relative to root.
+func repoFiles(t *testing.T) []string {
+	t.Helper()
+	if out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output(); err == nil {
+		var files []string
+		for _, f := range strings.Split(string(out), "\x00") {
+			if f != "" {
+				files = append(files, f)
+			}
+		}
+		return files
+	}
+	var files []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			switch rel {
+			case ".git", "bin", ".canbao", "tmp", "coverage", "web/node_modules", "web/test-results", "web/playwright-report":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		files = append(files, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// skipped are files no citation check reads: dependencies, build output, checksums, lockfiles.
+func skipped(f string) bool {
+	base := filepath.Base(f)
+	return strings.Contains(f, "node_modules/") || strings.HasPrefix(f, "web/dist/") || base == "go.sum" ||
+		base == "package-lock.json" || strings.HasSuffix(base, ".lock")
+}
+
+// textFiles reads every tracked text file (no NUL byte in it) that skipped lets through.
+func textFiles(t *testing.T) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, f := range repoFiles(t) {
+		if skipped(f) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted in the work tree, not yet in the index
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.IndexByte(b, 0) >= 0 {
+			continue
+		}
+		out[f] = b
+	}
+	return out
+}
+
+var (
+	// outside is a path into the folder beside the repository that earlier notes lived in.
+	outside = regexp.MustCompile(`\.\./shared\b`)
+	// namedDoc is a citation of one of the project's documents, with its path if it has one.
+	namedDoc = regexp.MustCompile(`((?:[A-Za-z0-9_.-]+/)*)\b(DESIGN|API|STYLE|SECURITY|ARCHITECTURE|ERRORS)\.md\b`)
+	// docsPath is any path into docs/ that names a Markdown file.
+	docsPath = regexp.MustCompile(`(?:^|[^A-Za-z0-9_./-])(docs/[A-Za-z0-9_./-]*\.md)\b`)
+)
+
+// resolves reports whether ref, cited in file, names a file of the repository: from the top
+// folder or from the citing file's folder, never leaving the repository.
+func resolves(file, ref string) bool {
+	for _, base := range []string{".", filepath.Dir(filepath.FromSlash(file))} {
+		p := filepath.Clean(filepath.Join(base, filepath.FromSlash(ref)))
+		if p == ".." || strings.HasPrefix(p, ".."+string(filepath.Separator)) {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(root, p)); err == nil && !st.IsDir() {
+			return true
+		}
+	}
+	return false
+}
+
+// citations returns every line of text that cites a document the repository does not hold.
+func citations(file string, text []byte) []string {
+	var bad []string
+	sc := bufio.NewScanner(bytes.NewReader(text))
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		at := file + ":" + strconv.Itoa(n) + ": "
+		if outside.MatchString(line) {
+			bad = append(bad, at+"cites "+outside.FindString(line)+", outside the repository")
+		}
+		for _, m := range namedDoc.FindAllStringSubmatch(line, -1) {
+			if !resolves(file, m[0]) {
+				bad = append(bad, at+"cites "+m[0]+", which is not in the repository")
+			}
+		}
+		for _, m := range docsPath.FindAllStringSubmatch(line, -1) {
+			if !resolves(file, m[1]) && !namedDoc.MatchString(m[1]) {
+				bad = append(bad, at+"cites "+m[1]+", which is not in the repository")
+			}
+		}
+	}
+	return bad
+}
+
+// TestNoCitationLeavesTheRepository: the repository stands alone. Code, configuration and
+// documents may cite only documents that are in it (the project's design, API and style notes
+// from before the repository, and anything beside it, are not).
+func TestNoCitationLeavesTheRepository(t *testing.T) {
+	files := textFiles(t)
+	if len(files) < 100 {
+		t.Fatalf("only %d text files found: is %s the repository?", len(files), root)
+	}
+	var bad []string
+	for f, text := range files {
+		bad = append(bad, citations(f, text)...)
+	}
+	slices.Sort(bad)
+	if len(bad) > 0 {
+		t.Errorf("%d citations of documents outside the repository:\n%s", len(bad), strings.Join(bad, "\n"))
+	}
+}
+
+// TestCitationCheckCatchesWhatItShould keeps the check honest on made-up text.
+func TestCitationCheckCatchesWhatItShould(t *testing.T) {
+	for _, c := range []struct {
+		file, text string
+		bad        int
+	}{
+		{"internal/x/x.go", "// see " + "DESIGN" + ".md, section 3", 1},
+		{"internal/x/x.go", "// as " + "API" + ".md says", 1},
+		{"api/openapi.yaml", "    docs/" + "API" + ".md and must agree", 1},
+		{"Makefile", "# Fault drills (" + "SECURITY" + ".md, \"Nothing lost\")", 1},
+		{"README.md", "see .." + "/shared/notes.txt", 1},
+		{"internal/x/x.go", "// See docs/NOPE.md", 1},
+		{"internal/x/x.go", "// See docs/SECURITY.md and docs/PERFORMANCE.md", 0},
+		{"docs/ERRORS.md", "see SECURITY.md", 0}, // beside it
+		{"README.md", "an OPENAPI.md or APIs.md is not a citation", 0},
+	} {
+		if got := citations(c.file, []byte(c.text)); len(got) != c.bad {
+			t.Errorf("%s %q: %d findings %q, want %d", c.file, c.text, len(got), got, c.bad)
+		}
+	}
+}
