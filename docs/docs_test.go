@@ -173,3 +173,40 @@ func TestCitationCheckCatchesWhatItShould(t *testing.T) {
 		}
 	}
 }
+
+// TestMakeHelpListsEveryTarget: `make help` names every target the Makefile declares (.PHONY),
+// each on a line of its own.
+func TestMakeHelpListsEveryTarget(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	listed := map[string]bool{}
+	inHelp := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, ".PHONY:"); ok {
+			targets = append(targets, strings.Fields(rest)...)
+		}
+		switch {
+		case line == "help:":
+			inHelp = true
+		case inHelp && strings.HasPrefix(line, "\t"):
+			if m := helpLine.FindStringSubmatch(line); m != nil {
+				listed[m[1]] = true
+			}
+		case inHelp:
+			inHelp = false
+		}
+	}
+	if len(targets) < 5 {
+		t.Fatalf("found only the targets %v", targets)
+	}
+	for _, tg := range targets {
+		if tg != "help" && !listed[tg] {
+			t.Errorf("make help does not list %q", tg)
+		}
+	}
+}
+
+var helpLine = regexp.MustCompile(`^\t@echo "make ([a-z-]+) `)
