@@ -67,9 +67,9 @@ web-test: services web-deps
 web-budgets: services web-deps
 	E2E_ENFORCE_BUDGETS=1 GO=$(GO) bash web/e2e/run.sh -g 总览
 
-# Fault drills (docs/ARCHITECTURE.md, "Nothing lost, nothing twice"): real canbao processes against a
-# throwaway MariaDB and Redis the drills start themselves on free loopback ports; the shared
-# services (3306, 6379) are never touched. DRILLS_KEEP=1 keeps their logs and data in /tmp.
+# Fault drills (docs/ARCHITECTURE.md, "Nothing lost, nothing twice"): real canbao processes
+# against a throwaway MariaDB and Redis the drills start themselves on free loopback ports; the
+# shared services (3306, 6379) are never touched. DRILLS_KEEP=1 keeps their logs and data in /tmp.
 drills:
 	$(GO) test -tags drills -count=1 -v -timeout 15m ./drills/
 

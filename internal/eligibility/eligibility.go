@@ -13,7 +13,7 @@ import (
 	"github.com/canbao/canbao/internal/rules"
 )
 
-// Schemes, channels and places of registration (DESIGN.md glossary).
+// Schemes, channels and places of registration (docs/ARCHITECTURE.md, "Glossary").
 const (
 	ResidentPension = "resident_pension"
 	EmployeePension = "employee_pension"
