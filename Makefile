@@ -17,16 +17,19 @@ help:
 	@echo "make services    install/start MariaDB and Redis for development (deployments/scripts/ensure-services.sh)"
 	@echo "make build       build $(BIN)"
 	@echo "make run         services + build, then migrate, seed the demo data and serve"
-	@echo "make test        services, go vet, go test ./..., then fuzz-short"
+	@echo "make test        services, go vet, go test ./..., fuzz-short, then web-test"
 	@echo "make fuzz-short  run every fuzz target for FUZZTIME (now $(FUZZTIME)) each"
-	@echo "make tidy-check fail when go mod tidy would change go.mod or go.sum (CI)"
+	@echo "make vet         go vet ./..."
 	@echo "make lint        gofmt -l must be empty, go vet"
+	@echo "make tidy-check  fail when go mod tidy would change go.mod or go.sum (CI)"
 	@echo "make clean       remove build and test output (keeps .canbao/ dev secrets)"
 	@echo "make web         rebuild the console (web/) into web/dist: npm ci, gen:api, type check, vite build"
 	@echo "make web-check   fail if web/dist is not what web/ builds to (CI)"
+	@echo "make web-deps    install what the browser tests need: Chromium, a Chinese font, npm packages"
 	@echo "make web-test    browser tests of the console (Playwright + Debian's Chromium, ~2 min)"
 	@echo "make web-budgets the console's timing budgets, enforced (run on an idle machine)"
 	@echo "make drills      fault drills against real processes on a private MariaDB and Redis (drills/, ~6 min)"
+	@echo "make bench       load and 1,000,000-row benchmarks against baselines, writes docs/PERFORMANCE.md (~22 min)"
 
 services:
 	bash deployments/scripts/ensure-services.sh
@@ -64,9 +67,9 @@ web-test: services web-deps
 web-budgets: services web-deps
 	E2E_ENFORCE_BUDGETS=1 GO=$(GO) bash web/e2e/run.sh -g 总览
 
-# Fault drills (SECURITY.md, "Nothing lost, nothing twice"): real canbao processes against a
-# throwaway MariaDB and Redis the drills start themselves on free loopback ports; the shared
-# services (3306, 6379) are never touched. DRILLS_KEEP=1 keeps their logs and data in /tmp.
+# Fault drills (docs/ARCHITECTURE.md, "Nothing lost, nothing twice"): real canbao processes
+# against a throwaway MariaDB and Redis the drills start themselves on free loopback ports; the
+# shared services (3306, 6379) are never touched. DRILLS_KEEP=1 keeps their logs and data in /tmp.
 drills:
 	$(GO) test -tags drills -count=1 -v -timeout 15m ./drills/
 

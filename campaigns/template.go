@@ -151,7 +151,7 @@ func (w *WeChatPart) validate(l Limits) error {
 	return nil
 }
 
-// Data renders a WeChat part for one resident.
+// Render renders a WeChat part's data for one resident.
 func (w *WeChatPart) Render(v Vars) map[string]string {
 	out := make(map[string]string, len(w.Data))
 	for k, t := range w.Data {

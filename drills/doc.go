@@ -1,7 +1,8 @@
-// Package drills holds canbao's fault drills (SECURITY.md, "Nothing lost, nothing twice"): Go
-// tests, built only with the tag `drills`, that run the real canbao binary against a private,
-// throwaway MariaDB and Redis on free loopback ports and break things under load: MariaDB
-// restarted, Redis flushed, the engine SIGKILLed, two engines on one campaign, SIGTERM during
-// load. Run them with `make drills` (go test -tags drills -count=1 -v ./drills/). They never
-// touch the machine's shared MariaDB (3306) or Redis (6379), and only 127.0.0.1 is targeted.
+// Package drills holds canbao's fault drills (docs/ARCHITECTURE.md, "Nothing lost, nothing
+// twice"): Go tests, built only with the tag `drills`, that run the real canbao binary against
+// a private, throwaway MariaDB and Redis on free loopback ports and break things under load:
+// MariaDB restarted, Redis flushed, the engine SIGKILLed, two engines on one campaign, SIGTERM
+// during load. Run them with `make drills` (go test -tags drills -count=1 -v ./drills/). They
+// never touch the machine's shared MariaDB (3306) or Redis (6379), and only 127.0.0.1 is
+// targeted.
 package drills

@@ -259,7 +259,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		return database.Map(err)
 	}
 	for _, d := range cancelled {
-		if ok, err := e.finish(ctx, d.ID, "queued", "skipped", "cancelled", "", "", ""); err != nil {
+		if ok, err := e.finish(ctx, d.ID, "queued", "skipped", "cancelled", "", ""); err != nil {
 			return err
 		} else if ok {
 			e.count(ctx, skipChange(d.Campaign, d.Village, "queued", "cancelled"))

@@ -153,7 +153,7 @@ func (e *Engine) process(stop context.Context, id int64) error {
 	if wait, ok := e.nextWindow(c, now, c.Spec.Schedule.Window); !ok {
 		return e.skip(ctx, d, SkipQuietHours)
 	} else if wait.After(now) {
-		return e.defer_(ctx, d, wait)
+		return e.waitUntil(ctx, d, wait)
 	}
 	plan, reason, err := e.route(ctx, c, d, now)
 	if err != nil {
@@ -163,7 +163,7 @@ func (e *Engine) process(stop context.Context, id int64) error {
 		return e.skip(ctx, d, reason)
 	}
 	if w := plan.wait; !w.IsZero() {
-		return e.defer_(ctx, d, w)
+		return e.waitUntil(ctx, d, w)
 	}
 	if err := e.throttle(stop, c); err != nil {
 		if stop.Err() != nil {
@@ -392,7 +392,7 @@ func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *
 	if lastErr == nil {
 		lastErr = errors.New("no channel could be used")
 	}
-	if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", lastChannel, "", channels.ErrorCode(lastErr)); err != nil || !ok {
+	if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", lastChannel, channels.ErrorCode(lastErr)); err != nil || !ok {
 		return err
 	}
 	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed", Channel: lastChannel})
@@ -470,7 +470,7 @@ func (e *Engine) maybeVisitTask(ctx context.Context, c campaigns.Campaign, d del
 // the last attempt.
 func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
 	if d.Attempts+1 >= e.cfg.MaxAttempts {
-		if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", "", "", channels.ErrorCode(cause)); err != nil || !ok {
+		if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", "", channels.ErrorCode(cause)); err != nil || !ok {
 			return err
 		}
 		e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed"})
@@ -492,16 +492,16 @@ func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
 	return nil
 }
 
-// defer_ keeps a queued delivery waiting until at (its window). It carries no error code while
-// it waits, which is how the stats tell a wait for a window from a retry's backoff.
-func (e *Engine) defer_(ctx context.Context, d delivery, at time.Time) error {
+// waitUntil keeps a queued delivery waiting until at (its window). It carries no error code
+// while it waits, which is how the stats tell a wait for a window from a retry's backoff.
+func (e *Engine) waitUntil(ctx context.Context, d delivery, at time.Time) error {
 	_, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET not_before = ?, error_code = NULL, updated_at = ? WHERE id = ? AND status = 'queued'`,
 		at.UTC(), database.Now(), d.ID)
 	return database.Map(err)
 }
 
 func (e *Engine) skip(ctx context.Context, d delivery, reason string) error {
-	ok, err := e.finish(ctx, d.ID, "queued", "skipped", reason, "", "", "")
+	ok, err := e.finish(ctx, d.ID, "queued", "skipped", reason, "", "")
 	if err == nil && ok {
 		e.count(ctx, skipChange(d.Campaign, d.Village, "queued", reason))
 	}
@@ -509,7 +509,7 @@ func (e *Engine) skip(ctx context.Context, d delivery, reason string) error {
 }
 
 // finish moves a delivery from one status to a final one, if it is still in the first.
-func (e *Engine) finish(ctx context.Context, id int64, from, to, reason, channel, msgID, code string) (bool, error) {
+func (e *Engine) finish(ctx context.Context, id int64, from, to, reason, channel, code string) (bool, error) {
 	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''),
 		channel = COALESCE(NULLIF(?, ''), channel), lease_until = NULL, updated_at = ? WHERE id = ? AND status = ?`,
 		to, reason, code, channel, database.Now(), id, from)

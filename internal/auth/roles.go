@@ -14,7 +14,7 @@ import (
 // Role is what a caller may do.
 type Role string
 
-// The roles of API.md.
+// The roles, as api/openapi.yaml names them in each operation's x-roles.
 const (
 	RoleResident     Role = "resident"
 	RoleVolunteer    Role = "volunteer"

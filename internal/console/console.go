@@ -7,7 +7,7 @@
 //   - index.html is revalidated on every load (no-cache), so a deploy reaches staff at once.
 //   - Any other path under /console/ without a file extension is a client-side route (a deep
 //     link such as /console/campaigns/12) and answers index.html.
-//   - / redirects to /console/.
+//   - / redirects to /console/ (302), and /console to /console/ (301, the query kept).
 //
 // Text files are gzipped once, on first request, when the browser accepts it.
 package console
@@ -73,6 +73,14 @@ func (h *Handler) Routes(r *auth.Router) {
 	r.Handle(http.MethodGet, "/", auth.Public(), func(c *gin.Context) {
 		c.Header("Location", Prefix)
 		c.Status(http.StatusFound) // no body: the spec documents none
+	})
+	r.Handle(http.MethodGet, strings.TrimSuffix(Prefix, "/"), auth.Public(), func(c *gin.Context) {
+		to := Prefix
+		if q := c.Request.URL.RawQuery; q != "" {
+			to += "?" + q
+		}
+		c.Header("Location", to)
+		c.Status(http.StatusMovedPermanently) // no body, like /
 	})
 	r.Handle(http.MethodGet, Prefix+"*filepath", auth.PublicCacheable(), h.serve) // sets its own Cache-Control per file
 }

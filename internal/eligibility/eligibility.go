@@ -13,7 +13,7 @@ import (
 	"github.com/canbao/canbao/internal/rules"
 )
 
-// Schemes, channels and places of registration (DESIGN.md glossary).
+// Schemes, channels and places of registration (docs/ARCHITECTURE.md, "Glossary").
 const (
 	ResidentPension = "resident_pension"
 	EmployeePension = "employee_pension"
@@ -76,7 +76,7 @@ func (r Result) OptionFor(scheme string) (Option, bool) {
 	return Option{}, false
 }
 
-// ErrAgeOutOfScope is returned for people outside the rule's age range.
+// ageOutOfScope is the error for a person outside the rule's age range (AGE_OUT_OF_SCOPE).
 func ageOutOfScope(age, lo, hi int) error {
 	return errs.New(errs.AgeOutOfScope, fmt.Sprintf("全民参保扩面对象为 %d 至 %d 周岁人员，您目前 %d 周岁。如需咨询其他养老保险政策，请联系所在村（居）委会。", lo, hi, age))
 }

@@ -53,7 +53,7 @@ var (
 	codeIdentityMismatch = errs.Register("IDENTITY_MISMATCH", 422)
 )
 
-// Limits against abuse (SECURITY.md, "Rate limits").
+// Limits against abuse (docs/SECURITY.md, "Rate limits").
 const (
 	registrationsPerHour   = 10
 	distinctIDsPerDay      = 3

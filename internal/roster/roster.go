@@ -31,7 +31,7 @@ import (
 	"github.com/canbao/canbao/internal/visit"
 )
 
-// Resident statuses (API.md).
+// Resident statuses (ResidentStatus in api/openapi.yaml).
 const (
 	StatusUnenrolled      = "unenrolled"
 	StatusResidentPension = "resident_pension"
@@ -173,7 +173,7 @@ type Filter struct {
 	LastVisitOutcome string
 }
 
-// ParseFilter reads the roster filters of API.md from the query.
+// ParseFilter reads the roster filters (api/openapi.yaml, GET /api/v1/admin/residents) from the query.
 func ParseFilter(c *gin.Context, p *auth.Principal) (Filter, error) {
 	f := Filter{AgeMin: -1, AgeMax: -1}
 	var err error

@@ -46,7 +46,6 @@ const (
 	reserveMin     = 40
 )
 
-// Demo campaign names; the drive is recognised by them too.
 // registrationsPerVillage pending registrations wait in every third village.
 const registrationsPerVillage = 3
 
@@ -55,6 +54,7 @@ const registrationsPerVillage = 3
 // shows a phone_differs warning.
 const newPhoneVillages = 2
 
+// Demo campaign names; the drive is recognised by them too.
 const (
 	completedCampaignName = "春季参保动员提醒（示例）"
 	runningCampaignName   = "入户走访提醒（示例）"

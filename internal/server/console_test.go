@@ -95,7 +95,7 @@ func TestConsoleIsServed(t *testing.T) {
 	if w.Code != http.StatusNotFound || w.ErrorCode() != "NOT_FOUND" || w.Header.Get("Content-Security-Policy") != "" {
 		t.Errorf("/api/v1/nope: %d %s", w.Code, w.Body)
 	}
-	w = get("/console", nil) // gin adds the slash
+	w = get("/console", nil) // the console redirects its folder itself
 	if w.Code != http.StatusMovedPermanently || w.Header.Get("Location") != "/console/" {
 		t.Errorf("/console: %d %q", w.Code, w.Header.Get("Location"))
 	}

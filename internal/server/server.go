@@ -81,6 +81,9 @@ func New(d Deps) (*Server, error) {
 	engine := gin.New()
 	engine.ContextWithFallback = true
 	engine.HandleMethodNotAllowed = true
+	// A path with a slash too many or too few is an unknown path, answered with the API's JSON
+	// 404, not gin's redirect with an HTML body (the console redirects /console itself).
+	engine.RedirectTrailingSlash = false
 	if err := engine.SetTrustedProxies(cfg.TrustedProxyList()); err != nil {
 		return nil, err
 	}

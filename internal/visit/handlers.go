@@ -20,13 +20,14 @@ import (
 	"github.com/canbao/canbao/internal/targetage"
 )
 
-// PhoneMasker decrypts and masks a resident's phone (the PII keyring).
-type PhoneMasker interface {
+// PhoneDecrypter opens a resident's stored phone (the PII keyring) so that the task list can
+// show it masked; the clear number never leaves the handler.
+type PhoneDecrypter interface {
 	DecryptRow(ct []byte, keyID, aad string, rowID int64) (string, error)
 }
 
 // Routes registers the visit and task-list endpoints; idem is the Idempotency-Key middleware.
-func (s *Service) Routes(r *auth.Router, idem gin.HandlerFunc, kr PhoneMasker) {
+func (s *Service) Routes(r *auth.Router, idem gin.HandlerFunc, kr PhoneDecrypter) {
 	r.Handle(http.MethodPost, "/api/v1/admin/visits", auth.Allow(auth.RoleVolunteer), idem, web.H(s.post))
 	r.Handle(http.MethodGet, "/api/v1/admin/visits",
 		auth.Allow(auth.RoleVolunteer, auth.RoleVillageAdmin, auth.RoleStaff, auth.RoleAdmin), web.H(s.list))
@@ -150,7 +151,7 @@ type TaskPage struct {
 	ExcludedOutOfAge int `json:"excluded_out_of_age"`
 }
 
-func (s *Service) tasks(c *gin.Context, kr PhoneMasker) error {
+func (s *Service) tasks(c *gin.Context, kr PhoneDecrypter) error {
 	p := auth.MustPrincipal(c)
 	page, err := web.ParsePage(c)
 	if err != nil {
@@ -168,7 +169,7 @@ func (s *Service) tasks(c *gin.Context, kr PhoneMasker) error {
 // urgent first: follow-ups due (oldest first), then open campaign tasks, then people never
 // visited (older people first: most of them can join the resident pension right at the
 // village). It counts the people it leaves out for their age.
-func (s *Service) TaskList(ctx context.Context, village string, page web.Page, kr PhoneMasker) (TaskPage, error) {
+func (s *Service) TaskList(ctx context.Context, village string, page web.Page, kr PhoneDecrypter) (TaskPage, error) {
 	today := web.Today(s.now(), s.loc)
 	// Only the target group (16-59 today) is visited; the others are counted, not listed.
 	earliest, latest := targetage.Range(today)

@@ -78,7 +78,7 @@ func TestRoutes(t *testing.T) {
 			t.Errorf("Routes() lacks %s %s", w[0], w[1])
 		}
 	}
-	// Routes beyond API.md's are allowed (the server test checks the spec against the engine).
+	// Routes beyond this list are allowed (the server test checks the spec against the engine).
 	if !slices.IsSortedFunc(routes, func(a, b [2]string) int {
 		if c := strings.Compare(a[1], b[1]); c != 0 {
 			return c

@@ -1,19 +1,21 @@
 // Package errs is canbao's one error type: a stable code, a Chinese message for the person in
 // front of the screen and, when one input is at fault, the field. Domain code returns these;
-// the web layer maps codes to HTTP statuses in one table.
+// the web layer answers each with the HTTP status of its code. Every code, with its status,
+// meaning and default message, is in one catalog (catalog.go), from which docs/ERRORS.md is
+// generated.
 package errs
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 )
 
 // Code is a stable upper-snake identifier a client can switch on.
 type Code string
 
-// The codes, grouped by the HTTP status they map to.
+// The codes of the platform and of more than one area, grouped by the HTTP status the catalog
+// gives them. An area's own codes are declared in the area with Register.
 const (
 	// 400
 	InvalidInput      Code = "INVALID_INPUT"
@@ -56,58 +58,21 @@ const (
 	SchemeNotAllowed     Code = "SCHEME_NOT_ALLOWED"
 	IdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 	CannotChangeSelf     Code = "CANNOT_CHANGE_SELF"
-	// 423
-	AccountLocked Code = "ACCOUNT_LOCKED"
 	// 429
-	RateLimited Code = "RATE_LIMITED"
+	AccountLocked Code = "ACCOUNT_LOCKED"
+	RateLimited   Code = "RATE_LIMITED"
 	// 500
 	Internal Code = "INTERNAL"
 	// 503
 	Unavailable Code = "SERVICE_UNAVAILABLE"
 )
 
-var statusByCode = map[Code]int{
-	InvalidInput: 400, MalformedJSON: 400, UnknownField: 400, DuplicateKey: 400, IDNumberInvalid: 400,
-	PhoneInvalid: 400, NameInvalid: 400, VillageUnknown: 400, TierInvalid: 400,
-	PasswordTooWeak: 400, RoleInvalid: 400, PageInvalid: 400, IdempotencyKeyBad: 400,
-	Unauthenticated: 401, TokenInvalid: 401, InvalidCredentials: 401, WeChatCodeInvalid: 401,
-	Forbidden:      403,
-	NotFound:       404,
-	RequestTimeout: 408,
-	Conflict:       409, AlreadyRegistered: 409, UsernameTaken: 409, IllegalTransition: 409, IdempotencyInFlight: 409,
-	BodyTooLarge:         413,
-	UnsupportedMediaType: 415,
-	RuleViolation:        422, AgeOutOfScope: 422, SchemeNotAllowed: 422, IdempotencyKeyReused: 422, CannotChangeSelf: 422,
-	AccountLocked: 429,
-	RateLimited:   429,
-	Internal:      500,
-	Unavailable:   503,
-}
-
-// Register adds an area's own code to the table, at package initialisation; it returns the
-// code so areas can write `var codeX = errs.Register("X", 409)`.
-func Register(c Code, status int) Code {
-	if prev, dup := statusByCode[c]; dup && prev != status {
-		panic("errs: code " + string(c) + " registered with two statuses")
-	}
-	statusByCode[c] = status
-	return c
-}
-
-// Status is the HTTP status for a code; unknown codes are 500.
-func Status(c Code) int {
-	if s, ok := statusByCode[c]; ok {
-		return s
-	}
-	return http.StatusInternalServerError
-}
-
 // Error is a domain error that can be shown to a user.
 type Error struct {
 	Code    Code
 	Message string // Chinese, safe to show
 	Field   string // the input field at fault, if one
-	// RetryAfter, when set, is sent as Retry-After (429, 423, 503).
+	// RetryAfter, when set, is sent as Retry-After (429, 503).
 	RetryAfter time.Duration
 	// Err is the underlying cause, logged, never shown.
 	Err error
@@ -128,21 +93,22 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // New makes an error with a code and a Chinese message.
-func New(code Code, message string) *Error { return &Error{Code: code, Message: message} }
+// An empty message is the catalog's for the code.
+func New(code Code, msg string) *Error { return &Error{Code: code, Message: message(code, msg)} }
 
-// Field makes an error about one input field.
-func Field(code Code, field, message string) *Error {
-	return &Error{Code: code, Message: message, Field: field}
+// Field makes an error about one input field (an empty message is the catalog's).
+func Field(code Code, field, msg string) *Error {
+	return &Error{Code: code, Message: message(code, msg), Field: field}
 }
 
-// Wrap makes an internal or unavailable error that keeps its cause for the log.
-func Wrap(code Code, err error, message string) *Error {
-	return &Error{Code: code, Message: message, Err: err}
+// Wrap makes an error that keeps its cause for the log (an empty message is the catalog's).
+func Wrap(code Code, err error, msg string) *Error {
+	return &Error{Code: code, Message: message(code, msg), Err: err}
 }
 
 // Internalf wraps an unexpected failure: the user sees a generic message, the log the cause.
 func Internalf(format string, args ...any) *Error {
-	return &Error{Code: Internal, Message: "系统繁忙，请稍后再试", Err: fmt.Errorf(format, args...)}
+	return &Error{Code: Internal, Message: message(Internal, ""), Err: fmt.Errorf(format, args...)}
 }
 
 // As finds an *Error in err's chain.
@@ -160,9 +126,9 @@ var (
 	ErrDuplicate = errors.New("duplicate")
 )
 
-// Common ready-made errors.
+// Common ready-made errors, with the catalog's messages.
 var (
-	ErrUnauthenticated = New(Unauthenticated, "请先登录")
-	ErrForbidden       = New(Forbidden, "您没有权限进行此操作")
-	ErrNotFoundPublic  = New(NotFound, "未找到相关记录")
+	ErrUnauthenticated = New(Unauthenticated, "")
+	ErrForbidden       = New(Forbidden, "")
+	ErrNotFoundPublic  = New(NotFound, "")
 )

@@ -62,8 +62,9 @@ func Fail(c *gin.Context, err error) {
 	c.Abort()
 }
 
-// Errors renders the last error a handler attached, once, as API.md says. Internal errors are
-// logged with their cause and shown as a generic message with the request id.
+// Errors renders the last error a handler attached, once, in the one error shape of the API
+// (docs/ERRORS.md). Internal errors are logged with their cause and shown as a generic message
+// with the request id.
 func Errors(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Next()
@@ -543,7 +544,7 @@ type Page struct {
 // Offset is the SQL offset of the page.
 func (p Page) Offset() int { return (p.Number - 1) * p.Size }
 
-// Page sizes (API.md).
+// Page sizes (api/openapi.yaml, "Conventions").
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100

@@ -295,7 +295,7 @@ func matches(tmpl, path string) bool {
 		return false
 	}
 	for i := range ts {
-		if strings.HasPrefix(ts[i], ":") {
+		if strings.HasPrefix(ts[i], ":") && ps[i] != "" { // gin matches no empty parameter
 			continue
 		}
 		if ts[i] != ps[i] {
