@@ -16,7 +16,10 @@ import (
 // builders are the files allowed to hold SQL text in Go: queries assembled at run time from
 // parts the caller chooses (filters, segments), each with a test that feeds it hostile input.
 // Everything else is a named query in its package's queries.sql, prepared at boot.
-var builders = map[string]string{}
+var builders = map[string]string{
+	"internal/importer/seen.go": "statements on the import's temporary table of IDs seen, which exists only on the " +
+		"import's connection, so they cannot be prepared at start-up; widened with placeholders only",
+}
 
 // pending lists files still holding static SQL, to move into queries.sql. It must end empty.
 var pending = map[string]bool{
@@ -33,9 +36,7 @@ var pending = map[string]bool{
 	"internal/auth/subjects.go":                    true,
 	"internal/auth/users.go":                       true,
 	"internal/enrollment/enrollment.go":            true,
-	"internal/importer/store.go":                   true,
 	"internal/pii/keycheck/keycheck.go":            true,
-	"internal/platform/database/database.go":       true,
 	"internal/platform/idempotency/idempotency.go": true,
 	"internal/progress/monthly.go":                 true,
 	"internal/progress/progress.go":                true,
