@@ -35,7 +35,6 @@ var pending = map[string]bool{
 	"campaigns/engine/worker.go":                   true,
 	"campaigns/status.go":                          true,
 	"campaigns/store.go":                           true,
-	"internal/enrollment/enrollment.go":            true,
 	"internal/pii/keycheck/keycheck.go":            true,
 	"internal/platform/idempotency/idempotency.go": true,
 	"internal/progress/monthly.go":                 true,
