@@ -35,7 +35,6 @@ var pending = map[string]bool{
 	"campaigns/engine/worker.go":     true,
 	"campaigns/status.go":            true,
 	"campaigns/store.go":             true,
-	"internal/resident/resident.go":  true,
 	"internal/roster/roster.go":      true,
 	"internal/seed/drive.go":         true,
 	"internal/seed/roster.go":        true,
