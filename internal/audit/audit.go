@@ -5,6 +5,7 @@ package audit
 
 import (
 	"context"
+	"embed"
 	"strconv"
 	"strings"
 
@@ -14,6 +15,12 @@ import (
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("audit", queryFS, "queries.sql")
 
 // Results of an audited action.
 const (
@@ -81,9 +88,6 @@ type Log struct{ db *sqlx.DB }
 // New wires the audit log to the database.
 func New(db *sqlx.DB) *Log { return &Log{db: db} }
 
-const insert = `INSERT INTO audit_log (at, actor_kind, actor_id, role, ip, request_id, action, object_type, object_id, result, detail)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
 // DetailMaxChars is the size of audit_log.detail: VARCHAR(500) in utf8mb4 counts characters.
 const DetailMaxChars = 500
 
@@ -111,7 +115,7 @@ func (l *Log) RecordTx(ctx context.Context, ext sqlx.ExecerContext, e Event) err
 		actor = e.ActorID
 	}
 	detail := Truncate(pii.Redact(e.Detail), DetailMaxChars)
-	_, err := ext.ExecContext(ctx, insert, database.Now(), e.ActorKind, actor, e.Role, e.IP, e.RequestID,
+	_, err := ext.ExecContext(ctx, Queries.Get("audit-insert"), database.Now(), e.ActorKind, actor, e.Role, e.IP, e.RequestID,
 		e.Action, e.ObjectType, e.ObjectID, e.Result, detail)
 	return database.Map(err)
 }

@@ -35,3 +35,38 @@ UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS N
 -- name: refresh-revoke-subject
 -- Logout revokes every refresh token of the subject.
 UPDATE refresh_tokens SET revoked_at = ? WHERE subject_kind = ? AND subject_id = ? AND revoked_at IS NULL
+
+-- name: village-exists
+-- A village-bound role needs a village that exists.
+SELECT COUNT(*) FROM villages WHERE code = ?
+
+-- name: staff-lock
+-- An admin's change to a staff account reads it under a lock.
+SELECT id, username, display_name, password_hash, role, village_code, disabled, token_version,
+       failed_logins, locked_until, created_at
+FROM staff_users WHERE id = ? FOR UPDATE
+
+-- name: staff-update-access
+-- Role, village or status changed by an admin; every token of the user is revoked.
+UPDATE staff_users SET role = ?, village_code = ?, disabled = ?,
+    token_version = token_version + 1, updated_at = ? WHERE id = ?
+
+-- name: staff-set-password
+-- A password set by an admin unlocks the account and revokes every token of the user.
+UPDATE staff_users SET password_hash = ?, password_changed_at = ?, failed_logins = 0,
+    locked_until = NULL, token_version = token_version + 1, updated_at = ? WHERE id = ?
+
+-- name: subject-staff
+-- What a staff token's subject is now (cached in Redis, invalidated on every change).
+SELECT token_version, role, village_code, disabled FROM staff_users WHERE id = ?
+
+-- name: subject-resident
+SELECT token_version, 'resident' AS role, NULL AS village_code, disabled FROM resident_accounts WHERE id = ?
+
+-- name: staff-bump-version
+-- Revokes every token of a staff user.
+UPDATE staff_users SET token_version = token_version + 1 WHERE id = ?
+
+-- name: resident-bump-version
+-- Revokes every token of a resident account.
+UPDATE resident_accounts SET token_version = token_version + 1 WHERE id = ?

@@ -69,7 +69,7 @@ func CreateStaffUser(ctx context.Context, db sqlx.ExtContext, u NewStaffUser) (i
 			return 0, errs.Field(errs.InvalidInput, "village_code", "村协管员和村居经办须指定所属村（居）")
 		}
 		var n int
-		if err := sqlx.GetContext(ctx, db, &n, "SELECT COUNT(*) FROM villages WHERE code = ?", u.VillageCode); err != nil {
+		if err := sqlx.GetContext(ctx, db, &n, Queries.Get("village-exists"), u.VillageCode); err != nil {
 			return 0, database.Map(err)
 		}
 		if n == 0 {

@@ -74,9 +74,9 @@ func (s *Subjects) load(ctx context.Context, k Kind, id int64) (SubjectState, er
 	var q string
 	switch k {
 	case KindStaff:
-		q = `SELECT token_version, role, village_code, disabled FROM staff_users WHERE id = ?`
+		q = Queries.Get("subject-staff")
 	case KindResident:
-		q = `SELECT token_version, 'resident' AS role, NULL AS village_code, disabled FROM resident_accounts WHERE id = ?`
+		q = Queries.Get("subject-resident")
 	default:
 		return SubjectState{}, fmt.Errorf("auth: unknown kind %q", k)
 	}
@@ -97,11 +97,11 @@ func (s *Subjects) Invalidate(ctx context.Context, k Kind, id int64) error {
 
 // BumpVersion revokes every token of the subject (logout everywhere, password or role change).
 func (s *Subjects) BumpVersion(ctx context.Context, ext sqlx.ExecerContext, k Kind, id int64) error {
-	table := "staff_users"
+	q := Queries.Get("staff-bump-version")
 	if k == KindResident {
-		table = "resident_accounts"
+		q = Queries.Get("resident-bump-version")
 	}
-	res, err := ext.ExecContext(ctx, "UPDATE "+table+" SET token_version = token_version + 1 WHERE id = ?", id)
+	res, err := ext.ExecContext(ctx, q, id)
 	if err != nil {
 		return database.Map(err)
 	}

@@ -74,25 +74,17 @@ func (u *UserAdmin) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	where, args := []string{"1=1"}, []any{}
-	if r := c.Query("role"); r != "" {
-		if !Role(r).IsStaff() {
-			return errs.Field(errs.RoleInvalid, "role", "角色不正确")
-		}
-		where, args = append(where, "role = ?"), append(args, r)
+	role := c.Query("role")
+	if role != "" && !Role(role).IsStaff() {
+		return errs.Field(errs.RoleInvalid, "role", "角色不正确")
 	}
-	if v := c.Query("village"); v != "" {
-		where, args = append(where, "village_code = ?"), append(args, v)
-	}
-	cond := strings.Join(where, " AND ")
+	count, q, args := staffListSQL(role, c.Query("village"))
 	ctx := c.Request.Context()
 	var total int
-	if err := u.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM staff_users WHERE "+cond, args...); err != nil {
+	if err := u.db.GetContext(ctx, &total, count, args...); err != nil {
 		return database.Map(err)
 	}
 	var rows []StaffUser
-	q := `SELECT id, username, display_name, password_hash, role, village_code, disabled, token_version,
-		failed_logins, locked_until, created_at FROM staff_users WHERE ` + cond + ` ORDER BY id LIMIT ? OFFSET ?`
 	if err := u.db.SelectContext(ctx, &rows, q, append(args, page.Size, page.Offset())...); err != nil {
 		return database.Map(err)
 	}
@@ -202,8 +194,7 @@ func (u *UserAdmin) update(c *gin.Context) error {
 		if village != "" {
 			vv = village
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE staff_users SET role = ?, village_code = ?, disabled = ?,
-			token_version = token_version + 1, updated_at = ? WHERE id = ?`, role, vv, disabled, database.Now(), id); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("staff-update-access"), role, vv, disabled, database.Now(), id); err != nil {
 			return database.Map(err)
 		}
 		detail := "role=" + string(role) + " village=" + village + " disabled=" + strconv.FormatBool(disabled)
@@ -225,8 +216,7 @@ func (u *UserAdmin) update(c *gin.Context) error {
 
 func lockStaffUser(ctx context.Context, tx *sqlx.Tx, id int64) (StaffUser, error) {
 	var u StaffUser
-	err := tx.GetContext(ctx, &u, `SELECT id, username, display_name, password_hash, role, village_code, disabled, token_version,
-		failed_logins, locked_until, created_at FROM staff_users WHERE id = ? FOR UPDATE`, id)
+	err := tx.GetContext(ctx, &u, Queries.Get("staff-lock"), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, errs.ErrNotFoundPublic
 	}
@@ -244,7 +234,7 @@ func checkVillage(ctx context.Context, tx *sqlx.Tx, role Role, village string) e
 		return errs.Field(errs.InvalidInput, "village_code", "村协管员和村居经办须指定所属村（居）")
 	}
 	var n int
-	if err := tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM villages WHERE code = ?", village); err != nil {
+	if err := tx.GetContext(ctx, &n, Queries.Get("village-exists"), village); err != nil {
 		return database.Map(err)
 	}
 	if n == 0 {
@@ -280,8 +270,7 @@ func (u *UserAdmin) setPassword(c *gin.Context) error {
 			return err
 		}
 		now := database.Now()
-		if _, err := tx.ExecContext(ctx, `UPDATE staff_users SET password_hash = ?, password_changed_at = ?, failed_logins = 0,
-			locked_until = NULL, token_version = token_version + 1, updated_at = ? WHERE id = ?`, hash, now, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("staff-set-password"), hash, now, now, id); err != nil {
 			return database.Map(err)
 		}
 		return u.audit.RecordTx(ctx, tx, AuditContext(c).Event("user.password", "staff_user", id, audit.Success, ""))

@@ -7,8 +7,8 @@ package enrollment
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -16,6 +16,12 @@ import (
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/platform/database"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("enrollment", queryFS, "queries.sql")
 
 // Sources of a new enrollment.
 const (
@@ -103,7 +109,7 @@ func (r *Recorder) recordChunk(ctx context.Context, tx *sqlx.Tx, es []Enrollment
 		ids[i] = e.ResidentID
 	}
 	var have []int64
-	if err := tx.SelectContext(ctx, &have, `SELECT resident_id FROM enrollments WHERE resident_id IN (`+marks(len(ids))+`) FOR UPDATE`, ids...); err != nil {
+	if err := tx.SelectContext(ctx, &have, database.ExpandIn(Queries.Get("enrollments-lock"), len(ids)), ids...); err != nil {
 		return 0, database.Map(err)
 	}
 	already := make(map[int64]bool, len(have))
@@ -132,8 +138,6 @@ func (r *Recorder) recordChunk(ctx context.Context, tx *sqlx.Tx, es []Enrollment
 	return len(fresh), nil
 }
 
-const insertEnrollment = `INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, enrolled_on, created_at) VALUES `
-
 // insert adds the enrollments in one statement and returns them. If another transaction
 // counted one of the people in the meantime, the statement fails as a whole; then they are
 // added one by one and only those that went in are returned.
@@ -143,7 +147,7 @@ func insert(ctx context.Context, tx *sqlx.Tx, es []Enrollment) ([]Enrollment, er
 	for _, e := range es {
 		args = append(args, e.ResidentID, e.Village, e.Scheme, e.Source, e.SourceID, e.Day, now)
 	}
-	_, err := tx.ExecContext(ctx, insertEnrollment+tuples(len(es), 7), args...)
+	_, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("enrollment-insert"), len(es)), args...)
 	if err == nil {
 		return es, nil
 	}
@@ -152,7 +156,7 @@ func insert(ctx context.Context, tx *sqlx.Tx, es []Enrollment) ([]Enrollment, er
 	}
 	in := es[:0:0]
 	for _, e := range es {
-		_, err := tx.ExecContext(ctx, insertEnrollment+tuples(1, 7), e.ResidentID, e.Village, e.Scheme, e.Source, e.SourceID, e.Day, now)
+		_, err := tx.ExecContext(ctx, Queries.Get("enrollment-insert"), e.ResidentID, e.Village, e.Scheme, e.Source, e.SourceID, e.Day, now)
 		if database.IsDuplicate(err) {
 			continue
 		}
@@ -183,8 +187,7 @@ func bumpAll(ctx context.Context, tx *sqlx.Tx, es []Enrollment) error {
 	for _, k := range order {
 		args = append(args, k.village, k.day, per[k])
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO enrollment_daily (village_code, enrolled_on, enrolled) VALUES `+tuples(len(order), 3)+`
-		ON DUPLICATE KEY UPDATE enrolled = enrolled + VALUES(enrolled)`, args...)
+	_, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("daily-add"), len(order)), args...)
 	return database.Map(err)
 }
 
@@ -220,11 +223,7 @@ func (r *Recorder) attribute(ctx context.Context, tx *sqlx.Tx, es []Enrollment) 
 		Gender   string    `db:"gender"`
 		Birth    time.Time `db:"birth_date"`
 	}
-	err := tx.SelectContext(ctx, &ds, `SELECT d.id, d.resident_id, d.campaign_id, COALESCE(d.channel, '') AS channel, d.village_code,
-			d.sent_at, r.gender, r.birth_date
-		FROM deliveries d JOIN residents r ON r.id = d.resident_id
-		WHERE d.resident_id IN (`+marks(len(es))+`) AND d.status = 'sent' AND d.sent_at >= ? AND d.sent_at < ?
-		ORDER BY d.resident_id, d.sent_at DESC, d.id DESC`, append(ids, lo, hi)...)
+	err := tx.SelectContext(ctx, &ds, database.ExpandIn(Queries.Get("deliveries-reaching"), len(es)), append(ids, lo, hi)...)
 	if err != nil {
 		return database.Map(err)
 	}
@@ -255,8 +254,7 @@ func (r *Recorder) attribute(ctx context.Context, tx *sqlx.Tx, es []Enrollment) 
 		return nil
 	}
 	// A person converts once: an earlier conversion stays.
-	_, err = tx.ExecContext(ctx, `INSERT INTO conversions (resident_id, delivery_id, campaign_id, channel, village_code, age_band, gender, converted_on, created_at)
-		VALUES `+tuples(n, 9)+` ON DUPLICATE KEY UPDATE resident_id = resident_id`, args...)
+	_, err = tx.ExecContext(ctx, database.MultiRow(Queries.Get("conversions-insert"), n), args...)
 	return database.Map(err)
 }
 
@@ -283,14 +281,6 @@ func civil(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
-
-// tuples is n parenthesised groups of k placeholders.
-func tuples(n, k int) string {
-	one := "(" + marks(k) + ")"
-	return strings.TrimSuffix(strings.Repeat(one+",", n), ",")
-}
-
 // Revoke removes the enrollment a source made (the city refused a registration); it reports
 // whether there was one.
 func Revoke(ctx context.Context, tx *sqlx.Tx, residentID int64, source string, sourceID int64) (bool, error) {
@@ -299,22 +289,20 @@ func Revoke(ctx context.Context, tx *sqlx.Tx, residentID int64, source string, s
 		Village string    `db:"village_code"`
 		Day     time.Time `db:"enrolled_on"`
 	}
-	err := tx.GetContext(ctx, &e, `SELECT id, village_code, enrolled_on FROM enrollments
-		WHERE resident_id = ? AND source = ? AND source_id = ? FOR UPDATE`, residentID, source, sourceID)
+	err := tx.GetContext(ctx, &e, Queries.Get("enrollment-of-source"), residentID, source, sourceID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
 		return false, database.Map(err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM enrollments WHERE id = ?`, e.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, Queries.Get("enrollment-delete"), e.ID); err != nil {
 		return false, database.Map(err)
 	}
 	return true, bump(ctx, tx, e.Village, e.Day, -1)
 }
 
 func bump(ctx context.Context, tx *sqlx.Tx, village string, day time.Time, delta int) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO enrollment_daily (village_code, enrolled_on, enrolled) VALUES (?, ?, ?)
-		ON DUPLICATE KEY UPDATE enrolled = enrolled + ?`, village, day, delta, delta)
+	_, err := tx.ExecContext(ctx, Queries.Get("daily-bump"), village, day, delta, delta)
 	return database.Map(err)
 }

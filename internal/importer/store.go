@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,55 +26,11 @@ var queryFS embed.FS
 // Queries are the package's named SQL, checked against the server at start-up.
 var Queries = database.RegisterQueries("importer", queryFS, "queries.sql")
 
-// The IDs already seen in the file being imported live in a temporary table of the import's
-// own connection, so that duplicates are found across batches without holding every ID in
-// memory. These statements are not in queries.sql: the table exists only during an import, so
-// they cannot be prepared at start-up.
-const (
-	seenDrop   = `DROP TEMPORARY TABLE IF EXISTS roster_import_seen`
-	seenCreate = `CREATE TEMPORARY TABLE roster_import_seen (bidx BINARY(32) NOT NULL, row_no INT NOT NULL, PRIMARY KEY (bidx))`
-	seenLookup = `SELECT bidx, row_no FROM roster_import_seen WHERE bidx IN (?)`
-	seenInsert = `INSERT INTO roster_import_seen (bidx, row_no) VALUES (?, ?)`
-	// A batch retried after a rollback may find its own claims (the temporary table's engine need
-	// not be transactional); they are left as they are.
-	seenUpsert = ` ON DUPLICATE KEY UPDATE row_no = row_no`
-)
-
 // batchRows is how many rows of the file go into one transaction.
 const batchRows = 1000
 
 // maxKeptErrors is how many row errors a Result (and the status answer) holds.
 const maxKeptErrors = 1000
-
-// expandIn turns the last `IN (?)` of q into n placeholders.
-func expandIn(q string, n int) string {
-	i := strings.LastIndex(q, "IN (?)")
-	if i < 0 {
-		panic("importer: no IN (?) in " + q)
-	}
-	return q[:i] + "IN (" + placeholders(n) + ")" + q[i+len("IN (?)"):]
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
-}
-
-// multiRow repeats the VALUES tuple of a single-row INSERT n times.
-func multiRow(q string, n int) string {
-	i := strings.LastIndex(q, "VALUES")
-	head, tuple := q[:i+len("VALUES")], strings.TrimSpace(q[i+len("VALUES"):])
-	var b strings.Builder
-	b.Grow(len(head) + n*(len(tuple)+1))
-	b.WriteString(head)
-	b.WriteByte(' ')
-	for k := range n {
-		if k > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(tuple)
-	}
-	return b.String()
-}
 
 // counts are the running totals of an import.
 type counts struct {
@@ -209,7 +164,7 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 	}
 	seen := make(map[string]int, len(claims))
 	if len(claims) > 0 {
-		rows, err := tx.QueryxContext(ctx, expandIn(seenLookup, len(claims)), bytesArgs(claims)...)
+		rows, err := tx.QueryxContext(ctx, database.ExpandIn(seenLookup, len(claims)), bytesArgs(claims)...)
 		if err != nil {
 			return delta, nil, err
 		}
@@ -251,7 +206,7 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 		good = append(good, p.rec)
 	}
 	if len(newClaims) > 0 {
-		if _, err := tx.ExecContext(ctx, multiRow(seenInsert, len(newClaims)/2)+seenUpsert, newClaims...); err != nil {
+		if _, err := tx.ExecContext(ctx, database.MultiRow(seenInsert, len(newClaims)/2), newClaims...); err != nil {
 			return delta, nil, err
 		}
 	}
@@ -264,7 +219,7 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 			bidxs[i] = r.idBidx
 		}
 		var found []current
-		if err := tx.SelectContext(ctx, &found, expandIn(Queries.Get("residents-by-bidx"), len(bidxs)), bytesArgs(bidxs)...); err != nil {
+		if err := tx.SelectContext(ctx, &found, database.ExpandIn(Queries.Get("residents-by-bidx"), len(bidxs)), bytesArgs(bidxs)...); err != nil {
 			return delta, nil, err
 		}
 		for i := range found {
@@ -329,7 +284,7 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 			args = append(args, s.idEnc, r.idBidx, phoneEnc, phoneBidx, s.keyID, r.name, r.gender,
 				r.birth.Format(time.DateOnly), r.village, r.employed.or(false), r.land.or(false), r.status, now, now)
 		}
-		if _, err := tx.ExecContext(ctx, multiRow(Queries.Get("resident-insert"), len(fresh)), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("resident-insert"), len(fresh)), args...); err != nil {
 			return delta, nil, err
 		}
 		delta.created += len(fresh)
@@ -351,7 +306,7 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 		for _, e := range rowErrs {
 			args = append(args, w.importID, e.Row, e.Field, e.Message)
 		}
-		if _, err := tx.ExecContext(ctx, multiRow(Queries.Get("import-error-insert"), len(rowErrs)), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("import-error-insert"), len(rowErrs)), args...); err != nil {
 			return delta, nil, err
 		}
 	}

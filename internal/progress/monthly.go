@@ -161,7 +161,7 @@ func (s *Store) Monthly(ctx context.Context, month, today time.Time, now time.Ti
 		if err != nil {
 			return Monthly{}, err
 		}
-		_, err = s.db.ExecContext(ctx, `INSERT INTO monthly_reports (plan_id, month, body, generated_at) VALUES (?, ?, ?, ?)`,
+		_, err = s.db.ExecContext(ctx, Queries.Get("monthly-freeze"),
 			p.ID, m.Month, body, database.Now())
 		if database.IsDuplicate(err) { // another instance froze it first: theirs is the record
 			m, _, err := s.frozen(ctx, p.ID, month)
@@ -174,7 +174,7 @@ func (s *Store) Monthly(ctx context.Context, month, today time.Time, now time.Ti
 
 func (s *Store) frozen(ctx context.Context, planID int64, month time.Time) (Monthly, bool, error) {
 	var body []byte
-	err := s.db.GetContext(ctx, &body, `SELECT body FROM monthly_reports WHERE plan_id = ? AND month = ?`, planID, month.Format("2006-01"))
+	err := s.db.GetContext(ctx, &body, Queries.Get("monthly-frozen"), planID, month.Format("2006-01"))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Monthly{}, false, nil
 	}

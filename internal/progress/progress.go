@@ -3,6 +3,7 @@ package progress
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"math"
 	"sort"
@@ -14,6 +15,12 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("progress", queryFS, "queries.sql")
 
 // Plan is the current enrollment plan.
 type Plan struct {
@@ -46,7 +53,7 @@ var errNoPlan = errs.New(errs.NotFound, "尚未制定扩面计划，请先导入
 // CurrentPlan is the newest plan.
 func (s *Store) CurrentPlan(ctx context.Context) (Plan, error) {
 	var p Plan
-	err := s.db.GetContext(ctx, &p, `SELECT id, code, title, document, base_year, quota FROM plans ORDER BY id DESC LIMIT 1`)
+	err := s.db.GetContext(ctx, &p, Queries.Get("plan-current"))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, errNoPlan
 	}
@@ -56,9 +63,7 @@ func (s *Store) CurrentPlan(ctx context.Context) (Plan, error) {
 // Baselines are the plan's village rows in the annex's order.
 func (s *Store) Baselines(ctx context.Context, planID int64) ([]Baseline, error) {
 	var rows []Baseline
-	err := s.db.SelectContext(ctx, &rows, `SELECT t.village_code, v.name, t.population_16_59, t.enrolled_baseline,
-		t.unenrolled_baseline, t.expansion_target
-		FROM plan_targets t JOIN villages v ON v.code = t.village_code WHERE t.plan_id = ? ORDER BY v.sort_order, v.code`, planID)
+	err := s.db.SelectContext(ctx, &rows, Queries.Get("plan-baselines"), planID)
 	return rows, database.Map(err)
 }
 
@@ -66,11 +71,11 @@ func (s *Store) Baselines(ctx context.Context, planID int64) ([]Baseline, error)
 // plan's last milestone stays in force), with the total-row task.
 func (s *Store) Tasks(ctx context.Context, p Plan, year int) (map[string]int, int, error) {
 	var y sql.NullInt64
-	if err := s.db.GetContext(ctx, &y, `SELECT MAX(year) FROM plan_tasks WHERE plan_id = ? AND year <= ?`, p.ID, year); err != nil {
+	if err := s.db.GetContext(ctx, &y, Queries.Get("task-year-latest"), p.ID, year); err != nil {
 		return nil, 0, database.Map(err)
 	}
 	if !y.Valid { // before the plan's first year: the first year's task
-		if err := s.db.GetContext(ctx, &y, `SELECT MIN(year) FROM plan_tasks WHERE plan_id = ?`, p.ID); err != nil || !y.Valid {
+		if err := s.db.GetContext(ctx, &y, Queries.Get("task-year-first"), p.ID); err != nil || !y.Valid {
 			return map[string]int{}, 0, database.Map(err)
 		}
 	}
@@ -78,7 +83,7 @@ func (s *Store) Tasks(ctx context.Context, p Plan, year int) (map[string]int, in
 		Code string `db:"village_code"`
 		Task int    `db:"task"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, `SELECT village_code, task FROM plan_tasks WHERE plan_id = ? AND year = ?`, p.ID, y.Int64); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, Queries.Get("tasks-of-year"), p.ID, y.Int64); err != nil {
 		return nil, 0, database.Map(err)
 	}
 	out := make(map[string]int, len(rows))
@@ -86,7 +91,7 @@ func (s *Store) Tasks(ctx context.Context, p Plan, year int) (map[string]int, in
 		out[r.Code] = r.Task
 	}
 	var ratio sql.NullFloat64
-	if err := s.db.GetContext(ctx, &ratio, `SELECT ratio FROM plan_milestones WHERE plan_id = ? AND year = ?`, p.ID, y.Int64); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := s.db.GetContext(ctx, &ratio, Queries.Get("milestone-of-year"), p.ID, y.Int64); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, database.Map(err)
 	}
 	total := 0
@@ -102,18 +107,23 @@ func (s *Store) Tasks(ctx context.Context, p Plan, year int) (map[string]int, in
 
 // Enrolled sums new enrollments per village on days in [from, to] (either may be zero).
 func (s *Store) Enrolled(ctx context.Context, from, to time.Time) (map[string]int, error) {
-	q, args := `SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily WHERE 1=1`, []any{}
-	if !from.IsZero() {
-		q, args = q+` AND enrolled_on >= ?`, append(args, from)
-	}
-	if !to.IsZero() {
-		q, args = q+` AND enrolled_on <= ?`, append(args, to)
+	var q string
+	var args []any
+	switch {
+	case from.IsZero() && to.IsZero():
+		q = Queries.Get("enrolled-all")
+	case to.IsZero():
+		q, args = Queries.Get("enrolled-since"), []any{from}
+	case from.IsZero():
+		q, args = Queries.Get("enrolled-until"), []any{to}
+	default:
+		q, args = Queries.Get("enrolled-between"), []any{from, to}
 	}
 	var rows []struct {
 		Code string `db:"village_code"`
 		N    int    `db:"n"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, q+` GROUP BY village_code`, args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, database.Map(err)
 	}
 	out := make(map[string]int, len(rows))
@@ -205,14 +215,13 @@ func (r Report) OnlyVillage(code string) Report {
 // Adopt stores an allocation as the current plan's targets and tasks.
 func (s *Store) Adopt(ctx context.Context, tx *sqlx.Tx, p Plan, a Allocation, milestones map[string]float64) error {
 	for _, v := range a.Villages {
-		if _, err := tx.ExecContext(ctx, `UPDATE plan_targets SET expansion_target = ? WHERE plan_id = ? AND village_code = ?`,
+		if _, err := tx.ExecContext(ctx, Queries.Get("target-set"),
 			v.ExpansionTarget, p.ID, v.Code); err != nil {
 			return database.Map(err)
 		}
 		for y, task := range v.Tasks {
 			year, _ := strconv.Atoi(y)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO plan_tasks (plan_id, village_code, year, task) VALUES (?, ?, ?, ?)
-				ON DUPLICATE KEY UPDATE task = ?`, p.ID, v.Code, year, task, task); err != nil {
+			if _, err := tx.ExecContext(ctx, Queries.Get("task-set"), p.ID, v.Code, year, task, task); err != nil {
 				return database.Map(err)
 			}
 		}
@@ -225,11 +234,10 @@ func (s *Store) Adopt(ctx context.Context, tx *sqlx.Tx, p Plan, a Allocation, mi
 	for _, y := range years {
 		year, _ := strconv.Atoi(y)
 		ratio := milestones[y]
-		if _, err := tx.ExecContext(ctx, `INSERT INTO plan_milestones (plan_id, year, ratio) VALUES (?, ?, ?)
-			ON DUPLICATE KEY UPDATE ratio = ?`, p.ID, year, ratio, ratio); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("milestone-set"), p.ID, year, ratio, ratio); err != nil {
 			return database.Map(err)
 		}
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE plans SET quota = ? WHERE id = ?`, a.Quota, p.ID)
+	_, err := tx.ExecContext(ctx, Queries.Get("plan-set-quota"), a.Quota, p.ID)
 	return database.Map(err)
 }

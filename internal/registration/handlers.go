@@ -120,24 +120,6 @@ func (s *Service) view(r row) (View, error) {
 	return v, nil
 }
 
-const selectRow = `SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
-	land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason, decided_at,
-	created_at, updated_at FROM registrations`
-
-// page reads one page of registrations and their total.
-func (s *Service) page(ctx context.Context, where string, args []any, order string, page web.Page) ([]row, int, error) {
-	var total int
-	if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM registrations WHERE "+where, args...); err != nil {
-		return nil, 0, database.Map(err)
-	}
-	var rows []row
-	if err := s.db.SelectContext(ctx, &rows, selectRow+" WHERE "+where+" ORDER BY "+order+" LIMIT ? OFFSET ?",
-		append(args, page.Size, page.Offset())...); err != nil {
-		return nil, 0, database.Map(err)
-	}
-	return rows, total, nil
-}
-
 func (s *Service) mine(c *gin.Context) error {
 	page, err := web.ParsePage(c)
 	if err != nil {

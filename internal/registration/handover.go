@@ -55,16 +55,6 @@ type exportRow struct {
 	PersonKeyID    string `db:"person_key_id"`
 }
 
-// selectExport reads registrations with their person. The hand-over names the person as the
-// roster does: a registration of someone on the roster carries the roster's name (compared
-// when it was made), and its phone reaches the roster only when staff accept it, so the
-// roster's name, village and (when it has one) phone are what the centre gets.
-const selectExport = `SELECT g.id, g.account_id, g.resident_id, g.year, g.name, g.id_number_enc, g.phone_enc, g.pii_key_id,
-	g.village_code, g.employed, g.land_expropriated, g.scheme, g.channel, g.register_at, g.tier, g.status,
-	g.privacy_notice_version, g.reject_reason, g.decided_at, g.created_at, g.updated_at,
-	p.name AS person_name, p.village_code AS person_village, p.phone_enc AS person_phone_enc, p.pii_key_id AS person_key_id
-	FROM registrations g JOIN residents p ON p.id = g.resident_id`
-
 // export writes the registrations decided in [from, to] (Asia/Shanghai days) as XLSX: full ID
 // numbers for admins, masked for staff; every export is audited.
 func (s *Service) export(c *gin.Context) error {
@@ -74,17 +64,15 @@ func (s *Service) export(c *gin.Context) error {
 		return err
 	}
 	p := auth.MustPrincipal(c)
-	conds := []string{`((g.status = 'confirmed' AND g.decided_at >= ? AND g.decided_at < ?) OR (g.status = 'referred' AND g.created_at >= ? AND g.created_at < ?))`}
 	lo := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, s.loc).UTC()
 	hi := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, s.loc).AddDate(0, 0, 1).UTC()
-	args := []any{lo, hi, lo, hi}
+	q, args := Queries.Get("export-decided"), []any{lo, hi, lo, hi}
 	if v := c.Query("village"); v != "" {
-		conds, args = append(conds, "p.village_code = ?"), append(args, v)
+		q, args = Queries.Get("export-decided-village"), append(args, v)
 	}
 	ctx := c.Request.Context()
 	var rows []exportRow
-	if err := s.db.SelectContext(ctx, &rows, selectExport+" WHERE "+strings.Join(conds, " AND ")+
-		" ORDER BY p.village_code, g.id LIMIT ?", append(args, maxExportRows+1)...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q, append(args, maxExportRows+1)...); err != nil {
 		return database.Map(err)
 	}
 	if len(rows) > maxExportRows {
@@ -341,7 +329,7 @@ func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, rea
 				return err
 			}
 			if revoked {
-				if _, err := tx.ExecContext(ctx, `UPDATE residents SET status = 'unenrolled', status_changed_on = ?, updated_at = ? WHERE id = ? AND status = ?`,
+				if _, err := tx.ExecContext(ctx, Queries.Get("resident-unenroll"),
 					today, now, r.ResidentID, r.Scheme); err != nil {
 					return database.Map(err)
 				}
@@ -360,7 +348,7 @@ func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, rea
 		if reason != "" {
 			cityReason = reason
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE registrations SET city_result = ?, city_reason = ?, city_answered_at = ? WHERE id = ?`, to, cityReason, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("registration-city-answer"), to, cityReason, now, id); err != nil {
 			return database.Map(err)
 		}
 		return nil

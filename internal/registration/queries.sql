@@ -62,3 +62,37 @@ SELECT id, source, status, employed, birth_date, phone_enc, phone_bidx, pii_key_
 -- The phones of every registration still waiting for a decision, to find one phone given for
 -- several people (ix_registrations_decided serves the status condition).
 SELECT id, resident_id, phone_enc, pii_key_id FROM registrations WHERE status IN ('submitted', 'referred')
+
+-- name: export-decided
+-- The hand-over to the city centre: registrations confirmed, or referred, in [from, to), with
+-- their person. The hand-over names the person as the roster does: a registration of someone on
+-- the roster carries the roster's name (compared when it was made), and its phone reaches the
+-- roster only when staff accept it, so the roster's name, village and (when it has one) phone
+-- are what the centre gets. The caller reads one row over its cap to refuse a larger export.
+SELECT g.id, g.account_id, g.resident_id, g.year, g.name, g.id_number_enc, g.phone_enc, g.pii_key_id,
+       g.village_code, g.employed, g.land_expropriated, g.scheme, g.channel, g.register_at, g.tier, g.status,
+       g.privacy_notice_version, g.reject_reason, g.decided_at, g.created_at, g.updated_at,
+       p.name AS person_name, p.village_code AS person_village, p.phone_enc AS person_phone_enc, p.pii_key_id AS person_key_id
+FROM registrations g JOIN residents p ON p.id = g.resident_id
+WHERE ((g.status = 'confirmed' AND g.decided_at >= ? AND g.decided_at < ?) OR (g.status = 'referred' AND g.created_at >= ? AND g.created_at < ?))
+ORDER BY p.village_code, g.id LIMIT ?
+
+-- name: export-decided-village
+-- export-decided for one village (the person's).
+SELECT g.id, g.account_id, g.resident_id, g.year, g.name, g.id_number_enc, g.phone_enc, g.pii_key_id,
+       g.village_code, g.employed, g.land_expropriated, g.scheme, g.channel, g.register_at, g.tier, g.status,
+       g.privacy_notice_version, g.reject_reason, g.decided_at, g.created_at, g.updated_at,
+       p.name AS person_name, p.village_code AS person_village, p.phone_enc AS person_phone_enc, p.pii_key_id AS person_key_id
+FROM registrations g JOIN residents p ON p.id = g.resident_id
+WHERE ((g.status = 'confirmed' AND g.decided_at >= ? AND g.decided_at < ?) OR (g.status = 'referred' AND g.created_at >= ? AND g.created_at < ?))
+  AND p.village_code = ?
+ORDER BY p.village_code, g.id LIMIT ?
+
+-- name: resident-unenroll
+-- The city refused a registration that had enrolled the person: they are unenrolled again,
+-- unless their status changed since.
+UPDATE residents SET status = 'unenrolled', status_changed_on = ?, updated_at = ? WHERE id = ? AND status = ?
+
+-- name: registration-city-answer
+-- The city centre's answer to a handed-over registration.
+UPDATE registrations SET city_result = ?, city_reason = ?, city_answered_at = ? WHERE id = ?

@@ -27,6 +27,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/rules"
+	"github.com/canbao/canbao/internal/village"
 )
 
 //go:embed queries.sql
@@ -62,17 +63,18 @@ const (
 
 // Service registers residents and lets village admins decide.
 type Service struct {
-	db      *sqlx.DB
-	rdb     *redis.Client
-	prefix  string
-	kr      *pii.Keyring
-	book    *rules.Book
-	loc     *time.Location
-	limiter *ratelimit.Limiter
-	audit   *audit.Log
-	enr     *enrollment.Recorder
-	privacy string
-	now     func() time.Time
+	db       *sqlx.DB
+	rdb      *redis.Client
+	prefix   string
+	kr       *pii.Keyring
+	book     *rules.Book
+	loc      *time.Location
+	limiter  *ratelimit.Limiter
+	audit    *audit.Log
+	enr      *enrollment.Recorder
+	villages *village.Store
+	privacy  string
+	now      func() time.Time
 }
 
 // Deps wires the service.
@@ -95,7 +97,7 @@ var timeNow = time.Now
 // NewService builds the service.
 func NewService(d Deps) *Service {
 	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
-		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, privacy: d.PrivacyNoticeVersion,
+		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: village.NewStore(d.DB), privacy: d.PrivacyNoticeVersion,
 		now: func() time.Time { return timeNow() }}
 }
 
@@ -179,11 +181,11 @@ func (s *Service) validate(ctx context.Context, req Request) (validated, error) 
 	if req.VillageCode == nil || *req.VillageCode == "" || len(*req.VillageCode) > 32 {
 		return v, errs.Field(errs.VillageUnknown, "village_code", "请选择所在村（居）")
 	}
-	var n int
-	if err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM villages WHERE code = ?`, *req.VillageCode); err != nil {
-		return v, database.Map(err)
+	known, err := s.villages.Exists(ctx, *req.VillageCode)
+	if err != nil {
+		return v, err
 	}
-	if n == 0 {
+	if !known {
 		return v, errs.Field(errs.VillageUnknown, "village_code", "所选村（居）不存在")
 	}
 	v.village = *req.VillageCode

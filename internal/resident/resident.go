@@ -5,6 +5,7 @@ package resident
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"net/http"
 	"regexp"
@@ -23,6 +24,12 @@ import (
 	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/wechat"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("resident", queryFS, "queries.sql")
 
 // SessionExchanger turns a wx.login code into a WeChat session (the wechat client).
 type SessionExchanger interface {
@@ -158,10 +165,9 @@ func (s *Service) upsertAccount(ctx context.Context, sess wechat.Session) (int64
 		Disabled bool  `db:"disabled"`
 	}
 	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		err := tx.GetContext(ctx, &acct, `SELECT id, token_version, disabled FROM resident_accounts WHERE openid = ? FOR UPDATE`, sess.OpenID)
+		err := tx.GetContext(ctx, &acct, Queries.Get("account-by-openid"), sess.OpenID)
 		if errors.Is(err, sql.ErrNoRows) {
-			res, err := tx.ExecContext(ctx, `INSERT INTO resident_accounts (openid, unionid, session_key_enc, pii_key_id, created_at, last_login_at)
-				VALUES (?, ?, ?, ?, ?, ?)`, sess.OpenID, unionID, enc, keyID, now, now)
+			res, err := tx.ExecContext(ctx, Queries.Get("account-insert"), sess.OpenID, unionID, enc, keyID, now, now)
 			if err != nil {
 				return database.Map(err)
 			}
@@ -172,8 +178,7 @@ func (s *Service) upsertAccount(ctx context.Context, sess wechat.Session) (int64
 		if err != nil {
 			return database.Map(err)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE resident_accounts SET session_key_enc = ?, pii_key_id = ?, unionid = COALESCE(?, unionid),
-			last_login_at = ? WHERE id = ?`, enc, keyID, unionID, now, acct.ID)
+		_, err = tx.ExecContext(ctx, Queries.Get("account-login"), enc, keyID, unionID, now, acct.ID)
 		return database.Map(err)
 	})
 	if err != nil {
@@ -214,17 +219,15 @@ func (s *Service) subscribe(c *gin.Context) error {
 	var remaining int
 	err := database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
 		now := database.Now()
-		err := tx.GetContext(ctx, &remaining, `SELECT remaining FROM subscription_consents WHERE account_id = ? AND template_id = ? FOR UPDATE`,
+		err := tx.GetContext(ctx, &remaining, Queries.Get("consent-lock"),
 			p.ID, req.TemplateID)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			remaining = min(req.Count, maxRemaining)
-			_, err = tx.ExecContext(ctx, `INSERT INTO subscription_consents (account_id, template_id, remaining, granted_total, updated_at)
-				VALUES (?, ?, ?, ?, ?)`, p.ID, req.TemplateID, remaining, req.Count, now)
+			_, err = tx.ExecContext(ctx, Queries.Get("consent-insert"), p.ID, req.TemplateID, remaining, req.Count, now)
 		case err == nil:
 			remaining = min(remaining+req.Count, maxRemaining)
-			_, err = tx.ExecContext(ctx, `UPDATE subscription_consents SET remaining = ?, granted_total = granted_total + ?, updated_at = ?
-				WHERE account_id = ? AND template_id = ?`, remaining, req.Count, now, p.ID, req.TemplateID)
+			_, err = tx.ExecContext(ctx, Queries.Get("consent-add"), remaining, req.Count, now, p.ID, req.TemplateID)
 		}
 		if err != nil {
 			return database.Map(err)

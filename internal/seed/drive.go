@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -147,8 +146,7 @@ func at(day time.Time, loc *time.Location, hh, mm int) time.Time {
 func seedDrive(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Book, rows []AnnexRow, opt Options, log *slog.Logger) (DriveReport, error) {
 	var rep DriveReport
 	var busy int
-	if err := db.GetContext(ctx, &busy, `SELECT (SELECT COUNT(*) FROM enrollments) + (SELECT COUNT(*) FROM visits)
-		+ (SELECT COUNT(*) FROM registrations) + (SELECT COUNT(*) FROM campaigns)`); err != nil {
+	if err := db.GetContext(ctx, &busy, Queries.Get("drive-busy")); err != nil {
 		return rep, fmt.Errorf("seed: drive: %w", err)
 	}
 	if busy > 0 {
@@ -180,8 +178,7 @@ func seedDrive(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Bo
 	d.yearStart = time.Date(d.today.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
 
 	var people []*drivePerson
-	if err := db.SelectContext(ctx, &people, `SELECT id, village_code, name, gender, birth_date, employed, land_expropriated,
-		phone_enc, id_number_enc, pii_key_id FROM residents WHERE source = ? AND status = ? ORDER BY id`, Source, StatusUnenrolled); err != nil {
+	if err := db.SelectContext(ctx, &people, Queries.Get("drive-people"), Source, StatusUnenrolled); err != nil {
 		return rep, fmt.Errorf("seed: drive: %w", err)
 	}
 	d.people = map[string][]*drivePerson{}
@@ -219,7 +216,7 @@ func seedDrive(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Bo
 	}
 	log.Info("seed: pending registrations", "registrations", rep.Registrations, "ms", since(step))
 
-	if err := db.GetContext(ctx, &rep.Conversions, `SELECT COUNT(*) FROM conversions`); err != nil {
+	if err := db.GetContext(ctx, &rep.Conversions, Queries.Get("conversions-count")); err != nil {
 		return rep, fmt.Errorf("seed: drive: %w", err)
 	}
 	return rep, nil
@@ -440,7 +437,7 @@ func staffIDs(ctx context.Context, db *sqlx.DB) (map[string]int64, error) {
 		ID       int64  `db:"id"`
 		Username string `db:"username"`
 	}
-	if err := db.SelectContext(ctx, &rows, `SELECT id, username FROM staff_users`); err != nil {
+	if err := db.SelectContext(ctx, &rows, Queries.Get("staff-ids")); err != nil {
 		return nil, fmt.Errorf("seed: drive: %w", err)
 	}
 	out := make(map[string]int64, len(rows))
@@ -519,13 +516,13 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 	if by != 0 {
 		createdBy = by
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET created_at = ?, updated_at = ?, created_by = ? WHERE id = ?`,
+	if _, err := tx.ExecContext(ctx, Queries.Get("campaign-backdate"),
 		created, last, createdBy, id); err != nil {
 		return 0, database.Map(err)
 	}
 
 	var maxID int64
-	if err := tx.GetContext(ctx, &maxID, `SELECT COALESCE(MAX(id), 0) FROM residents`); err != nil {
+	if err := tx.GetContext(ctx, &maxID, Queries.Get("residents-max-id")); err != nil {
 		return 0, database.Map(err)
 	}
 	status, snapDone := "dispatching", c.start.Add(time.Minute).UTC()
@@ -534,8 +531,7 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 		status, completedAt = "completed", last
 	}
 	targeted := len(c.sent) + len(c.queued)
-	res, err := tx.ExecContext(ctx, `INSERT INTO campaign_runs (campaign_id, run_no, status, snapshot_cursor, targeted, started_at, snapshot_done_at, completed_at)
-		VALUES (?, 1, ?, ?, ?, ?, ?, ?)`, id, status, maxID, targeted, start, snapDone, completedAt)
+	res, err := tx.ExecContext(ctx, Queries.Get("run-insert"), id, status, maxID, targeted, start, snapDone, completedAt)
 	if err != nil {
 		return 0, database.Map(err)
 	}
@@ -569,14 +565,13 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 			enq := r.sent.Add(-time.Minute)
 			args = append(args, id, runID, r.p.ID, r.p.Village, "sent", c.channel, 1, enq, r.sent, snapDone, r.sent, nil)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (campaign_id, run_id, resident_id, village_code, status, channel,
-			attempts, enqueued_at, sent_at, created_at, updated_at, not_before) VALUES `+tuples(len(chunk), cols), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("deliveries-insert"), len(chunk)), args...); err != nil {
 			return 0, database.Map(err)
 		}
 	}
 	switch c.channel {
 	case campaigns.ChannelLog:
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET provider_msg_id = CONCAT('log-', id) WHERE campaign_id = ? AND status = 'sent'`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("deliveries-log-ids"), id); err != nil {
 			return 0, database.Map(err)
 		}
 	case campaigns.ChannelVisitTask:
@@ -588,13 +583,10 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 				note := campaigns.Render(c.text, campaigns.Vars{Name: s.p.Name})
 				args = append(args, s.p.ID, s.p.Village, id, note, due, s.p.ID, s.at.UTC())
 			}
-			q := `INSERT INTO visit_tasks (resident_id, village_code, source, campaign_id, note, due_on, status, open_slot, created_at) VALUES ` +
-				strings.TrimSuffix(strings.Repeat("(?, ?, 'campaign', ?, ?, ?, 'open', ?, ?),", len(c.sent)), ",")
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("visit-tasks-insert"), len(c.sent)), args...); err != nil {
 				return 0, database.Map(err)
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries d JOIN visit_tasks t ON t.open_slot = d.resident_id AND t.campaign_id = d.campaign_id
-				SET d.provider_msg_id = CONCAT('task-', t.id) WHERE d.campaign_id = ? AND d.status = 'sent'`, id); err != nil {
+			if _, err := tx.ExecContext(ctx, Queries.Get("deliveries-task-ids"), id); err != nil {
 				return 0, database.Map(err)
 			}
 		}
@@ -639,9 +631,7 @@ func (d *drive) writeImports(ctx context.Context, db *sqlx.DB, rec *enrollment.R
 			sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 			started := at(day, d.loc, 9, 30).UTC()
 			finished := started.Add(40 * time.Second)
-			res, err := tx.ExecContext(ctx, `INSERT INTO roster_imports (status, file_name, file_format, file_bytes, rows_total, rows_done,
-				rows_failed, rows_created, rows_updated, rows_unchanged, rows_enrolled, created_by, created_at, started_at, finished_at, updated_at)
-				VALUES ('completed', ?, 'xlsx', ?, ?, ?, 0, 0, ?, 0, ?, ?, ?, ?, ?, ?)`,
+			res, err := tx.ExecContext(ctx, Queries.Get("import-insert"),
 				"市社保中心参保名单-"+day.Format("20060102")+".xlsx", 9000+len(ps)*96, len(ps), len(ps), len(ps), len(ps),
 				by, started, started, finished, finished)
 			if err != nil {
@@ -661,8 +651,7 @@ func (d *drive) writeImports(ctx context.Context, db *sqlx.DB, rec *enrollment.R
 			}
 			args := append([]any{StatusResidentPension, day, now}, ids...)
 			args = append(args, StatusUnenrolled)
-			if _, err := tx.ExecContext(ctx, `UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ?
-				WHERE id IN (`+marks(len(ids))+`) AND status = ?`, args...); err != nil {
+			if _, err := tx.ExecContext(ctx, database.ExpandIn(Queries.Get("residents-enroll"), len(ids)), args...); err != nil {
 				return database.Map(err)
 			}
 			all = append(all, es...)
@@ -722,7 +711,7 @@ func (d *drive) writeVisits(ctx context.Context, db *sqlx.DB, rec *enrollment.Re
 		}
 	}
 	var counted int
-	if err := db.GetContext(ctx, &counted, `SELECT COUNT(*) FROM enrollments WHERE source = ?`, enrollment.SourceVisit); err != nil {
+	if err := db.GetContext(ctx, &counted, Queries.Get("enrollments-of-source"), enrollment.SourceVisit); err != nil {
 		return visits, 0, fmt.Errorf("seed: visits: %w", err)
 	}
 	return visits, counted, nil
@@ -794,7 +783,7 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 				when = d.now.Add(-time.Duration(1+i) * time.Minute)
 			}
 			ts := when.UTC()
-			acc, err := tx.ExecContext(ctx, `INSERT INTO resident_accounts (openid, pii_key_id, created_at, last_login_at) VALUES (?, '', ?, ?)`,
+			acc, err := tx.ExecContext(ctx, Queries.Get("demo-account-insert"),
 				"demo-openid-"+strconv.FormatInt(p.ID, 10), ts, ts)
 			if err != nil {
 				return database.Map(err)
@@ -817,12 +806,4 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 		return nil
 	})
 	return created, err
-}
-
-func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
-
-// tuples is n parenthesised groups of k placeholders.
-func tuples(n, k int) string {
-	one := "(" + marks(k) + ")"
-	return strings.TrimSuffix(strings.Repeat(one+",", n), ",")
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -63,13 +62,11 @@ const (
 // idSeqLimit bounds the sequence numbers given to idcard.Generate (0..499 are distinct numbers).
 const idSeqLimit = 500
 
-// The roster is inserted rosterBatchRows rows per statement, with placeholders.
+// The roster is inserted rosterBatchRows rows per statement (roster-insert, widened), with
+// placeholders.
 const (
 	rosterBatchRows     = 1000
 	residentColumnCount = 15
-	residentInsertHead  = "INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, " +
-		"name, gender, birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at) VALUES "
-	residentPlaceholders = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 // person is one synthetic resident before encryption.
@@ -274,18 +271,7 @@ func insertRoster(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, people []pe
 	return err
 }
 
-func batchQuery(rows int) string {
-	var b strings.Builder
-	b.Grow(len(residentInsertHead) + rows*(len(residentPlaceholders)+1))
-	b.WriteString(residentInsertHead)
-	for i := range rows {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(residentPlaceholders)
-	}
-	return b.String()
-}
+func batchQuery(rows int) string { return database.MultiRow(Queries.Get("roster-insert"), rows) }
 
 // encryptBatch returns the INSERT arguments of people: ID number and phone encrypted under the
 // active key and bound to their columns, with their blind indexes.

@@ -8,6 +8,7 @@ package seed
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,12 @@ import (
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed/content"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("seed", queryFS, "queries.sql")
 
 // The plan of the source document.
 const (
@@ -147,8 +154,7 @@ func seedPlan(ctx context.Context, db *sqlx.DB, book *rules.Book, rows []AnnexRo
 		created = 0
 		now := database.Now()
 		for i, row := range rows {
-			res, err := tx.ExecContext(ctx, `INSERT INTO villages (code, name, town, sort_order, created_at)
-VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE code = code`, row.Code, row.Village, Town, i+1, now)
+			res, err := tx.ExecContext(ctx, Queries.Get("village-insert"), row.Code, row.Village, Town, i+1, now)
 			if err != nil {
 				return fmt.Errorf("seed: village %s: %w", row.Code, err)
 			}
@@ -157,31 +163,26 @@ VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE code = code`, row.Code, row.Villa
 			}
 		}
 
-		if _, err := tx.ExecContext(ctx, `INSERT INTO plans (code, title, document, base_year, quota, created_at)
-VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id`, PlanCode, PlanTitle, PlanDocument, PlanBaseYear, total.ExpansionTarget, now); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("plan-insert"), PlanCode, PlanTitle, PlanDocument, PlanBaseYear, total.ExpansionTarget, now); err != nil {
 			return fmt.Errorf("seed: plan: %w", err)
 		}
 		var planID int64
-		if err := tx.GetContext(ctx, &planID, "SELECT id FROM plans WHERE code = ?", PlanCode); err != nil {
+		if err := tx.GetContext(ctx, &planID, Queries.Get("plan-id"), PlanCode); err != nil {
 			return fmt.Errorf("seed: plan: %w", err)
 		}
 
 		for _, year := range sortedYears(milestones) {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO plan_milestones (plan_id, year, ratio)
-VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id`, planID, year, milestones[year]); err != nil {
+			if _, err := tx.ExecContext(ctx, Queries.Get("milestone-insert"), planID, year, milestones[year]); err != nil {
 				return fmt.Errorf("seed: plan milestone %d: %w", year, err)
 			}
 		}
 		for _, row := range rows {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO plan_targets
-(plan_id, village_code, population_16_59, enrolled_baseline, unenrolled_baseline, expansion_target)
-VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id`,
+			if _, err := tx.ExecContext(ctx, Queries.Get("target-insert"),
 				planID, row.Code, row.Population, row.Enrolled, row.Unenrolled, row.ExpansionTarget); err != nil {
 				return fmt.Errorf("seed: plan target %s: %w", row.Code, err)
 			}
 			// 2019: the printed task (80% of the unrounded share); 2020: the whole target (100%).
-			if _, err := tx.ExecContext(ctx, `INSERT INTO plan_tasks (plan_id, village_code, year, task)
-VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id`,
+			if _, err := tx.ExecContext(ctx, Queries.Get("tasks-insert"),
 				planID, row.Code, PlanBaseYear, row.Task2019,
 				planID, row.Code, PlanBaseYear+1, row.ExpansionTarget); err != nil {
 				return fmt.Errorf("seed: plan tasks %s: %w", row.Code, err)
@@ -229,8 +230,7 @@ func seedTiers(ctx context.Context, db *sqlx.DB, book *rules.Book) (int, error) 
 				return fmt.Errorf("seed: tiers: %w", err)
 			}
 			for _, t := range y.Tiers {
-				res, err := tx.ExecContext(ctx, `INSERT INTO contribution_tiers (year, amount, subsidy)
-VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE year = year`, year, t.Amount, t.Subsidy)
+				res, err := tx.ExecContext(ctx, Queries.Get("tier-insert"), year, t.Amount, t.Subsidy)
 				if err != nil {
 					return fmt.Errorf("seed: tier %d/%d: %w", year, t.Amount, err)
 				}
@@ -256,9 +256,7 @@ func seedArticles(ctx context.Context, db *sqlx.DB) (int, error) {
 		created = 0
 		now := database.Now()
 		for _, a := range articles {
-			res, err := tx.ExecContext(ctx, `INSERT INTO policy_articles
-(slug, title, summary, body, category, published, version, published_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id`,
+			res, err := tx.ExecContext(ctx, Queries.Get("article-insert"),
 				a.Slug, a.Title, a.Summary, a.Body, a.Category, now, now, now)
 			if err != nil {
 				return fmt.Errorf("seed: article %s: %w", a.Slug, err)
@@ -270,8 +268,7 @@ VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id`,
 			if err != nil {
 				return fmt.Errorf("seed: article %s: %w", a.Slug, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO policy_article_revisions
-(article_id, version, title, summary, body, category, created_at) VALUES (?, 1, ?, ?, ?, ?, ?)`,
+			if _, err := tx.ExecContext(ctx, Queries.Get("revision-insert"),
 				id, a.Title, a.Summary, a.Body, a.Category, now); err != nil {
 				return fmt.Errorf("seed: article %s revision: %w", a.Slug, err)
 			}
@@ -286,7 +283,7 @@ VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id`,
 // it created.
 func seedRoster(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, rows []AnnexRow, total AnnexRow, log *slog.Logger) (int, error) {
 	var have int
-	if err := db.GetContext(ctx, &have, "SELECT COUNT(*) FROM residents WHERE source = ?", Source); err != nil {
+	if err := db.GetContext(ctx, &have, Queries.Get("roster-count"), Source); err != nil {
 		return 0, fmt.Errorf("seed: roster: %w", err)
 	}
 	switch {
@@ -344,7 +341,7 @@ func seedUsers(ctx context.Context, db *sqlx.DB, rows []AnnexRow, password strin
 	for i, a := range accounts {
 		logins[i], names[i] = a.Login, a.Username
 	}
-	q, args, err := sqlx.In("SELECT username FROM staff_users WHERE username IN (?)", names)
+	q, args, err := sqlx.In(Queries.Get("staff-usernames-in"), names)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -3,6 +3,7 @@ package village
 
 import (
 	"context"
+	"embed"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -12,6 +13,12 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/web"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("village", queryFS, "queries.sql")
 
 // Village is one village or community of the town.
 type Village struct {
@@ -28,14 +35,14 @@ func NewStore(db *sqlx.DB) *Store { return &Store{db: db} }
 // List returns every village in the annex's order.
 func (s *Store) List(ctx context.Context) ([]Village, error) {
 	var vs []Village
-	err := s.db.SelectContext(ctx, &vs, `SELECT code, name FROM villages ORDER BY sort_order, code`)
+	err := s.db.SelectContext(ctx, &vs, Queries.Get("villages-list"))
 	return vs, database.Map(err)
 }
 
 // Exists reports whether a village code is known.
 func (s *Store) Exists(ctx context.Context, code string) (bool, error) {
 	var n int
-	err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM villages WHERE code = ?`, code)
+	err := s.db.GetContext(ctx, &n, Queries.Get("village-exists"), code)
 	return n > 0, database.Map(err)
 }
 

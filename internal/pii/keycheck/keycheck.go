@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
 
@@ -17,6 +18,12 @@ import (
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("keycheck", queryFS, "queries.sql")
 
 // MismatchError says that a configured key is not the one the database knows under its id.
 type MismatchError struct {
@@ -47,10 +54,11 @@ func (e *MismatchError) Error() string {
 }
 
 // samples are the columns probed when a key id is first seen, to catch a wrong key on a
-// database that already holds data under that id.
-var samples = []struct{ table, column, aad string }{
-	{"residents", "id_number_enc", pii.AADResidentIDNumber},
-	{"registrations", "id_number_enc", pii.AADRegistrationIDNumber},
+// database that already holds data under that id: the ID numbers of residents and
+// registrations, each read by its named query.
+var samples = []struct{ table, query, aad string }{
+	{"residents", "sample-residents", pii.AADResidentIDNumber},
+	{"registrations", "sample-registrations", pii.AADRegistrationIDNumber},
 }
 
 // Ensure checks every key of kr against the stored check values and records the value of a
@@ -73,12 +81,12 @@ func Ensure(ctx context.Context, db *sqlx.DB, kr *pii.Keyring) error {
 		}
 		// INSERT IGNORE: another instance may record the same id at the same moment; read back
 		// and compare, so the first value recorded wins and the other key is refused.
-		if _, err := db.ExecContext(ctx, `INSERT IGNORE INTO pii_key_checks (key_id, check_value, created_at) VALUES (?, ?, ?)`,
+		if _, err := db.ExecContext(ctx, Queries.Get("check-insert"),
 			id, kr.CheckValue(id), database.Now()); err != nil {
 			return fmt.Errorf("pii key check: record key id %q: %w", id, err)
 		}
 		var got []byte
-		if err := db.GetContext(ctx, &got, `SELECT check_value FROM pii_key_checks WHERE key_id = ?`, id); err != nil {
+		if err := db.GetContext(ctx, &got, Queries.Get("check-of-key"), id); err != nil {
 			return fmt.Errorf("pii key check: key id %q: %w", id, err)
 		}
 		if !hmac.Equal(got, kr.CheckValue(id)) {
@@ -108,7 +116,7 @@ func load(ctx context.Context, db *sqlx.DB) (map[string][]byte, error) {
 		KeyID string `db:"key_id"`
 		Value []byte `db:"check_value"`
 	}
-	if err := db.SelectContext(ctx, &rows, `SELECT key_id, check_value FROM pii_key_checks`); err != nil {
+	if err := db.SelectContext(ctx, &rows, Queries.Get("checks-all")); err != nil {
 		return nil, fmt.Errorf("pii key check: %w", database.Map(err))
 	}
 	out := make(map[string][]byte, len(rows))
@@ -125,7 +133,7 @@ func probe(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, keyID string) erro
 			ID int64  `db:"id"`
 			CT []byte `db:"ct"`
 		}
-		err := db.GetContext(ctx, &r, `SELECT id, `+s.column+` AS ct FROM `+s.table+` WHERE pii_key_id = ? LIMIT 1`, keyID)
+		err := db.GetContext(ctx, &r, Queries.Get(s.query), keyID)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"embed"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,12 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/migrations"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// queries are the package's own named SQL (the migration lock), checked with the others.
+var queries = RegisterQueries("database", queryFS, "queries.sql")
 
 // Options tunes the pool.
 type Options struct {
@@ -121,13 +128,13 @@ func Migrate(ctx context.Context, db *sqlx.DB, log *slog.Logger) error {
 	}
 	defer conn.Close()
 	var got sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('canbao_migrate', 120)").Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, queries.Get("migrate-lock")).Scan(&got); err != nil {
 		return fmt.Errorf("migrate: lock: %w", err)
 	}
 	if !got.Valid || got.Int64 != 1 {
 		return errors.New("migrate: another instance holds the migration lock")
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('canbao_migrate')") //nolint:errcheck // released with the session anyway
+	defer conn.ExecContext(context.WithoutCancel(ctx), queries.Get("migrate-unlock")) //nolint:errcheck // released with the session anyway
 
 	goose.SetLogger(goose.NopLogger())
 	p, err := goose.NewProvider(goose.DialectMySQL, db.DB, migrations.FS)

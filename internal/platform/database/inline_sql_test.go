@@ -16,40 +16,28 @@ import (
 // builders are the files allowed to hold SQL text in Go: queries assembled at run time from
 // parts the caller chooses (filters, segments), each with a test that feeds it hostile input.
 // Everything else is a named query in its package's queries.sql, prepared at boot.
-var builders = map[string]string{}
+var builders = map[string]string{
+	"internal/registration/list.go": "the registration lists: the callers' fixed WHERE conditions and ORDER BY, values " +
+		"bound; registration's list_api_test feeds the queue's filters hostile values",
+	"internal/auth/userlist.go": "the staff list's WHERE from its optional filters (fixed conditions, values bound); " +
+		"auth's userlist_test feeds it hostile values",
+	"internal/importer/seen.go": "statements on the import's temporary table of IDs seen, which exists only on the " +
+		"import's connection, so they cannot be prepared at start-up; widened with placeholders only",
+}
 
 // pending lists files still holding static SQL, to move into queries.sql. It must end empty.
 var pending = map[string]bool{
-	"campaigns/api.go":                             true,
-	"campaigns/channels/channels.go":               true,
-	"campaigns/counters/counters.go":               true,
-	"campaigns/engine/engine.go":                   true,
-	"campaigns/engine/runs.go":                     true,
-	"campaigns/engine/worker.go":                   true,
-	"campaigns/status.go":                          true,
-	"campaigns/store.go":                           true,
-	"internal/audit/audit.go":                      true,
-	"internal/auth/staff.go":                       true,
-	"internal/auth/subjects.go":                    true,
-	"internal/auth/users.go":                       true,
-	"internal/enrollment/enrollment.go":            true,
-	"internal/importer/store.go":                   true,
-	"internal/pii/keycheck/keycheck.go":            true,
-	"internal/platform/database/database.go":       true,
-	"internal/platform/idempotency/idempotency.go": true,
-	"internal/progress/monthly.go":                 true,
-	"internal/progress/progress.go":                true,
-	"internal/registration/handlers.go":            true,
-	"internal/registration/handover.go":            true,
-	"internal/registration/registration.go":        true,
-	"internal/resident/resident.go":                true,
-	"internal/roster/roster.go":                    true,
-	"internal/seed/drive.go":                       true,
-	"internal/seed/roster.go":                      true,
-	"internal/seed/seed.go":                        true,
-	"internal/village/village.go":                  true,
-	"internal/visit/handlers.go":                   true,
-	"internal/visit/visit.go":                      true,
+	"campaigns/api.go":               true,
+	"campaigns/channels/channels.go": true,
+	"campaigns/counters/counters.go": true,
+	"campaigns/engine/engine.go":     true,
+	"campaigns/engine/runs.go":       true,
+	"campaigns/engine/worker.go":     true,
+	"campaigns/status.go":            true,
+	"campaigns/store.go":             true,
+	"internal/roster/roster.go":      true,
+	"internal/visit/handlers.go":     true,
+	"internal/visit/visit.go":        true,
 }
 
 var statement = regexp.MustCompile(`(?is)^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH)\s`)

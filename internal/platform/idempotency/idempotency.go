@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"embed"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,6 +22,12 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("idempotency", queryFS, "queries.sql")
 
 // Header is the request header that carries the key.
 const Header = "Idempotency-Key"
@@ -127,8 +134,7 @@ func (k *Keys) claim(ctx context.Context, scope, reqHash []byte) (int64, *record
 	deadline := time.Now().Add(wait)
 	for {
 		now := database.Now()
-		res, err := k.db.ExecContext(ctx, `INSERT INTO idempotency_keys (scope_hash, request_hash, state, created_at, expires_at)
-			VALUES (?, ?, 'in_flight', ?, ?)`, scope, reqHash, now, now.Add(Retention))
+		res, err := k.db.ExecContext(ctx, Queries.Get("key-claim"), scope, reqHash, now, now.Add(Retention))
 		if err == nil {
 			id, _ := res.LastInsertId()
 			return id, nil, nil
@@ -137,8 +143,7 @@ func (k *Keys) claim(ctx context.Context, scope, reqHash []byte) (int64, *record
 			return 0, nil, database.Map(err)
 		}
 		var r record
-		err = k.db.GetContext(ctx, &r, `SELECT id, request_hash, state, response_status, response_body, created_at, expires_at
-			FROM idempotency_keys WHERE scope_hash = ?`, scope)
+		err = k.db.GetContext(ctx, &r, Queries.Get("key-by-scope"), scope)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // deleted between our insert and select: try again
 		}
@@ -147,7 +152,7 @@ func (k *Keys) claim(ctx context.Context, scope, reqHash []byte) (int64, *record
 		}
 		stale := r.State == "in_flight" && now.Sub(r.CreatedAt) > lease
 		if now.After(r.ExpiresAt) || stale {
-			if _, err := k.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE id = ? AND state = ?`, r.ID, r.State); err != nil {
+			if _, err := k.db.ExecContext(ctx, Queries.Get("key-drop-stale"), r.ID, r.State); err != nil {
 				return 0, nil, database.Map(err)
 			}
 			continue
@@ -178,9 +183,9 @@ func (k *Keys) finish(ctx context.Context, id int64, rec *recorder) {
 	transient := status >= 500 || status == http.StatusTooManyRequests || status == http.StatusConflict && rec.transientConflict()
 	var err error
 	if transient {
-		_, err = k.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE id = ?`, id)
+		_, err = k.db.ExecContext(ctx, Queries.Get("key-free"), id)
 	} else {
-		_, err = k.db.ExecContext(ctx, `UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ? WHERE id = ?`,
+		_, err = k.db.ExecContext(ctx, Queries.Get("key-done"),
 			status, rec.body.Bytes(), id)
 	}
 	if err != nil {
@@ -212,7 +217,7 @@ func (k *Keys) PurgeExpired(ctx context.Context, now time.Time, batch int) (Purg
 	}
 	var r PurgeResult
 	for {
-		res, err := k.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at < ? ORDER BY expires_at LIMIT ?`, now, batch)
+		res, err := k.db.ExecContext(ctx, Queries.Get("keys-purge"), now, batch)
 		if err != nil {
 			return r, database.Map(err)
 		}

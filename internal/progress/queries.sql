@@ -1,0 +1,57 @@
+-- name: plan-current
+-- The newest plan is the current one.
+SELECT id, code, title, document, base_year, quota FROM plans ORDER BY id DESC LIMIT 1
+
+-- name: plan-baselines
+-- The plan's village rows in the annex's order.
+SELECT t.village_code, v.name, t.population_16_59, t.enrolled_baseline,
+       t.unenrolled_baseline, t.expansion_target
+FROM plan_targets t JOIN villages v ON v.code = t.village_code WHERE t.plan_id = ? ORDER BY v.sort_order, v.code
+
+-- name: task-year-latest
+-- The latest year up to a given one that has tasks (a plan's last milestone stays in force).
+SELECT MAX(year) FROM plan_tasks WHERE plan_id = ? AND year <= ?
+
+-- name: task-year-first
+SELECT MIN(year) FROM plan_tasks WHERE plan_id = ?
+
+-- name: tasks-of-year
+SELECT village_code, task FROM plan_tasks WHERE plan_id = ? AND year = ?
+
+-- name: milestone-of-year
+SELECT ratio FROM plan_milestones WHERE plan_id = ? AND year = ?
+
+-- name: enrolled-all
+-- New enrollments per village from the daily totals; the next three bound the days.
+SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily GROUP BY village_code
+
+-- name: enrolled-since
+SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily WHERE enrolled_on >= ? GROUP BY village_code
+
+-- name: enrolled-until
+SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily WHERE enrolled_on <= ? GROUP BY village_code
+
+-- name: enrolled-between
+SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily WHERE enrolled_on >= ? AND enrolled_on <= ? GROUP BY village_code
+
+-- name: target-set
+UPDATE plan_targets SET expansion_target = ? WHERE plan_id = ? AND village_code = ?
+
+-- name: task-set
+INSERT INTO plan_tasks (plan_id, village_code, year, task) VALUES (?, ?, ?, ?)
+ON DUPLICATE KEY UPDATE task = ?
+
+-- name: milestone-set
+INSERT INTO plan_milestones (plan_id, year, ratio) VALUES (?, ?, ?)
+ON DUPLICATE KEY UPDATE ratio = ?
+
+-- name: plan-set-quota
+UPDATE plans SET quota = ? WHERE id = ?
+
+-- name: monthly-freeze
+-- A month's bulletin is frozen once, after the month ends; a duplicate means another instance
+-- froze it first.
+INSERT INTO monthly_reports (plan_id, month, body, generated_at) VALUES (?, ?, ?, ?)
+
+-- name: monthly-frozen
+SELECT body FROM monthly_reports WHERE plan_id = ? AND month = ?

@@ -1,0 +1,24 @@
+-- name: account-by-openid
+-- A WeChat login finds the mini-program account of its openid, locked for the login.
+SELECT id, token_version, disabled FROM resident_accounts WHERE openid = ? FOR UPDATE
+
+-- name: account-insert
+-- The first login creates the account.
+INSERT INTO resident_accounts (openid, unionid, session_key_enc, pii_key_id, created_at, last_login_at)
+VALUES (?, ?, ?, ?, ?, ?)
+
+-- name: account-login
+-- A later login keeps the new session key; a unionid once known is kept.
+UPDATE resident_accounts SET session_key_enc = ?, pii_key_id = ?, unionid = COALESCE(?, unionid),
+    last_login_at = ? WHERE id = ?
+
+-- name: consent-lock
+SELECT remaining FROM subscription_consents WHERE account_id = ? AND template_id = ? FOR UPDATE
+
+-- name: consent-insert
+INSERT INTO subscription_consents (account_id, template_id, remaining, granted_total, updated_at)
+VALUES (?, ?, ?, ?, ?)
+
+-- name: consent-add
+UPDATE subscription_consents SET remaining = ?, granted_total = granted_total + ?, updated_at = ?
+WHERE account_id = ? AND template_id = ?
