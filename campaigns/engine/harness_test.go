@@ -93,12 +93,14 @@ func testConfig() engine.Config {
 	return c
 }
 
-// newEngine builds an engine with the real WeChat and SMS clients pointed at the fakes.
+// newEngine builds an engine with the real WeChat and SMS clients pointed at the fakes. Their
+// timeout is the engine's own cap on a send (10 s), so that a send a fake holds (Hold) is not
+// given up while the test acts, however slow the machine.
 func (h *harness) newEngine(cfg engine.Config, with ...func(*engine.Deps)) *engine.Engine {
 	env := h.env
-	wx := wechat.NewClient(wechat.Config{APIBase: h.wx.URL, AppID: wxAppID, Secret: wxSecret, Timeout: 3 * time.Second},
+	wx := wechat.NewClient(wechat.Config{APIBase: h.wx.URL, AppID: wxAppID, Secret: wxSecret, Timeout: 10 * time.Second},
 		env.Redis, env.Prefix, h.log)
-	sc := sms.NewClient(sms.Config{APIBase: h.sms.URL, AccessKeyID: smsKeyID, AccessKeySecret: smsSecret, Timeout: 3 * time.Second}, h.log)
+	sc := sms.NewClient(sms.Config{APIBase: h.sms.URL, AccessKeyID: smsKeyID, AccessKeySecret: smsSecret, Timeout: 10 * time.Second}, h.log)
 	d := engine.Deps{DB: env.DB, Redis: env.Redis, Prefix: env.Prefix, Keyring: env.Keyring, Rules: env.Rules,
 		Location: env.Config.Location(), Log: h.log, Counters: env.Server.Counters,
 		Channels: map[string]channels.Channel{
