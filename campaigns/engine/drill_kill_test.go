@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/canbao/canbao/campaigns"
 	"github.com/canbao/canbao/internal/pii"
@@ -66,16 +70,40 @@ type child struct {
 	err  error
 }
 
-func (h *harness) startChild(bin string) *child {
+// childAccount creates a MySQL account of the test's own, with every right on the test's
+// database and none elsewhere, for the engine processes to connect as: the process list then
+// tells their connections from the test's. It returns the DSN the processes use.
+func (h *harness) childAccount() (dsn, user string) {
 	h.t.Helper()
-	var db string
-	if err := h.env.DB.Get(&db, `SELECT DATABASE()`); err != nil {
+	var me struct {
+		DB   string `db:"db"`
+		Self string `db:"self"`
+	}
+	if err := h.env.DB.Get(&me, `SELECT DATABASE() AS db, CURRENT_USER() AS self`); err != nil {
 		h.t.Fatal(err)
 	}
-	base := strings.TrimSuffix(dbtest.ServerDSN(), "/")
-	if i := strings.LastIndex(base, "/"); i >= 0 && strings.Contains(base[:i], "@") {
-		base = base[:i]
+	host := me.Self[strings.LastIndex(me.Self, "@")+1:] // the host pattern that let the test in
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	user, pass := "canbao_drill_"+hex.EncodeToString(b[:4]), hex.EncodeToString(b)
+	account := "'" + user + "'@'" + strings.ReplaceAll(host, "'", "") + "'"
+	if _, err := h.env.DB.Exec(`CREATE USER ` + account + ` IDENTIFIED BY '` + pass + `'`); err != nil {
+		h.t.Fatalf("the kill drill needs its own MySQL account (CREATE USER, GRANT): %v", err)
 	}
+	h.t.Cleanup(func() { _, _ = h.env.DB.Exec(`DROP USER IF EXISTS ` + account) })
+	if _, err := h.env.DB.Exec("GRANT ALL PRIVILEGES ON `" + me.DB + "`.* TO " + account); err != nil {
+		h.t.Fatal(err)
+	}
+	cfg, err := mysql.ParseDSN(dbtest.ServerDSN())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	cfg.User, cfg.Passwd, cfg.DBName, cfg.ParseTime = user, pass, me.DB, true
+	return cfg.FormatDSN(), user
+}
+
+func (h *harness) startChild(bin, dsn string) *child {
+	h.t.Helper()
 	var environ []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "CANBAO_") {
@@ -86,12 +114,13 @@ func (h *harness) startChild(bin string) *child {
 		"CANBAO_MODE=production",
 		"CANBAO_JWT_SECRET="+h.jwtSecret,
 		"CANBAO_PII_KEY="+h.piiKey,
-		"CANBAO_MYSQL_DSN="+base+"/"+db+"?parseTime=true",
+		"CANBAO_MYSQL_DSN="+dsn,
 		"CANBAO_REDIS_ADDR="+dbtest.RedisAddr(),
 		"CANBAO_REDIS_PREFIX="+h.env.Prefix,
 		"CANBAO_WECHAT_API_BASE="+h.wx.URL,
 		"CANBAO_WECHAT_APPID="+wxAppID,
 		"CANBAO_WECHAT_SECRET="+wxSecret,
+		"CANBAO_WECHAT_TIMEOUT=10s", // a send the fake holds is not given up while the test acts
 		"CANBAO_SMS_API_BASE="+h.sms.URL,
 		"CANBAO_SMS_ACCESS_KEY_ID="+smsKeyID,
 		"CANBAO_SMS_ACCESS_KEY_SECRET="+smsSecret,
@@ -136,6 +165,20 @@ func (c *child) kill() {
 	<-c.done
 }
 
+// waitForKilledConnections waits until MariaDB has dropped every connection of user, the
+// killed engine's account. A process killed with SIGKILL may leave a statement, a COMMIT among
+// them, executing in MariaDB, or sent but not yet read by the server (its connection then still
+// shows as Sleep): the server runs it to the end before it reads the end of the connection and
+// drops it. Reading the outbox before then read a delivery as `sending` that the dead engine's
+// last COMMIT then marked `sent` (the old flake: "delivery 4, in flight at the kill, is not
+// unknown").
+func (h *harness) waitForKilledConnections(user string) {
+	h.t.Helper()
+	h.waitFor("MariaDB to drop the killed engine's connections", 30*time.Second, func() bool {
+		return h.env.Count(`SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?`, user) == 0
+	})
+}
+
 // term sends SIGTERM and waits up to d for a clean exit.
 func (c *child) term(d time.Duration) {
 	c.t.Helper()
@@ -151,9 +194,11 @@ func (c *child) term(d time.Duration) {
 }
 
 // TestDrillEngineKilledMidBatch: the real binary (`canbao serve --engine-only`) is killed with
-// SIGKILL mid-batch, with a WeChat send in flight, and started again. Nothing is sent twice:
-// the send that was in flight is left `unknown` once its lease has run out (its consent stays
-// spent), everything else completes once.
+// SIGKILL mid-batch, with WeChat sends in flight, and started again. Nothing is sent twice: a
+// send that was in flight is left `unknown` once its lease has run out (its consent stays
+// spent), everything else completes once. The WeChat fake holds every send after the third, and
+// the kill lands once every claimed delivery's send is held there (none is between its claim
+// and its consent), with some of the campaign still queued.
 //
 // The engine's lease (2 min) and re-feed delay (30 s) are not configurable from outside the
 // process, so the test moves the killed process's leases and feed stamps into the past —
@@ -162,18 +207,37 @@ func TestDrillEngineKilledMidBatch(t *testing.T) {
 	t.Parallel()
 	bin := canbaoBinary(t)
 	h := newHarness(t)
+	dsn, user := h.childAccount()
 	ps := h.people(10, personSpec{OpenID: true, Consents: 1})
-	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelWeChat}, Rate: 60})
-	h.wx.Delay(1500 * time.Millisecond) // every send is in flight for a while
+	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelWeChat}, Rate: 300})
+	release := h.wx.Hold(3)
 
-	first := h.startChild(bin)
-	h.waitFor("a send in flight after three were sent", 30*time.Second, func() bool {
+	first := h.startChild(bin, dsn)
+	h.waitFor("three sent and a send held in flight", 30*time.Second, func() bool {
 		if !first.running() {
 			t.Fatalf("the engine exited: %v\n%s", first.err, first.out.String())
 		}
-		return h.wxSentCount() >= 3 && h.count(id, "sending") >= 1
+		return h.count(id, "sent") == 3 && h.wx.Held() >= 1
 	})
+	// No claim from here on: a claim reads the campaign row under a shared lock, which this
+	// exclusive lock holds off (as a pause's transaction does, without pausing). Every claimed
+	// delivery then goes on to the fake, its consent spent, and is held there.
+	freeze, err := h.env.DB.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = freeze.Rollback() }()
+	if _, err := freeze.Exec(`SELECT id FROM campaigns WHERE id = ? FOR UPDATE`, id); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("every claimed send to be held in flight", 30*time.Second, func() bool { return h.count(id, "sending") == h.wx.Held() })
 	first.kill()
+	if err := freeze.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	h.waitForKilledConnections(user)
+	h.waitFor("the WeChat fake to see the killed engine's sends abandoned", 30*time.Second, func() bool { return h.wx.Held() == 0 })
+	release()
 
 	var states []struct {
 		ID     int64  `db:"id"`
@@ -194,16 +258,15 @@ func TestDrillEngineKilledMidBatch(t *testing.T) {
 		t.Fatalf("after the kill: %v of %d deliveries, want sent, queued and sending only, some of each", by, len(ps))
 	}
 	if len(inFlight) == 0 {
-		t.Log("the send in flight finished before the kill landed: no unknown delivery to check")
+		t.Fatalf("no delivery in sending after the kill, though a send was held in flight\n%s", h.describe())
 	}
 	// The time a restart waits: the claims' lease and the re-feed delay run out.
 	past := database.Now().Add(-time.Hour)
 	h.env.Exec(`UPDATE deliveries SET lease_until = ? WHERE campaign_id = ? AND status = 'sending'`, past, id)
 	h.env.Exec(`UPDATE deliveries SET enqueued_at = ? WHERE campaign_id = ? AND status = 'queued' AND enqueued_at IS NOT NULL`, past, id)
 	h.env.Exec(`UPDATE campaign_runs SET lease_until = ? WHERE campaign_id = ?`, past, id)
-	h.wx.Delay(100 * time.Millisecond)
 
-	second := h.startChild(bin)
+	second := h.startChild(bin, dsn)
 	h.waitEnded(id, 30*time.Second)
 	second.term(10 * time.Second)
 

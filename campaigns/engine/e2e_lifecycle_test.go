@@ -9,21 +9,25 @@ import (
 
 // TestE2EPauseAndResume: pausing a running campaign stops its sends (once what was in flight
 // has finished, the count does not move for several ticks); resuming finishes it, everyone
-// once.
+// once. The SMS fake holds every send after the second, so the pause meets a campaign with
+// sends in flight and most of it still queued, however slow the machine.
 func TestE2EPauseAndResume(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	ps := h.people(6, personSpec{Phone: true})
-	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}, Rate: 60})
-	h.start(testConfig())
-	h.waitFor("two SMS", 15*time.Second, func() bool { return h.smsSentCount() >= 2 })
+	ps := h.people(10, personSpec{Phone: true})
+	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}, Rate: 300})
+	release := h.sms.Hold(2)
+	cfg := testConfig()
+	h.start(cfg)
+	h.waitFor("two SMS and one held", 15*time.Second, func() bool { return h.smsSentCount() == 2 && h.sms.Held() >= 1 })
 	h.mustAct(id, "pause")
-	h.waitFor("in-flight sends to finish", 5*time.Second, func() bool { return h.count(id, "sending") == 0 })
+	release()
+	h.waitFor("in-flight sends to finish", 15*time.Second, func() bool { return h.count(id, "sending") == 0 })
 	paused := h.smsSentCount()
-	if paused >= len(ps) {
-		t.Fatalf("all %d sent before the pause took effect", paused)
+	if paused > 2+cfg.Workers { // each worker had at most one send in flight
+		t.Fatalf("%d sent once the pause took effect, want at most %d", paused, 2+cfg.Workers)
 	}
-	h.stays("no sends while paused", 2500*time.Millisecond, func() bool {
+	h.stays("no sends while paused", 1500*time.Millisecond, func() bool {
 		return h.smsSentCount() == paused && h.count(id, "sent") == paused && h.status(id) == campaigns.StatusPaused
 	})
 	if w := h.act(id, "resume"); w.Code != 200 || h.status(id) != campaigns.StatusRunning {
@@ -45,30 +49,29 @@ func TestE2EPauseAndResume(t *testing.T) {
 }
 
 // TestE2EPausedAfterLastSend: a campaign paused after its last message went out, before the
-// reconciler noticed, ends completed with its run; resuming it does not start the run over.
+// reconciler noticed, ends completed with its run; resuming it then does not start the run
+// over. The reconciler runs only when the test calls it, so the pause always comes first.
 func TestE2EPausedAfterLastSend(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ps := h.people(3, personSpec{Phone: true})
 	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}})
-	cfg := testConfig()
-	cfg.ReconcileEvery = 4 * time.Second // the run is not completed before the pause
-	h.start(cfg)
-	h.waitFor("every SMS", 10*time.Second, func() bool { return h.count(id, "sent") == len(ps) })
-	if w := h.act(id, "pause"); w.Code != 200 {
-		t.Skipf("the reconciler completed the campaign before the pause (%d %s)", w.Code, w.Body)
+	e := h.startOnDemand(testConfig())
+	h.waitFor("every SMS", 15*time.Second, func() bool { return h.count(id, "sent") == len(ps) })
+	h.mustAct(id, "pause")
+	h.waitCounted(id)
+	h.reconcile(e)
+	if n := h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND status = 'completed'`, id); n != 1 || h.status(id) != campaigns.StatusCompleted {
+		t.Fatalf("after the reconciler: %d runs completed, campaign %s", n, h.status(id))
 	}
-	h.waitFor("the run to complete", 10*time.Second, func() bool {
-		return h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND status = 'completed'`, id) == 1
-	})
-	h.act(id, "resume") // 409 (completed) or 200: either way, no second run
-	h.stays("one run", 1500*time.Millisecond, func() bool {
-		return h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ?`, id) == 1
+	if w := h.act(id, "resume"); w.Code != 409 || w.ErrorCode() != "ILLEGAL_TRANSITION" {
+		t.Errorf("resume a completed campaign: %d %s", w.Code, w.Body)
+	}
+	h.reconcile(e)
+	h.stays("one run, completed", 500*time.Millisecond, func() bool { // a few scheduler ticks
+		return h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ?`, id) == 1 && h.status(id) == campaigns.StatusCompleted
 	})
 	h.waitEnded(id, 10*time.Second)
-	if s := h.status(id); s != campaigns.StatusCompleted {
-		t.Errorf("campaign %s", s)
-	}
 	for _, p := range ps {
 		if n := h.sms.SentTo(p.Phone); n != 1 {
 			t.Errorf("resident %d got %d SMS", p.ID, n)
@@ -78,17 +81,20 @@ func TestE2EPausedAfterLastSend(t *testing.T) {
 }
 
 // TestE2ECancel: cancelling mid-dispatch stops the sends; what was not sent is skipped with
-// reason cancelled; the run and the campaign end cancelled.
+// reason cancelled; the run and the campaign end cancelled. The reconciler runs only when the
+// test calls it, so what the test sees right after the cancel is the cancel's and the workers'
+// doing; the SMS fake holds every send after the second, so the cancel meets sends in flight
+// and most of the campaign still queued.
 func TestE2ECancel(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	ps := h.people(10, personSpec{Phone: true})
-	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}, Rate: 60})
-	cfg := testConfig()
-	cfg.ReconcileEvery = 1500 * time.Millisecond // the workers, not the reconciler, meet the cancel first
-	h.start(cfg)
-	h.waitFor("two SMS", 15*time.Second, func() bool { return h.smsSentCount() >= 2 })
+	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}, Rate: 300})
+	release := h.sms.Hold(2)
+	e := h.startOnDemand(testConfig())
+	h.waitFor("two SMS and one held", 15*time.Second, func() bool { return h.smsSentCount() == 2 && h.sms.Held() >= 1 })
 	h.mustAct(id, "cancel")
+	release()
 	atCancel := h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE campaign_id = ? AND status IN ('sent', 'sending')`, id)
 	// At once, not after the reconciler's next round: nothing is queued any more, and what was
 	// is skipped as cancelled.
@@ -96,6 +102,8 @@ func TestE2ECancel(t *testing.T) {
 		skipped == 0 || s.Skipped["cancelled"] != int64(skipped) || h.count(id, "queued") != 0 {
 		t.Errorf("right after the cancel: %d queued in the outbox, %d skipped as cancelled; stats %s", h.count(id, "queued"), skipped, statsString(s))
 	}
+	h.waitFor("in-flight sends to finish", 15*time.Second, func() bool { return h.count(id, "sending") == 0 })
+	h.reconcile(e)
 	h.waitEnded(id, 15*time.Second)
 	sent := h.count(id, "sent")
 	if sent > atCancel || h.smsSentCount() != sent {

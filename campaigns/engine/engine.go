@@ -75,6 +75,9 @@ type Engine struct {
 	cacheMu  sync.Mutex
 	cache    map[int64]cachedCampaign
 	villages map[string]string
+	// reconcileOnDemand (tests only, export_test.go): Run starts no reconciler loop; the test
+	// runs the reconciler when it chooses.
+	reconcileOnDemand bool
 }
 
 type cachedCampaign struct {
@@ -125,7 +128,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	loop("schedule", e.cfg.Tick, e.schedule)
 	loop("snapshot", e.cfg.Tick, e.snapshot)
 	loop("feed", e.cfg.Tick, e.feed)
-	loop("reconcile", e.cfg.ReconcileEvery, e.reconcile)
+	if !e.reconcileOnDemand {
+		loop("reconcile", e.cfg.ReconcileEvery, e.reconcile)
+	}
 	for i := 0; i < e.cfg.Workers; i++ {
 		wg.Add(1)
 		go func(n int) {

@@ -93,26 +93,65 @@ func testConfig() engine.Config {
 	return c
 }
 
-// newEngine builds an engine with the real WeChat and SMS clients pointed at the fakes.
-func (h *harness) newEngine(cfg engine.Config) *engine.Engine {
+// newEngine builds an engine with the real WeChat and SMS clients pointed at the fakes. Their
+// timeout is the engine's own cap on a send (10 s), so that a send a fake holds (Hold) is not
+// given up while the test acts, however slow the machine.
+func (h *harness) newEngine(cfg engine.Config, with ...func(*engine.Deps)) *engine.Engine {
 	env := h.env
-	wx := wechat.NewClient(wechat.Config{APIBase: h.wx.URL, AppID: wxAppID, Secret: wxSecret, Timeout: 3 * time.Second},
+	wx := wechat.NewClient(wechat.Config{APIBase: h.wx.URL, AppID: wxAppID, Secret: wxSecret, Timeout: 10 * time.Second},
 		env.Redis, env.Prefix, h.log)
-	sc := sms.NewClient(sms.Config{APIBase: h.sms.URL, AccessKeyID: smsKeyID, AccessKeySecret: smsSecret, Timeout: 3 * time.Second}, h.log)
-	return engine.New(engine.Deps{DB: env.DB, Redis: env.Redis, Prefix: env.Prefix, Keyring: env.Keyring, Rules: env.Rules,
+	sc := sms.NewClient(sms.Config{APIBase: h.sms.URL, AccessKeyID: smsKeyID, AccessKeySecret: smsSecret, Timeout: 10 * time.Second}, h.log)
+	d := engine.Deps{DB: env.DB, Redis: env.Redis, Prefix: env.Prefix, Keyring: env.Keyring, Rules: env.Rules,
 		Location: env.Config.Location(), Log: h.log, Counters: env.Server.Counters,
 		Channels: map[string]channels.Channel{
 			campaigns.ChannelWeChat:    channels.WeChat{Client: wx},
 			campaigns.ChannelSMS:       channels.SMS{Client: sc},
 			campaigns.ChannelVisitTask: channels.VisitTask{DB: env.DB, Loc: env.Config.Location()},
 			campaigns.ChannelLog:       channels.Log{Log: h.log},
-		}}, cfg)
+		}}
+	for _, f := range with {
+		f(&d)
+	}
+	return engine.New(d, cfg)
 }
 
 // start runs an engine until the returned stop is called (or the test ends). Stopping must
 // not take long: the engine stops taking work and finishes only what is in flight.
 func (h *harness) start(cfg engine.Config) (stop func()) {
+	stop, _ = h.run(h.newEngine(cfg))
+	return stop
+}
+
+// startOnDemand starts an engine whose reconciler runs only when the test calls
+// h.reconcile(e): the test, not a ticker, decides what the reconciler meets.
+func (h *harness) startOnDemand(cfg engine.Config) *engine.Engine {
 	e := h.newEngine(cfg)
+	engine.ReconcileOnDemand(e)
+	h.run(e)
+	return e
+}
+
+// waitCounted waits until a campaign's live counters have caught up with the outbox (a worker
+// counts a delivery just after committing it), so that a reconciler round the test runs next
+// settles them with no count still on its way.
+func (h *harness) waitCounted(id int64) {
+	h.t.Helper()
+	h.waitFor("the counters to catch up with the outbox", 15*time.Second, func() bool {
+		return reflect.DeepEqual(normalize(h.stats(id)), normalize(h.sqlStats(id)))
+	})
+}
+
+// reconcile runs one reconciler round of e.
+func (h *harness) reconcile(e *engine.Engine) {
+	h.t.Helper()
+	if err := e.Reconcile(context.Background()); err != nil {
+		h.t.Fatalf("reconcile: %v", err)
+	}
+}
+
+// run runs e until stop is called (or the test ends). cancel only ends its context, as the
+// first half of stop: the engine stops taking work; stop then waits for what was in flight.
+func (h *harness) run(e *engine.Engine) (stop func(), cancel context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
@@ -131,7 +170,7 @@ func (h *harness) start(cfg engine.Config) (stop func()) {
 		})
 	}
 	h.t.Cleanup(stop)
-	return stop
+	return stop, cancel
 }
 
 // village adds a village, so that a test can give a campaign an audience of its own.

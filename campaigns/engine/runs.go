@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -296,35 +297,8 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		return database.Map(err)
 	}
 	for _, d := range done {
-		err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
-			// The campaign row first, as every transition does, then its run.
-			var c struct {
-				Status  string       `db:"status"`
-				NextRun sql.NullTime `db:"next_run_at"`
-			}
-			if err := tx.GetContext(ctx, &c, `SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE`, d.Campaign); err != nil {
-				return database.Map(err)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'dispatching'`, now, d.ID); err != nil {
-				return database.Map(err)
-			}
-			// A campaign paused after its last send is completed too (resuming it would
-			// schedule its start again: a second run); one that repeats stays paused.
-			switch {
-			case c.Status != campaigns.StatusRunning && c.Status != campaigns.StatusPaused:
-				return nil
-			case !c.NextRun.Valid:
-				return campaigns.Move(ctx, tx, d.Campaign, c.Status, campaigns.StatusCompleted, campaigns.KeepNextRun)
-			case c.Status == campaigns.StatusRunning:
-				return campaigns.Move(ctx, tx, d.Campaign, c.Status, campaigns.StatusScheduled, campaigns.KeepNextRun)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := e.complete(ctx, d.ID, d.Campaign); err != nil {
 			return err
-		}
-		if err := e.Counters.Rebuild(ctx, d.Campaign); err != nil { // settle the cache on the truth
-			e.Log.Warn("engine: counters rebuild", "campaign", d.Campaign, "err", err)
 		}
 	}
 	// Stream entries a dead consumer read but never acknowledged: acknowledge them (MySQL
@@ -332,6 +306,69 @@ func (e *Engine) reconcile(ctx context.Context) error {
 	e.dropIdlePending(ctx)
 	return nil
 }
+
+// complete ends a run with nothing left to send, and its campaign with it, with the campaign's
+// counters settled on the outbox. A crash or a cancelled context between a delivery's commit
+// and its counter update leaves the counters off, and nothing rebuilds them once the campaign has
+// completed; so they are rebuilt in the completion's transaction, under the campaign's lock and
+// once the run is seen to have nothing queued or in flight (a claim, a cancel and a retry of the
+// failed ones all take that lock, so nothing changes the run's outbox until the commit). When
+// the rebuild fails, the transaction is rolled back and the run stays dispatching for the next
+// round: completed implies rebuilt counters. (A worker's counter update still on its way from
+// a commit made before the lock can land after the rebuild; that window is as narrow as it was
+// with the rebuild after the commit.)
+func (e *Engine) complete(ctx context.Context, runID, campaign int64) error {
+	err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+		// The campaign row first, as every transition does, then its run.
+		var c struct {
+			Status  string       `db:"status"`
+			NextRun sql.NullTime `db:"next_run_at"`
+		}
+		if err := tx.GetContext(ctx, &c, `SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE`, campaign); err != nil {
+			return database.Map(err)
+		}
+		// Again under the lock: a retry of the failed ones may have queued some of the run's
+		// deliveries since the run was found done.
+		var pending int
+		if err := tx.GetContext(ctx, &pending, `SELECT COUNT(*) FROM deliveries WHERE run_id = ? AND status IN ('queued', 'sending')`, runID); err != nil {
+			return database.Map(err)
+		}
+		if pending > 0 {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'dispatching'`,
+			database.Now(), runID)
+		if err != nil {
+			return database.Map(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil // another instance completed it
+		}
+		// A campaign paused after its last send is completed too (resuming it would
+		// schedule its start again: a second run); one that repeats stays paused.
+		switch {
+		case c.Status != campaigns.StatusRunning && c.Status != campaigns.StatusPaused:
+		case !c.NextRun.Valid:
+			err = campaigns.Move(ctx, tx, campaign, c.Status, campaigns.StatusCompleted, campaigns.KeepNextRun)
+		case c.Status == campaigns.StatusRunning:
+			err = campaigns.Move(ctx, tx, campaign, c.Status, campaigns.StatusScheduled, campaigns.KeepNextRun)
+		}
+		if err != nil {
+			return err
+		}
+		if err := e.Counters.Rebuild(ctx, campaign); err != nil {
+			return fmt.Errorf("%w: %w", errNotSettled, err)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotSettled) {
+		e.Log.Warn("engine: the run stays dispatching until its campaign's counters are rebuilt", "campaign", campaign, "run", runID, "err", err)
+		return nil
+	}
+	return err
+}
+
+var errNotSettled = errors.New("engine: counters not rebuilt")
 
 func (e *Engine) dropIdlePending(ctx context.Context) {
 	msgs, _, err := e.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: e.stream, Group: e.group, Consumer: e.id + "-reaper",

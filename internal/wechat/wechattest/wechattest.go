@@ -6,11 +6,13 @@
 package wechattest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -72,6 +74,9 @@ type Server struct {
 	sent       []SentMessage
 	refused    map[[2]string]bool
 	nextMsgID  int64
+	gate       chan struct{} // Hold: closed by its release
+	pass       int           // Hold: subscribe messages still let through before holding
+	held       int
 }
 
 // NewServer starts a fake for one app; it is closed at the test's cleanup.
@@ -160,6 +165,63 @@ func (s *Server) Delay(d time.Duration) {
 	s.delay = d
 }
 
+// Hold lets the next pass subscribe messages through (counted once past the injected failures
+// and the request checks) and holds every later one, unanswered and not recorded, until
+// release is called: the test knows which sends are in flight instead of guessing from
+// delays. A held send whose client gives up (its timeout, or its process killed) is dropped,
+// not recorded. Held says how many are held now.
+func (s *Server) Hold(pass int) (release func()) {
+	g := make(chan struct{})
+	s.mu.Lock()
+	s.gate, s.pass = g, pass
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.gate == g {
+				s.gate = nil
+			}
+			s.mu.Unlock()
+			close(g)
+		})
+	}
+}
+
+// Held is how many subscribe messages Hold is holding now.
+func (s *Server) Held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// wait holds a send while a Hold is in force; false if its client gave up meanwhile.
+func (s *Server) wait(r *http.Request) bool {
+	s.mu.Lock()
+	g := s.gate
+	if g == nil || s.pass > 0 {
+		if g != nil {
+			s.pass--
+		}
+		s.mu.Unlock()
+		return true
+	}
+	s.held++
+	s.mu.Unlock()
+	_, _ = io.Copy(io.Discard, r.Body) // to its end: only then does the server notice a client that gave up
+	defer func() {
+		s.mu.Lock()
+		s.held--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-g:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
 // Malformed makes the next answer on path a 200 that is not JSON.
 func (s *Server) Malformed(path string) {
 	s.mu.Lock()
@@ -246,6 +308,12 @@ func (s *Server) wrap(path string, h http.HandlerFunc) http.HandlerFunc {
 		d := s.delay
 		s.mu.Unlock()
 		if d > 0 {
+			// Read the body first: the server notices a client that gave up only once it has.
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			select {
 			case <-time.After(d):
 			case <-r.Context().Done():
@@ -432,6 +500,9 @@ func (s *Server) subscribeSend(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		data[k] = str
+	}
+	if !s.wait(r) {
+		return
 	}
 	s.mu.Lock()
 	if s.refused[[2]string{req.ToUser, req.TemplateID}] {

@@ -1,0 +1,135 @@
+package engine_test
+
+import (
+	"context"
+	"net"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/campaigns/counters"
+	"github.com/canbao/canbao/campaigns/engine"
+	"github.com/canbao/canbao/internal/platform/database"
+)
+
+// TestE2ECompletedMeansSettledCounters: a campaign ends completed only with its counters
+// settled on the outbox. An engine killed between a delivery's commit and its counter update
+// leaves them off (done here on purpose); a reconciler round that finds the run done but cannot
+// rebuild them (here its counters' Redis is unreachable; in the kill drill, SIGTERM cancelled
+// the second engine's rebuild) leaves the run dispatching and the campaign running, since
+// nothing would settle the counters of a completed campaign. The next round settles them and
+// completes both.
+func TestE2ECompletedMeansSettledCounters(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.people(3, personSpec{Phone: true})
+	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}})
+	e := h.startOnDemand(testConfig())
+	h.waitFor("every SMS", 15*time.Second, func() bool { return h.count(id, "sent") == len(ps) })
+	h.waitCounted(id)
+	// What a kill between the commit of `sent` and the counter update leaves: one still counted
+	// as sending.
+	if err := h.env.Server.Counters.Apply(context.Background(), counters.Change{Campaign: id, Village: ps[0].Village, From: "sent", To: "sending"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := h.stats(id); s.Sent != int64(len(ps)-1) || s.Sending != 1 {
+		t.Fatalf("the counters did not drift: %s", statsString(s))
+	}
+
+	// An instance whose counters' Redis is a port nothing listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := l.Addr().String()
+	_ = l.Close()
+	down := redis.NewClient(&redis.Options{Addr: gone, MaxRetries: -1, DialerRetries: 1})
+	t.Cleanup(func() { _ = down.Close() })
+	cut := h.newEngine(testConfig(), func(d *engine.Deps) { d.Counters = counters.New(h.env.DB, down, h.env.Prefix, h.env.Config.Location()) })
+	h.reconcile(cut) // finds the run done; cannot rebuild the counters
+	if s := h.status(id); s != campaigns.StatusRunning {
+		t.Fatalf("after a round that could not rebuild the counters the campaign is %s:\n  api: %s\n  sql: %s",
+			s, statsString(normalize(h.stats(id))), statsString(normalize(h.sqlStats(id))))
+	}
+	if n := h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND status = 'dispatching'`, id); n != 1 {
+		t.Errorf("%d runs dispatching after the failed rebuild, want 1", n)
+	}
+
+	h.reconcile(e)
+	if s := h.status(id); s != campaigns.StatusCompleted {
+		t.Fatalf("campaign %s after a round that could rebuild the counters\n%s", s, h.describe())
+	}
+	if got, want := normalize(h.stats(id)), normalize(h.sqlStats(id)); !reflect.DeepEqual(got, want) {
+		t.Errorf("completed, but the stats differ from the outbox:\n  api: %s\n  sql: %s", statsString(got), statsString(want))
+	}
+	h.checkInvariants()
+}
+
+// TestE2ERetryFailedWhileTheRunCompletes: "retry the failed ones" commits after the reconciler
+// found the run done and before it takes the campaign's lock to complete it. The run is not done
+// any more: it stays dispatching, the retried delivery is sent, and the next round completes the
+// campaign. (Completing it anyway would leave the delivery queued for good: only dispatching
+// runs are fed.) The test's transaction holds a shared lock on the campaign row, which the
+// reconciler's other steps pass and its completion waits for; it writes what retry-failed writes
+// and commits once the reconciler waits.
+func TestE2ERetryFailedWhileTheRunCompletes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ps := h.people(2, personSpec{Phone: true})
+	h.sms.FailNext("isv.MOBILE_NUMBER_ILLEGAL", "", 0) // a permanent error: the first send fails
+	id := h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelSMS}})
+	e := h.startOnDemand(testConfig())
+	h.waitFor("one sent and one failed", 15*time.Second, func() bool { return h.count(id, "sent") == 1 && h.count(id, "failed") == 1 })
+	h.waitCounted(id)
+
+	ctx := context.Background()
+	tx, err := h.env.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE`, id); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Reconcile(ctx) }()
+	h.waitFor("the reconciler to wait for the campaign's lock to complete the run", 30*time.Second, func() bool {
+		return h.env.Count(`SELECT COUNT(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+			WHERE p.DB = DATABASE() AND t.trx_state = 'LOCK WAIT' AND t.trx_query LIKE 'SELECT status, next_run_at FROM campaigns%'`) == 1
+	})
+	// What retry-failed writes, but stamped as fed, so that the engine does not send it before
+	// the counters are rebuilt (retry-failed rebuilds them after its commit, racing the engine).
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', not_before = NULL, enqueued_at = ?, attempts = 0,
+		error_code = NULL, updated_at = ? WHERE campaign_id = ? AND status = 'failed'`, database.Now(), database.Now(), id); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if s := h.status(id); s != campaigns.StatusRunning || h.env.Count(`SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND status = 'dispatching'`, id) != 1 {
+		t.Fatalf("campaign %s with a delivery the retry queued\n%s", s, h.describe())
+	}
+	if err := h.env.Server.Counters.Rebuild(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	h.env.Exec(`UPDATE deliveries SET enqueued_at = NULL WHERE campaign_id = ? AND status = 'queued'`, id) // now the feeder takes it
+
+	h.waitFor("the retried delivery to be sent", 15*time.Second, func() bool { return h.count(id, "sent") == len(ps) })
+	h.waitCounted(id)
+	h.reconcile(e)
+	if s := h.status(id); s != campaigns.StatusCompleted {
+		t.Fatalf("campaign %s after the retried send\n%s", s, h.describe())
+	}
+	for _, p := range ps {
+		if n := h.sms.SentTo(p.Phone); n != 1 {
+			t.Errorf("resident %d got %d SMS", p.ID, n)
+		}
+	}
+	h.checkInvariants()
+}
