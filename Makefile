@@ -17,7 +17,7 @@ help:
 	@echo "make services    install/start MariaDB and Redis for development (deployments/scripts/ensure-services.sh)"
 	@echo "make build       build $(BIN)"
 	@echo "make run         services + build, then migrate, seed the demo data and serve"
-	@echo "make test        services, go vet, go test ./..., then fuzz-short"
+	@echo "make test        services, go vet, go test ./... with the contract's coverage check, then fuzz-short"
 	@echo "make fuzz-short  run every fuzz target for FUZZTIME (now $(FUZZTIME)) each"
 	@echo "make tidy-check fail when go mod tidy would change go.mod or go.sum (CI)"
 	@echo "make lint        gofmt -l must be empty, go vet"
@@ -37,9 +37,15 @@ build:
 run: services build
 	$(BIN) migrate && $(BIN) seed demo && $(BIN) serve
 
+# The API tests record every answer they get (status, error code, headers); once they have all
+# run, TestContractCoverage holds the union against api/openapi.yaml both ways (see
+# internal/platform/contract/coverage_test.go).
 test: services
 	$(GO) vet ./...
-	$(GO) test -count=1 -p 2 -timeout 9m ./...
+	@obs="$$(mktemp -d "$${TMPDIR:-/tmp}/canbao-contract.XXXXXX")"; \
+	CANBAO_CONTRACT_OBSERVED="$$obs" $(GO) test -count=1 -p 2 -timeout 9m ./... && \
+	CANBAO_CONTRACT_COVERAGE="$$obs" $(GO) test -count=1 -v -run '^TestContractCoverage$$' ./internal/platform/contract/; \
+	rc=$$?; rm -rf "$$obs"; exit $$rc
 	$(MAKE) fuzz-short
 	$(MAKE) web-test
 

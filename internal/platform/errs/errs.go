@@ -6,6 +6,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 )
@@ -56,10 +57,9 @@ const (
 	SchemeNotAllowed     Code = "SCHEME_NOT_ALLOWED"
 	IdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 	CannotChangeSelf     Code = "CANNOT_CHANGE_SELF"
-	// 423
-	AccountLocked Code = "ACCOUNT_LOCKED"
 	// 429
-	RateLimited Code = "RATE_LIMITED"
+	AccountLocked Code = "ACCOUNT_LOCKED" // a staff login locked out for a while (with Retry-After)
+	RateLimited   Code = "RATE_LIMITED"
 	// 500
 	Internal Code = "INTERNAL"
 	// 503
@@ -102,12 +102,18 @@ func Status(c Code) int {
 	return http.StatusInternalServerError
 }
 
+// Codes returns every code with its status: the table above and the areas' registered codes
+// (those of packages linked into the binary). api/openapi.yaml's ErrorCode lists the same.
+func Codes() map[Code]int {
+	return maps.Clone(statusByCode)
+}
+
 // Error is a domain error that can be shown to a user.
 type Error struct {
 	Code    Code
 	Message string // Chinese, safe to show
 	Field   string // the input field at fault, if one
-	// RetryAfter, when set, is sent as Retry-After (429, 423, 503).
+	// RetryAfter, when set, is sent as Retry-After (429, 409 IDEMPOTENCY_KEY_IN_USE, 503).
 	RetryAfter time.Duration
 	// Err is the underlying cause, logged, never shown.
 	Err error
