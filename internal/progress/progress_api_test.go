@@ -121,3 +121,27 @@ func TestAllocateDryRunAndAdopt(t *testing.T) {
 		t.Fatalf("audit %d", n)
 	}
 }
+
+// Before any plan exists the reports and the allocation say so (404 NOT_FOUND, as the contract
+// declares), and a plan without unenrolled people cannot be allocated over (422).
+func TestReportsWithoutAPlan(t *testing.T) {
+	env := servertest.New(t)
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	allocate := func() *servertest.Response {
+		return env.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/targets/allocate", Token: admin,
+			Body: map[string]any{"quota": 100, "milestones": map[string]float64{"2019": 0.8}, "method": "round", "dry_run": true}})
+	}
+	for _, path := range []string{"/api/v1/admin/reports/monthly?month=2019-09", "/api/v1/admin/reports/assessment?year=2019"} {
+		if w := env.Do(servertest.Request{Method: "GET", Path: path, Token: admin}); w.Code != 404 || w.ErrorCode() != "NOT_FOUND" {
+			t.Errorf("%s without a plan: %d %s", path, w.Code, w.Body)
+		}
+	}
+	if w := allocate(); w.Code != 404 || w.ErrorCode() != "NOT_FOUND" {
+		t.Errorf("allocate without a plan: %d %s", w.Code, w.Body)
+	}
+	env.Exec(`INSERT INTO plans (id, code, title, base_year, quota, created_at) VALUES (1, 'p', '测试计划', 2019, 100, NOW(6))`)
+	env.Exec(`INSERT INTO plan_targets VALUES (1, 'zhenxing', 300, 300, 0, 0), (1, 'luoxi', 150, 150, 0, 0)`)
+	if w := allocate(); w.Code != 422 || w.ErrorCode() != "RULE_VIOLATION" {
+		t.Errorf("allocate over nobody: %d %s", w.Code, w.Body)
+	}
+}

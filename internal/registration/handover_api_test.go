@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,20 +17,16 @@ import (
 	"github.com/canbao/canbao/internal/server/servertest"
 )
 
-// upload posts a workbook as multipart, outside the JSON helper.
-func upload(t *testing.T, env *servertest.Env, token, path string, data []byte) *httptest.ResponseRecorder {
+// upload posts a workbook as multipart; servertest checks the answer against the contract.
+func upload(t *testing.T, env *servertest.Env, token, path string, data []byte) *servertest.Response {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	fw, _ := mw.CreateFormFile("file", "answer.xlsx")
 	fw.Write(data)
 	mw.Close()
-	req := httptest.NewRequest(http.MethodPost, path, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
-	w := httptest.NewRecorder()
-	env.Server.Engine.ServeHTTP(w, req)
-	return w
+	return env.Do(servertest.Request{Method: http.MethodPost, Path: path, Token: token, Body: body.Bytes(),
+		Header: map[string]string{"Content-Type": mw.FormDataContentType()}})
 }
 
 func TestHandoverToTheCityAndBack(t *testing.T) {
@@ -125,7 +120,7 @@ func TestHandoverToTheCityAndBack(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("answers: %d %s", w.Code, w.Body)
 	}
-	got := w.Body.String()
+	got := string(w.Body)
 	for _, want := range []string{`"rows_total":5`, `"processed":1`, `"refused":1`, `"unchanged":1`, `"rows_failed":2`, `"row":5`, `"field":"办理结果"`, `"row":6`} {
 		if !strings.Contains(got, want) {
 			t.Errorf("answer result lacks %s: %s", want, got)
@@ -154,7 +149,7 @@ func TestHandoverToTheCityAndBack(t *testing.T) {
 	}
 	// The same answer file again changes nothing more.
 	w = upload(t, env, admin, "/api/v1/admin/city-answers", buf.Bytes())
-	if !strings.Contains(w.Body.String(), `"processed":0`) || env.Count(`SELECT COUNT(*) FROM enrollments`) != 2 {
+	if !strings.Contains(string(w.Body), `"processed":0`) || env.Count(`SELECT COUNT(*) FROM enrollments`) != 2 {
 		t.Fatalf("second upload: %s", w.Body)
 	}
 }

@@ -244,6 +244,17 @@ func TestIdempotentRegistration(t *testing.T) {
 	if n := env.Count(`SELECT COUNT(*) FROM registrations`); n != 1 {
 		t.Fatalf("rows: %d", n)
 	}
+	// A refusal is an answer too: replayed as it was, marked as a replay, nothing written.
+	bad := body(idAged(40, idcard.Male, 22), map[string]any{"phone": "12345"})
+	d := post(env, tok, bad, "Idempotency-Key", "reg-2")
+	e := post(env, tok, bad, "Idempotency-Key", "reg-2")
+	if d.Code != 400 || e.Code != 400 || string(d.Body) != string(e.Body) || d.Header.Get("Idempotent-Replayed") != "" ||
+		e.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replayed refusal: %d %s %v / %d %s %v", d.Code, d.Body, d.Header, e.Code, e.Body, e.Header)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM registrations`); n != 1 {
+		t.Fatalf("rows after the refusals: %d", n)
+	}
 }
 
 func TestDistinctIDNumbersPerAccountPerDayAreLimited(t *testing.T) {
@@ -360,6 +371,9 @@ func TestVillageAdminReview(t *testing.T) {
 	z1 := ids["zhenxing1"]
 	if w := act(admin, z1, "reject", map[string]string{"reason": "身份证照片不清晰，请重新提交"}); w.Code != 200 || !strings.Contains(string(w.Body), "reject_reason") {
 		t.Fatalf("reject: %d %s", w.Code, w.Body)
+	}
+	if w := act(admin, z1, "reject", map[string]string{"reason": "再次退回"}); w.Code != 409 || w.ErrorCode() != "REGISTRATION_NOT_OPEN" {
+		t.Fatalf("reject twice: %d %s", w.Code, w.Body)
 	}
 	if w := post(env, tok, body(idAged(49, idcard.Male, 51), nil)); w.Code != 201 {
 		t.Fatalf("register again after a rejection: %d %s", w.Code, w.Body)

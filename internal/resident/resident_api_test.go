@@ -189,3 +189,19 @@ func TestSubscriptions(t *testing.T) {
 		t.Fatalf("ledger: %d", n)
 	}
 }
+
+// A disabled mini-program account cannot log in again: 403 FORBIDDEN, no token.
+func TestDisabledAccountCannotLogIn(t *testing.T) {
+	env, fake := newEnv(t)
+	const openid = "oTEST-openid-disabled-aaaaaaaaa"
+	fake.AddCode("code-d1", openid, "c2Vzc2lvbi1rZXktc2VjcmV0LTEyMw==")
+	fake.AddCode("code-d2", openid, "c2Vzc2lvbi1rZXktc2VjcmV0LTEyMw==")
+	if w := login(env, "code-d1"); w.Code != 200 {
+		t.Fatalf("first login: %d %s", w.Code, w.Body)
+	}
+	env.Exec(`UPDATE resident_accounts SET disabled = 1 WHERE openid = ?`, openid)
+	w := login(env, "code-d2")
+	if w.Code != 403 || w.ErrorCode() != "FORBIDDEN" || strings.Contains(string(w.Body), "token") {
+		t.Fatalf("disabled login: %d %s", w.Code, w.Body)
+	}
+}

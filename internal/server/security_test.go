@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -171,12 +170,9 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 				name = zh(80) + ".csv"
 			}
 			b, ct := multipartBody(t, name, c.upload())
-			req := httptest.NewRequest(http.MethodPost, c.path(), b)
-			req.Header.Set("Content-Type", ct)
-			req.Header.Set("Authorization", "Bearer "+token)
-			w := httptest.NewRecorder()
-			env.Server.Engine.ServeHTTP(w, req)
-			code, resp = w.Code, &servertest.Response{Code: w.Code, Header: w.Header(), Body: w.Body.Bytes()}
+			resp = env.Do(servertest.Request{Method: http.MethodPost, Path: c.path(), Token: token, Body: b.Bytes(),
+				Header: map[string]string{"Content-Type": ct}})
+			code = resp.Code
 		} else {
 			var b any
 			if c.body != nil {

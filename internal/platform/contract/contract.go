@@ -55,6 +55,7 @@ func New() (*Validator, error) {
 	if err := doc.Validate(ctx); err != nil {
 		return nil, fmt.Errorf("contract: validate api/openapi.yaml: %w", err)
 	}
+	closeObjects(doc)
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		return nil, fmt.Errorf("contract: route api/openapi.yaml: %w", err)
@@ -79,6 +80,74 @@ func New() (*Validator, error) {
 		return strings.Compare(a[0], b[0])
 	})
 	return v, nil
+}
+
+// closeObjects makes every object schema that names its properties and says nothing about
+// others closed (additionalProperties: false) in the validator's copy of the spec, so that an
+// answer with a field the spec does not name fails the check: every field the server answers
+// must be documented. Members of an allOf stay open (closing one would refuse the others'
+// fields), and so do schemas that say what extra properties may hold.
+func closeObjects(doc *openapi3.T) {
+	var all []*openapi3.Schema
+	inAllOf := map[*openapi3.Schema]bool{}
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(*openapi3.SchemaRef)
+	walk = func(ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil || seen[ref.Value] {
+			return
+		}
+		s := ref.Value
+		seen[s] = true
+		all = append(all, s)
+		for _, p := range s.Properties {
+			walk(p)
+		}
+		walk(s.Items)
+		walk(s.AdditionalProperties.Schema)
+		walk(s.Not)
+		for _, sub := range s.AllOf {
+			if sub.Value != nil {
+				inAllOf[sub.Value] = true
+			}
+			walk(sub)
+		}
+		for _, group := range []openapi3.SchemaRefs{s.OneOf, s.AnyOf} {
+			for _, sub := range group {
+				walk(sub)
+			}
+		}
+	}
+	for _, s := range doc.Components.Schemas {
+		walk(s)
+	}
+	for _, path := range doc.Paths.InMatchingOrder() {
+		for _, op := range doc.Paths.Value(path).Operations() {
+			for _, p := range op.Parameters {
+				if p.Value != nil {
+					walk(p.Value.Schema)
+				}
+			}
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for _, mt := range op.RequestBody.Value.Content {
+					walk(mt.Schema)
+				}
+			}
+			for _, r := range op.Responses.Map() {
+				if r.Value == nil {
+					continue
+				}
+				for _, mt := range r.Value.Content {
+					walk(mt.Schema)
+				}
+			}
+		}
+	}
+	closed := false
+	for _, s := range all {
+		if len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil && !inAllOf[s] {
+			s.AdditionalProperties.Has = &closed
+		}
+	}
 }
 
 // operationRoles reads the x-roles extension of an operation.
@@ -178,7 +247,14 @@ func shortSchemaError(err *openapi3.SchemaError) string {
 //     an error: the server accepted what the contract forbids.
 //   - The status must be documented for the operation, and the headers and body must match
 //     that response (body decoded by Content-Type; an answer documented without content must
-//     have an empty body).
+//     have an empty body). Objects are checked as closed: a field the spec does not name fails
+//     (see closeObjects).
+//   - An error answer's code must be listed in the operation's x-error-codes for its status, and
+//     every response header but the few sent everywhere (see untrackedHeaders) must be declared
+//     by the response.
+//
+// The other direction, that every declared answer is given, needs the observations of every
+// API test: see Observe, Recorder and Compare.
 //
 // Security is not checked: authentication is the server's job. req is not modified, and its
 // body is not read: pass the bytes sent as reqBody.
@@ -226,6 +302,10 @@ func (v *Validator) Check(req *http.Request, reqBody []byte, status int, header 
 			status, len(respBody), respBody))
 	}
 
+	if err := v.checkDeclared(route.Operation, ref.Value, status, header, respBody); err != nil {
+		return mismatch("response", err)
+	}
+
 	// ValidateResponse trusts these statuses blindly; their headers still deserve a look.
 	if status == http.StatusNotModified {
 		return v.checkHeadersOnly(ref.Value, header, mismatch)
@@ -244,6 +324,46 @@ func (v *Validator) Check(req *http.Request, reqBody []byte, status int, header 
 		return mismatch("response", err)
 	}
 	return nil
+}
+
+// checkDeclared wants the error code of an error answer listed in the operation's
+// x-error-codes for its status, and every tracked header of the answer declared by the
+// response (Cache-Control, Idempotent-Replayed, Retry-After, ...; see untrackedHeaders).
+func (v *Validator) checkDeclared(op *openapi3.Operation, resp *openapi3.Response, status int, header http.Header, body []byte) error {
+	if code := errorCode(header, body); code != "" {
+		codes, err := operationErrorCodes(op)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(codes[status], code) {
+			return fmt.Errorf("error code %s is not in the operation's %s for %d (declared: %s)",
+				code, ErrorCodesExtension, status, strings.Join(codes[status], ", "))
+		}
+	}
+	var undeclared []string
+	for name := range header {
+		name = http.CanonicalHeaderKey(name)
+		if untrackedHeaders[name] {
+			continue
+		}
+		if resp == nil || !hasHeader(resp.Headers, name) {
+			undeclared = append(undeclared, name)
+		}
+	}
+	if len(undeclared) > 0 {
+		slices.Sort(undeclared)
+		return fmt.Errorf("response header(s) %s not declared for status %d", strings.Join(undeclared, ", "), status)
+	}
+	return nil
+}
+
+func hasHeader(headers openapi3.Headers, name string) bool {
+	for k := range headers {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkHeadersOnly checks that the required headers of a documented response are present

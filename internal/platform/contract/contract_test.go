@@ -263,10 +263,10 @@ func TestCheckGoodExchanges(t *testing.T) {
 			resp: `{"items":[{"id":11,"client_id":"6f1c1f9e-3b8a-4c52-9d0e-1a2b3c4d5e6f","resident_id":1,` +
 				`"visited_at":"2019-08-02T10:00:00+08:00","outcome":"refused","reason":"unwilling","note":null,"follow_up_on":null}],"total":1}`},
 		{name: "campaign stats", method: "GET", target: "/api/v1/admin/campaigns/5/stats", status: 200, header: jsonHeader(),
-			resp: `{"targeted":10,"queued":1,"sent":6,"failed":1,"skipped":{"no_consent":1,"frequency_cap":0,"quiet_hours":1,"no_contact":0,"enrolled":0},` +
+			resp: `{"targeted":10,"queued":1,"sending":0,"sent":6,"failed":1,"unknown":0,"skipped":{"no_consent":1,"frequency_cap":0,"quiet_hours":1,"no_contact":0,"enrolled":0},` +
 				`"converted":2,"reached":6,"waiting":{"waiting_for_window":1,"waiting_for_retry":0,"until":"2019-08-02T08:00:00+08:00"},` +
-				`"by_village":{"luodong":{"targeted":10,"sent":6}},"by_channel":{"wechat":{"sent":4},"sms":{"sent":2}}}`},
-		{name: "readyz down", method: "GET", target: "/readyz", status: 503, header: jsonHeader(),
+				`"by_village":{"luodong":{"targeted":10,"sent":6}},"by_channel":{"wechat":{"sent":4},"sms":{"sent":2}},"by_day":{"20190801":6}}`},
+		{name: "readyz down", method: "GET", target: "/readyz", status: 503, header: jsonHeader("Retry-After", "5"),
 			resp: `{"status":"unavailable","checks":{"mysql":"ok","redis":"connection refused"}}`},
 		{name: "metrics", method: "GET", target: "/metrics", status: 200,
 			header: http.Header{"Content-Type": {"text/plain; version=0.0.4; charset=utf-8"}},
@@ -279,7 +279,7 @@ func TestCheckGoodExchanges(t *testing.T) {
 		{name: "wechat code refused", method: "POST", target: "/api/v1/auth/wechat", body: `{"code":"bad"}`, status: 401, header: jsonHeader(),
 			resp: `{"error":{"code":"WECHAT_CODE_INVALID","message":"微信登录已失效，请重新进入小程序"}}`},
 		{name: "account locked", method: "POST", target: "/api/v1/auth/staff", body: `{"username":"admin","password":"x"}`,
-			status: 423, header: jsonHeader("Retry-After", "900"),
+			status: 429, header: jsonHeader("Retry-After", "900"),
 			resp: `{"error":{"code":"ACCOUNT_LOCKED","message":"账号已临时锁定"}}`},
 		{name: "policies", method: "GET", target: "/api/v1/policies?category=resident_pension&q=%E6%A1%A3%E6%AC%A1&page=1",
 			status: 200, header: jsonHeader("ETag", `W/"1"`),
@@ -345,7 +345,7 @@ func TestCheckGoodExchanges(t *testing.T) {
 			body: `{"name":"九月提醒","segment":{"villages":["luodong"],"gender":"female","age_min":40,"age_max":59,"statuses":["unenrolled"],` +
 				`"employed":false,"visit_outcomes":["considering"],"reasons":["cannot_afford"]},"channels":["wechat","sms","visit_task"],` +
 				`"template":{"text":"{{name}}您好，请于{{deadline}}前到{{village}}登记","wechat":{"template_id":"tmpl1","page":"pages/index",` +
-				`"data":{"thing1":"{{name}}"}},"sms":{"sign_name":"罗东镇","template_code":"SMS_1","params":{"name":"{{name}}"}}},` +
+				`"data":{"thing1":"{{name}}"}},"sms":{"sign_name":"罗东镇","template_code":"SMS_123456789","params":{"name":"{{name}}"}}},` +
 				`"schedule":{"start_at":"2019-09-01T09:00:00+08:00","end_at":"2019-09-30T20:00:00+08:00","window":{"from":"09:00","to":"20:00"},` +
 				`"repeat_every_days":7},"rate_per_minute":60,"frequency_cap":{"max":2,"per_days":7}}`,
 			status: 201, header: jsonHeader(), resp: `{"id":3,"status":"draft"}`},
@@ -353,9 +353,9 @@ func TestCheckGoodExchanges(t *testing.T) {
 			body: `{"name":"x","segment":{},"channels":["sms"],"template":{"text":"t"},` +
 				`"schedule":{"start_at":"2019-09-01T09:00:00+08:00","window":{"from":"09:00","to":"20:00"}}}`,
 			status: 400, header: jsonHeader(),
-			resp: `{"error":{"code":"TEMPLATE_PART_MISSING","message":"短信渠道缺少模板","field":"template.sms"}}`},
+			resp: `{"error":{"code":"INVALID_INPUT","message":"渠道包含 sms，请填写短信签名和模板","field":"template.sms"}}`},
 		{name: "campaign illegal transition", method: "POST", target: "/api/v1/admin/campaigns/3/resume", status: 409, header: jsonHeader(),
-			resp: `{"error":{"code":"CAMPAIGN_STATE_CONFLICT","message":"当前状态不能恢复"}}`},
+			resp: `{"error":{"code":"ILLEGAL_TRANSITION","message":"活动当前为“已取消”，不能执行该操作"}}`},
 		{name: "campaign preview", method: "POST", target: "/api/v1/admin/campaigns/3/preview", status: 200, header: jsonHeader(),
 			resp: `{"audience":12,"by_village":{"luodong":12},"excluded_out_of_age":0}`},
 		{name: "user create", method: "POST", target: "/api/v1/admin/users",
@@ -488,6 +488,27 @@ func TestCheckBadExchanges(t *testing.T) {
 			resp: `{"as_of":"2019/09/30","villages":[],"total":{"population_16_59":0,"enrolled_baseline":0,"unenrolled_baseline":0,` +
 				`"expansion_target":0,"task":0,"new_enrolled":0,"target_rate":null,"task_rate":null}}`,
 			part: "response", contains: "as_of"},
+		{name: "error code not declared for the operation", method: "POST", target: "/api/v1/admin/campaigns/3/resume", status: 409,
+			header: jsonHeader(), resp: `{"error":{"code":"CAMPAIGN_STATE_CONFLICT","message":"活动当前为“草稿”，不能重发"}}`,
+			part: "response", contains: "x-error-codes"},
+		{name: "error code declared for another status", method: "POST", target: "/api/v1/auth/staff",
+			body: `{"username":"admin","password":"x"}`, status: 423, header: jsonHeader("Retry-After", "60"),
+			resp: `{"error":{"code":"ACCOUNT_LOCKED","message":"登录失败次数过多"}}`, part: "response status", contains: "423"},
+		{name: "replay header on a route without Idempotency-Key", method: "GET", target: "/api/v1/admin/campaigns/3",
+			status: 404, header: jsonHeader("Idempotent-Replayed", "true"),
+			resp: `{"error":{"code":"NOT_FOUND","message":"未找到相关记录"}}`, part: "response", contains: "Idempotent-Replayed"},
+		{name: "Cache-Control where the response declares none", method: "GET", target: "/api/v1/tiers?year=2019", status: 404,
+			header: jsonHeader("Cache-Control", "no-store"), resp: `{"error":{"code":"NOT_FOUND","message":"该年度暂无缴费档次配置"}}`,
+			part: "response", contains: "Cache-Control"},
+		{name: "field the spec does not name", method: "GET", target: "/api/v1/admin/campaigns/5/stats", status: 200, header: jsonHeader(),
+			resp: `{"targeted":1,"queued":0,"sending":0,"sent":1,"failed":0,"unknown":0,"skipped":{"no_consent":0,"frequency_cap":0,"quiet_hours":0,"no_contact":0},` +
+				`"converted":0,"reached":1,"waiting":{"waiting_for_window":0,"waiting_for_retry":0,"until":null},` +
+				`"by_village":{},"by_channel":{},"by_day":{},"by_hour":{}}`,
+			part: "response", contains: "by_hour"},
+		{name: "SMS template code of the wrong form", method: "POST", target: "/api/v1/admin/campaigns",
+			body: `{"name":"x","segment":{},"channels":["sms"],"template":{"text":"t","sms":{"sign_name":"罗东镇","template_code":"tmpl-1"}},` +
+				`"schedule":{"start_at":"2019-09-01T09:00:00+08:00","window":{"from":"09:00","to":"20:00"}}}`,
+			status: 201, header: jsonHeader(), resp: `{"id":3,"status":"draft"}`, part: "request", contains: "template_code"},
 		{name: "campaign status unknown", method: "POST", target: "/api/v1/admin/campaigns/3/pause", status: 200, header: jsonHeader(),
 			resp: `{"id":3,"status":"stopped"}`, part: "response", contains: "stopped"},
 	}

@@ -117,6 +117,16 @@ func Register(c Code, status int) Code {
 	return c
 }
 
+// Codes returns every code of the catalog with its status; api/openapi.yaml's ErrorCode lists
+// the same (a test compares them).
+func Codes() map[Code]int {
+	m := make(map[Code]int, len(catalog))
+	for _, e := range catalog {
+		m[e.Code] = e.Status
+	}
+	return m
+}
+
 // Status is the HTTP status for a code; a code outside the catalog is 500.
 func Status(c Code) int {
 	if e, ok := byCode[c]; ok {

@@ -72,7 +72,7 @@ type Error struct {
 	Code    Code
 	Message string // Chinese, safe to show
 	Field   string // the input field at fault, if one
-	// RetryAfter, when set, is sent as Retry-After (429, 503).
+	// RetryAfter, when set, is sent as Retry-After (429, 409 IDEMPOTENCY_KEY_IN_USE, 503).
 	RetryAfter time.Duration
 	// Err is the underlying cause, logged, never shown.
 	Err error

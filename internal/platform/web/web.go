@@ -96,8 +96,12 @@ func Render(c *gin.Context, log *slog.Logger, err error) {
 		log.ErrorContext(c.Request.Context(), "request failed",
 			"request_id", rid, "route", c.FullPath(), "code", string(e.Code), "err", errString(e))
 	}
-	if e.RetryAfter > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	retry := e.RetryAfter
+	if retry <= 0 && status == http.StatusServiceUnavailable {
+		retry = unavailableRetry // the contract promises Retry-After on every 503
+	}
+	if retry > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 	}
 	body := ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field}}
 	if status >= 500 {
@@ -105,6 +109,9 @@ func Render(c *gin.Context, log *slog.Logger, err error) {
 	}
 	c.AbortWithStatusJSON(status, body)
 }
+
+// unavailableRetry is the Retry-After of a 503 whose error does not say.
+const unavailableRetry = 5 * time.Second
 
 func errString(e *errs.Error) string {
 	if e.Err != nil {
@@ -273,6 +280,9 @@ func BodyLimit(limit int64, larger map[string]int64) gin.HandlerFunc {
 			max = l
 		}
 		if c.Request.ContentLength > max {
+			// This runs before the route's own middleware (which sets no-store on every route
+			// but the public reference data): keep the refusal out of caches here.
+			c.Header("Cache-Control", "no-store")
 			Fail(c, errs.New(errs.BodyTooLarge, fmt.Sprintf("请求内容过大（上限 %d KB）", max/1024)))
 			return
 		}

@@ -156,6 +156,8 @@ func TestErrorRenderingAndLimits(t *testing.T) {
 			panic("boom")
 		case "internal":
 			return errors.New("db exploded")
+		case "unavailable":
+			return errs.Wrap(errs.Unavailable, errors.New("stats cache down"), "统计数据暂时不可用，请稍后再试")
 		case "limited":
 			err := errs.New(errs.RateLimited, "操作过于频繁")
 			err.RetryAfter = 1500 * time.Millisecond
@@ -209,6 +211,23 @@ func TestErrorRenderingAndLimits(t *testing.T) {
 	check(w, 429, errs.RateLimited)
 	if w.Header().Get("Retry-After") != "2" {
 		t.Fatalf("Retry-After %q, want 2 (rounded up)", w.Header().Get("Retry-After"))
+	}
+	// Every 503 says when to try again (api/openapi.yaml requires Retry-After), also when the
+	// error did not set it.
+	w = do(`{"name":"unavailable"}`, "application/json")
+	check(w, 503, errs.Unavailable)
+	if w.Header().Get("Retry-After") != "5" {
+		t.Fatalf("503 Retry-After %q, want 5", w.Header().Get("Retry-After"))
+	}
+	// The body limit refuses before any route's middleware runs; its answer still stays out of
+	// caches, as every error answer of the API.
+	req := httptest.NewRequest(http.MethodPost, "/x", strings.NewReader(strings.Repeat("a", 100)))
+	req.Header.Set("Content-Type", "application/json")
+	w = httptest.NewRecorder()
+	e.ServeHTTP(w, req)
+	check(w, 413, errs.BodyTooLarge)
+	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("413 from the body limit: Cache-Control %q, want no-store", cc)
 	}
 }
 

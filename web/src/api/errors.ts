@@ -1,5 +1,6 @@
 // The API's errors are {"error": {"code", "message", "field"}} with a Chinese message. The
-// console shows the message, with clearer wording for 403/404 and the wait for 429.
+// console shows the message, with clearer wording for 403/404 and the wait for 429 (rate limits
+// and the staff login lockout, ACCOUNT_LOCKED).
 import { ElMessage } from 'element-plus'
 import 'element-plus/es/components/message/style/css'
 
@@ -36,7 +37,6 @@ export function toApiError(res: Response, body: unknown): ApiError {
     case 404:
       message = '未找到或无权查看'
       break
-    case 423:
     case 429: {
       const base = (message || '操作过于频繁').replace(/[，,]?请稍后再试。?$/, '')
       message = `${base}，${waitText(retryAfter)}`

@@ -11,7 +11,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The process is up. */
+        /**
+         * The process is up.
+         * @description Answers 200 while the process runs; it asks neither MySQL nor Redis (see `/readyz`). For
+         *     liveness probes.
+         */
         get: operations["healthz"];
         put?: never;
         post?: never;
@@ -70,7 +74,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Redirects to the staff web console. */
+        /**
+         * Redirects to the staff web console.
+         * @description Sends browsers to the staff console. No body.
+         */
         get: operations["root"];
         put?: never;
         post?: never;
@@ -133,7 +140,9 @@ export interface paths {
          * Resident login with a wx.login code.
          * @description The server calls WeChat `sns/jscode2session`; `session_key` and the openid never leave the
          *     server. The token carries an internal resident id. `registered` says whether the resident
-         *     already has a registration this year.
+         *     already has a registration this year. Limited to 60 logins a minute per IP (3 × the staff
+         *     login limit `auth.login_rate_per_ip`): 429 `RATE_LIMITED` with `Retry-After`. A disabled
+         *     account gets 403 `FORBIDDEN`; WeChat being unreachable or busy is 503.
          */
         post: operations["loginWechat"];
         delete?: never;
@@ -164,7 +173,8 @@ export interface paths {
          *     failures from any IPs within 15 minutes, IPs that have not logged in as that user before
          *     are locked after a single failure (a right password is still accepted). Unknown and real
          *     usernames go through exactly the same answers, so lockout does not reveal which names
-         *     exist. Each IP is also limited across all usernames: 429 `RATE_LIMITED` with `Retry-After`.
+         *     exist. Each IP is also limited to 20 attempts a minute across all usernames
+         *     (`auth.login_rate_per_ip`): 429 `RATE_LIMITED` with `Retry-After`.
          */
         post: operations["loginStaff"];
         delete?: never;
@@ -193,7 +203,8 @@ export interface paths {
          *     that was already rotated is treated as theft: 401 `TOKEN_INVALID`, and every refresh
          *     token of that family (including the newest one) stops working at once; other logins of
          *     the same user are not affected. There is no grace period, so a client must not refresh
-         *     twice concurrently with the same token.
+         *     twice concurrently with the same token. Limited to 60 refreshes a minute per IP: 429
+         *     `RATE_LIMITED` with `Retry-After`.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -229,7 +240,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The town's villages (村/社区), for pickers and filters. */
+        /**
+         * The town's villages (村/社区), for pickers and filters.
+         * @description Every village of the town, in the order of the task table (the order pickers should show).
+         *     Public reference data: clients may cache it for 5 minutes.
+         */
         get: operations["listVillages"];
         put?: never;
         post?: never;
@@ -286,7 +301,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The resident-pension contribution tiers (缴费档次) of a year. */
+        /**
+         * The resident-pension contribution tiers (缴费档次) of a year.
+         * @description The tiers of the year from the policy configuration, with the government subsidy of each. A
+         *     year without tiers is 404 `NOT_FOUND`; a year outside 2000-2100 is 400 `INVALID_INPUT`
+         *     (field `year`). Public reference data: clients may cache it for 5 minutes.
+         */
         get: operations["getTiers"];
         put?: never;
         post?: never;
@@ -344,6 +364,11 @@ export interface paths {
          *     before 409 `ALREADY_ENROLLED` (the roster shows the person insured). A registration never
          *     changes the roster's name, village or phone; a person not on the roster is added
          *     (unenrolled, without a phone) in the village given.
+         *
+         *     Limits per resident account (429 `RATE_LIMITED` with `Retry-After`): 10 registrations an
+         *     hour, and 3 distinct ID numbers a day (Asia/Shanghai), so that nobody can probe who is
+         *     insured; the day's limit answers `Retry-After: 3600`. Age outside 16-59 →
+         *     422 `AGE_OUT_OF_SCOPE`.
          */
         post: operations["createRegistration"];
         delete?: never;
@@ -359,7 +384,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's registrations, newest first. */
+        /**
+         * The caller's registrations, newest first.
+         * @description Every registration the caller's account made, any year, newest first, with the village
+         *     admin's decision and its reason. Personal data is masked.
+         */
         get: operations["listMyRegistrations"];
         put?: never;
         post?: never;
@@ -494,8 +523,9 @@ export interface paths {
         put?: never;
         /**
          * The full ID number and phone of one resident (audited).
-         * @description The only answer with unmasked personal data. Needs a reason, writes an audit row, and is
-         *     rate limited per staff member (429). A village_admin reaches only their village (404
+         * @description The only answer with unmasked personal data. Needs a reason (2-200 characters), writes an
+         *     audit row, and is limited to 30 reveals an hour per staff member (429 `RATE_LIMITED` with
+         *     `Retry-After`). A village_admin reaches only their village (404
          *     otherwise). `phone` is null when the roster has none.
          */
         post: operations["revealResident"];
@@ -620,7 +650,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The roster template, a header row and one example row (XLSX with filling notes, or CSV). */
+        /**
+         * The roster template, a header row and one example row (XLSX with filling notes, or CSV).
+         * @description A file to fill in for `POST /api/v1/admin/imports`: the header row (Chinese column names)
+         *     and one example row; the XLSX adds a sheet of filling notes. `format` other than `xlsx` or
+         *     `csv` is 400 (field `format`).
+         */
         get: operations["getImportTemplate"];
         put?: never;
         post?: never;
@@ -637,7 +672,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Progress of a roster import, with its first 1000 failed rows. */
+        /**
+         * Progress of a roster import, with its first 1000 failed rows.
+         * @description Poll this after `POST /api/v1/admin/imports` until `status` is `completed` or `failed`. An
+         *     unknown id is 404.
+         */
         get: operations["getImport"];
         put?: never;
         post?: never;
@@ -674,7 +713,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every explainer, drafts included, newest first. */
+        /**
+         * Every explainer, drafts included, newest first.
+         * @description For the console's content editor: drafts and published explainers, newest first, filtered by
+         *     `category`, `status` and words in `q`; `body` may be left out of the list. A bad `status` or a
+         *     `q` over 50 characters is 400 `INVALID_INPUT`.
+         */
         get: operations["adminListPolicies"];
         put?: never;
         /**
@@ -695,9 +739,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One explainer, drafts included. */
+        /**
+         * One explainer, drafts included.
+         * @description The explainer with its `body` and its last 100 `revisions`, drafts included. An unknown slug
+         *     is 404.
+         */
         get: operations["adminGetPolicy"];
-        /** Replace an explainer's content; `status` publishes or unpublishes it. */
+        /**
+         * Replace an explainer's content; `status` publishes or unpublishes it.
+         * @description Every field is required (the whole content is replaced) and the edit is kept as a new
+         *     revision; `status` publishes (`published`) or unpublishes (`draft`) it. The residents'
+         *     cached copies are refreshed at once. An unknown slug is 404; an invalid field is 400
+         *     `INVALID_INPUT` with `field`.
+         */
         put: operations["updatePolicy"];
         post?: never;
         delete?: never;
@@ -758,7 +812,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The month's progress bulletin (按月通报), as JSON or an XLSX file. */
+        /**
+         * The month's progress bulletin (按月通报), as JSON or an XLSX file.
+         * @description The bulletin of `month` (up to its last day, or today for the current month): per village
+         *     the month's and the year's new enrollments against the target and the year's task, ranked by
+         *     task rate, with the villages behind pace. A closed month's report is stored when first
+         *     produced and never recomputed (`frozen`). `format=xlsx` answers the same as a workbook
+         *     (audited as `report.export`). No plan yet is 404 `NOT_FOUND`.
+         */
         get: operations["getMonthlyReport"];
         put?: never;
         post?: never;
@@ -849,7 +910,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Campaigns, newest first. */
+        /**
+         * Campaigns, newest first.
+         * @description Every campaign, newest first, optionally of one `status` (400 `INVALID_INPUT` for an unknown
+         *     one).
+         */
         get: operations["listCampaigns"];
         put?: never;
         /**
@@ -874,7 +939,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Count the audience a segment not yet saved selects now (the campaign editor's live count). */
+        /**
+         * Count the audience a segment not yet saved selects now (the campaign editor's live count).
+         * @description Counts who the segment selects today, per village, without saving or sending anything;
+         *     people outside 16-59 today are never in the audience and are counted in
+         *     `excluded_out_of_age`. An invalid segment is 400 `INVALID_INPUT` with `field`.
+         */
         post: operations["previewSegment"];
         delete?: never;
         options?: never;
@@ -889,7 +959,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One campaign. */
+        /**
+         * One campaign.
+         * @description The campaign as saved: its spec (segment, channels, template, schedule, limits), status and
+         *     times. An unknown id is 404.
+         */
         get: operations["getCampaign"];
         put?: never;
         post?: never;
@@ -908,7 +982,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Count the audience the segment selects now, without sending anything. */
+        /**
+         * Count the audience the segment selects now, without sending anything.
+         * @description Counts who the saved campaign's segment selects today, per village, sending nothing (see
+         *     `POST /api/v1/admin/campaigns/preview`). An unknown id is 404.
+         */
         post: operations["previewCampaign"];
         delete?: never;
         options?: never;
@@ -1026,7 +1104,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live counters of a campaign (all runs). */
+        /**
+         * Live counters of a campaign (all runs).
+         * @description Counters of every run of the campaign: deliveries by state and skip reason, people reached
+         *     and converted, what is waiting for a send window, per village, per channel and per day.
+         *     Cheap to poll (a Redis hash, rebuilt from MySQL when lost). An unknown id is 404; stats that
+         *     cannot be read or rebuilt are 503.
+         */
         get: operations["getCampaignStats"];
         put?: never;
         post?: never;
@@ -1043,7 +1127,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Staff accounts. */
+        /**
+         * Staff accounts.
+         * @description Staff accounts, oldest first, filtered by `role` (400 `ROLE_INVALID` for an unknown one) and
+         *     `village`.
+         */
         get: operations["listUsers"];
         put?: never;
         /**
@@ -1090,7 +1178,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Set a staff account's password; its existing tokens stop working. */
+        /**
+         * Set a staff account's password; its existing tokens stop working.
+         * @description The new password must be 10-128 characters with three of upper case, lower case, digits and
+         *     symbols, and must not contain the username (400 `PASSWORD_TOO_WEAK`, field `password`). The
+         *     account's tokens stop working at once. An unknown id is 404. Audited.
+         */
         post: operations["setUserPassword"];
         delete?: never;
         options?: never;
@@ -1104,8 +1197,7 @@ export interface components {
     schemas: {
         Error: {
             error: {
-                /** @example ID_NUMBER_INVALID */
-                code: string;
+                code: components["schemas"]["ErrorCode"];
                 /**
                  * @description Chinese, fit to show a resident
                  * @example 身份证号码校验位不正确
@@ -1120,6 +1212,16 @@ export interface components {
                 request_id?: string;
             };
         };
+        /**
+         * @description Every code the server answers with, grouped by the one HTTP status each maps to (the
+         *     server's errs table; a test keeps them equal). `x-error-codes` on each operation lists,
+         *     per status, the codes that operation answers. `INTERNAL` (500) and `REQUEST_TIMEOUT` (408)
+         *     can come from any route and are not listed per operation; `CONFLICT` is used inside the
+         *     roster importer only and is not answered by any route today.
+         * @example ID_NUMBER_INVALID
+         * @enum {string}
+         */
+        ErrorCode: "INVALID_INPUT" | "MALFORMED_JSON" | "UNKNOWN_FIELD" | "DUPLICATE_KEY" | "ID_NUMBER_INVALID" | "PHONE_INVALID" | "NAME_INVALID" | "VILLAGE_UNKNOWN" | "TIER_INVALID" | "PASSWORD_TOO_WEAK" | "ROLE_INVALID" | "PAGE_INVALID" | "IDEMPOTENCY_KEY_INVALID" | "UNAUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WECHAT_CODE_INVALID" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "CONFLICT" | "ALREADY_REGISTERED" | "ALREADY_ENROLLED" | "REGISTRATION_NOT_OPEN" | "USERNAME_TAKEN" | "SLUG_TAKEN" | "CLIENT_ID_CONFLICT" | "ILLEGAL_TRANSITION" | "CAMPAIGN_STATE_CONFLICT" | "IDEMPOTENCY_KEY_IN_USE" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RULE_VIOLATION" | "AGE_OUT_OF_SCOPE" | "SCHEME_NOT_ALLOWED" | "VILLAGE_MISMATCH" | "IDENTITY_MISMATCH" | "CANNOT_CHANGE_SELF" | "IDEMPOTENCY_KEY_REUSED" | "ACCOUNT_LOCKED" | "RATE_LIMITED" | "INTERNAL" | "SERVICE_UNAVAILABLE";
         /** Format: int64 */
         Id: number;
         /** @description every matching item, not only this page */
@@ -1135,8 +1237,6 @@ export interface components {
         };
         /** @enum {string} */
         Gender: "male" | "female";
-        /** @enum {string} */
-        Role: "resident" | "volunteer" | "village_admin" | "staff" | "admin";
         /** @enum {string} */
         StaffRole: "volunteer" | "village_admin" | "staff" | "admin";
         Username: string;
@@ -1176,6 +1276,11 @@ export interface components {
          * @enum {string}
          */
         VisitReason: "unwilling" | "unable" | "inconvenient" | "cannot_afford";
+        /**
+         * @description 不愿参保, 不能参保, 不便参保, 缴不起费; null when none was given
+         * @enum {string|null}
+         */
+        VisitReasonOrNull: "unwilling" | "unable" | "inconvenient" | "cannot_afford" | null;
         /** @enum {string} */
         CampaignStatus: "draft" | "scheduled" | "running" | "paused" | "completed" | "cancelled";
         /** @enum {string} */
@@ -1192,7 +1297,12 @@ export interface components {
          * @description Matches an object that carries a plain `id_number` or `phone`. Open response schemas that
          *     describe people say `not: PlainPersonalData`, so a leak fails contract validation.
          */
-        PlainPersonalData: unknown | unknown;
+        PlainPersonalData: ({
+            id_number?: unknown;
+            phone?: unknown;
+        } & {
+            [key: string]: unknown;
+        }) | unknown | unknown;
         Readiness: {
             /** @enum {string} */
             status: "ready" | "unavailable";
@@ -1230,7 +1340,7 @@ export interface components {
                 username: components["schemas"]["Username"];
                 role: components["schemas"]["StaffRole"];
                 /** @description set for volunteer and village_admin, null otherwise */
-                village_code: components["schemas"]["VillageCode"] | null;
+                village_code: string | null;
             };
         };
         PolicySummary: {
@@ -1303,20 +1413,44 @@ export interface components {
                 subsidy: number;
             }[];
         };
-        EligibilityRequest: {
-            /** @description 18 characters with a valid check character (or the legacy 15-digit form) */
-            id_number?: string;
-            gender?: components["schemas"]["Gender"];
-            /** Format: date */
-            birth_date?: string;
+        /**
+         * @description Either the ID number (gender and birth date are read from it) or gender and birth date,
+         *     not both: a body with both, or with neither, is refused (400).
+         */
+        EligibilityRequest: components["schemas"]["EligibilityByIdNumber"] | components["schemas"]["EligibilityByBirthDate"];
+        EligibilityByIdNumber: {
+            /**
+             * @description 18 characters with a valid check character (or the legacy 15-digit form)
+             * @example 350583199001011234
+             */
+            id_number: string;
+            /** @description has a job (with an employer or self-employed) */
             employed: boolean;
+            /** @description a land-expropriated farmer (被征地农民) */
             land_expropriated: boolean;
             /**
              * Format: date
              * @description reference date; default today (Asia/Shanghai)
              */
             as_of?: string;
-        } & (unknown | unknown);
+        };
+        EligibilityByBirthDate: {
+            gender: components["schemas"]["Gender"];
+            /**
+             * Format: date
+             * @description not after today (Asia/Shanghai)
+             */
+            birth_date: string;
+            /** @description has a job (with an employer or self-employed) */
+            employed: boolean;
+            /** @description a land-expropriated farmer (被征地农民) */
+            land_expropriated: boolean;
+            /**
+             * Format: date
+             * @description reference date; default today (Asia/Shanghai)
+             */
+            as_of?: string;
+        };
         Recommendation: {
             scheme: components["schemas"]["Scheme"];
             channel: components["schemas"]["Channel"];
@@ -1434,19 +1568,22 @@ export interface components {
             village_code: components["schemas"]["VillageCode"];
             status: components["schemas"]["ResidentStatus"];
             id_number_masked: components["schemas"]["IdNumberMasked"];
-            /** @description null when the roster has no phone */
-            phone_masked: components["schemas"]["PhoneMasked"] | null;
-            /** @description the most recent visit, null when never visited */
-            last_visit: components["schemas"]["LastVisit"] | null;
+            /**
+             * @description null when the roster has no phone
+             * @example 138****5678
+             */
+            phone_masked: string | null;
+            last_visit: components["schemas"]["LastVisit"];
         };
+        /** @description the most recent visit of a person on the roster, null when never visited */
         LastVisit: {
             /** Format: date-time */
             visited_at: string;
             outcome: components["schemas"]["VisitOutcome"];
-            reason?: components["schemas"]["VisitReason"] | null;
+            reason?: components["schemas"]["VisitReasonOrNull"];
             /** Format: date */
             follow_up_on?: string | null;
-        };
+        } | null;
         RevealedPersonalData: {
             id_number: string;
             phone: string | null;
@@ -1457,8 +1594,11 @@ export interface components {
             /** Format: date-time */
             visited_at: string;
             outcome: components["schemas"]["VisitOutcome"];
-            /** @description only with `refused` or `considering` */
-            reason?: components["schemas"]["VisitReason"] | null;
+            /**
+             * @description only with `refused` or `considering`: 不愿参保, 不能参保, 不便参保, 缴不起费
+             * @enum {string|null}
+             */
+            reason?: "unwilling" | "unable" | "inconvenient" | "cannot_afford" | null;
             note?: string | null;
             /** Format: date */
             follow_up_on?: string | null;
@@ -1477,7 +1617,7 @@ export interface components {
             /** Format: date-time */
             visited_at: string;
             outcome: components["schemas"]["VisitOutcome"];
-            reason: components["schemas"]["VisitReason"] | null;
+            reason: components["schemas"]["VisitReasonOrNull"];
             note: string | null;
             /** Format: date */
             follow_up_on: string | null;
@@ -1489,7 +1629,11 @@ export interface components {
             name: string;
             gender: components["schemas"]["Gender"];
             age: number;
-            phone_masked: components["schemas"]["PhoneMasked"] | null;
+            /**
+             * @description null when the roster has no phone
+             * @example 138****5678
+             */
+            phone_masked: string | null;
             /** @enum {string} */
             kind: "follow_up" | "campaign" | "not_visited";
             /** Format: date */
@@ -1704,6 +1848,10 @@ export interface components {
             };
             sms?: {
                 sign_name: string;
+                /**
+                 * @description the approved template's code at the SMS provider, `SMS_` and 6 to 12 digits
+                 * @example SMS_123456789
+                 */
                 template_code: string;
                 /** @description template parameter → value with placeholders */
                 params?: {
@@ -1749,7 +1897,11 @@ export interface components {
             template: components["schemas"]["CampaignTemplate"];
             schedule: components["schemas"]["CampaignSchedule"];
             rate_per_minute?: number;
-            frequency_cap?: components["schemas"]["FrequencyCap"] | null;
+            /** @description as in `FrequencyCap`; null when the campaign has none */
+            frequency_cap?: {
+                max: number;
+                per_days: number;
+            } | null;
             created_by?: components["schemas"]["Id"];
             /** Format: date-time */
             created_at: string;
@@ -1788,11 +1940,11 @@ export interface components {
         CampaignStats: {
             targeted: components["schemas"]["Count"];
             queued: components["schemas"]["Count"];
-            sending?: components["schemas"]["Count"];
+            sending: components["schemas"]["Count"];
             sent: components["schemas"]["Count"];
             failed: components["schemas"]["Count"];
             /** @description stuck in sending past the lease; not resent blindly */
-            unknown?: components["schemas"]["Count"];
+            unknown: components["schemas"]["Count"];
             /** @description skipped per reason; more reasons may appear (enrolled, opted_out, visited_recently) */
             skipped: {
                 no_consent: components["schemas"]["Count"];
@@ -1829,12 +1981,20 @@ export interface components {
             by_channel: {
                 [key: string]: components["schemas"]["Counters"];
             };
+            /**
+             * @description day (`YYYYMMDD`, Asia/Shanghai) → deliveries sent that day, for the console's chart;
+             *     days without any are left out
+             */
+            by_day: {
+                [key: string]: components["schemas"]["Count"];
+            };
         };
         StaffUser: {
             id: components["schemas"]["Id"];
             username: components["schemas"]["Username"];
             role: components["schemas"]["StaffRole"];
-            village_code: components["schemas"]["VillageCode"] | null;
+            /** @description set for volunteer and village_admin, null otherwise */
+            village_code: string | null;
             disabled: boolean;
             /** Format: date-time */
             created_at: string;
@@ -1844,11 +2004,12 @@ export interface components {
             password: components["schemas"]["NewPassword"];
             role: components["schemas"]["StaffRole"];
             /** @description required for volunteer and village_admin; absent or null for staff and admin */
-            village_code?: components["schemas"]["VillageCode"] | null;
+            village_code?: string | null;
         };
         UserUpdateRequest: {
             role?: components["schemas"]["StaffRole"];
-            village_code?: components["schemas"]["VillageCode"] | null;
+            /** @description required for volunteer and village_admin, null for staff and admin */
+            village_code?: string | null;
             disabled?: boolean;
         };
     };
@@ -1858,6 +2019,7 @@ export interface components {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 ETag: components["headers"]["ETag"];
+                "Cache-Control": components["headers"]["Cache-Control-Public"];
                 [name: string]: unknown;
             };
             content?: never;
@@ -1866,6 +2028,7 @@ export interface components {
         BadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -1885,6 +2048,7 @@ export interface components {
         Unauthorized: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -1892,7 +2056,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "UNAUTHENTICATED",
-                 *         "message": "登录已过期，请重新登录"
+                 *         "message": "请先登录"
                  *       }
                  *     }
                  */
@@ -1903,6 +2067,7 @@ export interface components {
         Forbidden: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -1910,7 +2075,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "FORBIDDEN",
-                 *         "message": "没有权限执行此操作"
+                 *         "message": "您没有权限进行此操作"
                  *       }
                  *     }
                  */
@@ -1921,6 +2086,7 @@ export interface components {
         NotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -1928,17 +2094,18 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "NOT_FOUND",
-                 *         "message": "记录不存在"
+                 *         "message": "未找到相关记录"
                  *       }
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description a duplicate, an illegal state change, or an idempotency key still in use */
+        /** @description a duplicate or an illegal state change */
         Conflict: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -1946,7 +2113,7 @@ export interface components {
                  * @example {
                  *       "error": {
                  *         "code": "ALREADY_REGISTERED",
-                 *         "message": "您今年已提交参保登记，无需重复登记"
+                 *         "message": "您今年已提交过参保登记，请勿重复提交。可在“我的登记”中查看办理进度。"
                  *       }
                  *     }
                  */
@@ -1957,24 +2124,26 @@ export interface components {
         PayloadTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
                 /**
                  * @example {
                  *       "error": {
-                 *         "code": "PAYLOAD_TOO_LARGE",
-                 *         "message": "提交的内容过大"
+                 *         "code": "BODY_TOO_LARGE",
+                 *         "message": "请求内容过大（上限 64 KB）"
                  *       }
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description the body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`) */
+        /** @description the body is not `application/json` */
         UnsupportedMediaType: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -1989,28 +2158,11 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description the request body did not arrive in time; the connection is closed */
-        RequestTimeout: {
-            headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
-                [name: string]: unknown;
-            };
-            content: {
-                /**
-                 * @example {
-                 *       "error": {
-                 *         "code": "REQUEST_TIMEOUT",
-                 *         "message": "请求内容传输超时，请检查网络后重试"
-                 *       }
-                 *     }
-                 */
-                "application/json": components["schemas"]["Error"];
-            };
-        };
         /** @description well-formed but not allowed by the rules */
         Unprocessable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -2026,8 +2178,148 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description the account is locked after repeated failures */
-        Locked: {
+        /** @description malformed or invalid input (`field` names the culprit when there is one); a replayed answer carries `Idempotent-Replayed` */
+        BadRequestIdempotent: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "ID_NUMBER_INVALID",
+                 *         "message": "身份证号码校验位不正确",
+                 *         "field": "id_number"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description not found, or outside the caller's scope; a replayed answer carries `Idempotent-Replayed` */
+        NotFoundIdempotent: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "NOT_FOUND",
+                 *         "message": "未找到相关记录"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description a duplicate, or the first request with this `Idempotency-Key` is still running (`IDEMPOTENCY_KEY_IN_USE`, with `Retry-After`); a replayed answer carries `Idempotent-Replayed` */
+        ConflictIdempotent: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                "Retry-After": components["headers"]["Retry-After-Optional"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "ALREADY_REGISTERED",
+                 *         "message": "您今年已提交过参保登记，请勿重复提交。可在“我的登记”中查看办理进度。"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description the body is not `application/json`; a replayed answer carries `Idempotent-Replayed` */
+        UnsupportedMediaTypeIdempotent: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "UNSUPPORTED_MEDIA_TYPE",
+                 *         "message": "请求内容须为 JSON（Content-Type: application/json）"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description well-formed but not allowed by the rules; a replayed answer carries `Idempotent-Replayed` */
+        UnprocessableIdempotent: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "SCHEME_NOT_ALLOWED",
+                 *         "message": "在职人员应通过用人单位参加企业职工基本养老保险",
+                 *         "field": "scheme"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description malformed or invalid input (`field` names the culprit when there is one) (public reference data, so without `Cache-Control`) */
+        PublicBadRequest: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "ID_NUMBER_INVALID",
+                 *         "message": "身份证号码校验位不正确",
+                 *         "field": "id_number"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description not found, or outside the caller's scope (public reference data, so without `Cache-Control`) */
+        PublicNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": {
+                 *         "code": "NOT_FOUND",
+                 *         "message": "未找到相关记录"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description a backing service (MySQL, Redis, WeChat) is down or too slow (public reference data, so without `Cache-Control`) */
+        PublicServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "Retry-After": components["headers"]["Retry-After"];
@@ -2037,18 +2329,19 @@ export interface components {
                 /**
                  * @example {
                  *       "error": {
-                 *         "code": "ACCOUNT_LOCKED",
-                 *         "message": "登录失败次数过多，账号已临时锁定，请稍后再试"
+                 *         "code": "SERVICE_UNAVAILABLE",
+                 *         "message": "服务暂时不可用，请稍后再试"
                  *       }
                  *     }
                  */
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description rate limited */
+        /** @description rate limited, or (staff login) locked out for a while; `Retry-After` says how long */
         TooManyRequests: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 "Retry-After": components["headers"]["Retry-After"];
                 [name: string]: unknown;
             };
@@ -2064,10 +2357,11 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description a backing service (MySQL, Redis, WeChat) is down */
+        /** @description a backing service (MySQL, Redis, WeChat) is down or too slow */
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 "Retry-After": components["headers"]["Retry-After"];
                 [name: string]: unknown;
             };
@@ -2087,6 +2381,7 @@ export interface components {
         CampaignState: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                 [name: string]: unknown;
             };
             content: {
@@ -2123,14 +2418,28 @@ export interface components {
         "Retry-After-Optional": number;
         /** @description Entity tag of the answer, for `If-None-Match`. */
         ETag: string;
-        /** @description Always `nosniff`, on every answer. */
-        "X-Content-Type-Options": "nosniff";
         /**
-         * @description Sent as `Cache-Control: no-store` on every answer of every route but the public reference
-         *     data, so answers with personal data (roster, registrations, visits, tasks, exports, users,
-         *     tokens) stay out of browser and proxy caches.
+         * @description `no-store` on every answer of every route but the public reference data (villages, tiers,
+         *     policies) and the console's files, so answers with personal data (roster, registrations,
+         *     visits, tasks, exports, users, tokens) stay out of browser and proxy caches.
          */
         "Cache-Control-NoStore": "no-store";
+        /**
+         * @description How long clients and proxies may keep public reference data: `public, max-age=300` for
+         *     villages and tiers, `public, max-age=60` for policies (revalidate with `ETag`).
+         */
+        "Cache-Control-Public": string;
+        /** @description the console's policy (scripts and styles from this origin only, no framing) */
+        "Content-Security-Policy": string;
+        /** @description `DENY`, for browsers that ignore `frame-ancestors` */
+        "X-Frame-Options": "DENY";
+        "Referrer-Policy": "same-origin";
+        "Cross-Origin-Opener-Policy": "same-origin";
+        /**
+         * @description `true` when the answer is a replay: an earlier request with the same `Idempotency-Key` and
+         *     body got it, and this one changed nothing. Absent on a first answer.
+         */
+        "Idempotent-Replayed": "true";
     };
     pathItems: never;
 }
@@ -2149,6 +2458,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2178,6 +2488,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2198,7 +2509,8 @@ export interface operations {
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
-                    "Retry-After": components["headers"]["Retry-After-Optional"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Retry-After": components["headers"]["Retry-After"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2229,6 +2541,9 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    /** @description `Accept-Encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2252,6 +2567,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description /console/ */
                     Location?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2282,8 +2598,11 @@ export interface operations {
     console: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
+                /** @description a path under /console/, slashes included */
                 filepath: string;
             };
             cookie?: never;
@@ -2294,8 +2613,19 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
-                    "Content-Security-Policy"?: string;
+                    /** @description `public, max-age=31536000, immutable` for /console/assets/*, `no-cache` otherwise */
                     "Cache-Control"?: string;
+                    ETag: components["headers"]["ETag"];
+                    /** @description `Accept-Encoding` */
+                    Vary?: string;
+                    /** @description `gzip` when the client accepts it and the file is worth compressing */
+                    "Content-Encoding"?: string;
+                    /** @description `bytes` */
+                    "Accept-Ranges"?: string;
+                    "Content-Security-Policy": components["headers"]["Content-Security-Policy"];
+                    "X-Frame-Options": components["headers"]["X-Frame-Options"];
+                    "Referrer-Policy": components["headers"]["Referrer-Policy"];
+                    "Cross-Origin-Opener-Policy": components["headers"]["Cross-Origin-Opener-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2304,7 +2634,45 @@ export interface operations {
                     "text/css": string;
                 };
             };
-            404: components["responses"]["NotFound"];
+            /** @description the client's copy (If-None-Match) is current */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    /** @description as for 200 */
+                    "Cache-Control"?: string;
+                    ETag: components["headers"]["ETag"];
+                    /** @description `Accept-Encoding` */
+                    Vary?: string;
+                    "Content-Security-Policy": components["headers"]["Content-Security-Policy"];
+                    "X-Frame-Options": components["headers"]["X-Frame-Options"];
+                    "Referrer-Policy": components["headers"]["Referrer-Policy"];
+                    "Cross-Origin-Opener-Policy": components["headers"]["Cross-Origin-Opener-Policy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an unknown asset, or any path with a file extension that is not a file of the console */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Content-Security-Policy": components["headers"]["Content-Security-Policy"];
+                    "X-Frame-Options": components["headers"]["X-Frame-Options"];
+                    "Referrer-Policy": components["headers"]["Referrer-Policy"];
+                    "Cross-Origin-Opener-Policy": components["headers"]["Cross-Origin-Opener-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "NOT_FOUND",
+                     *         "message": "请求的文件不存在"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     loginWechat: {
@@ -2316,6 +2684,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "code": "0a3Xyz000abcDE1Fkq200BcdEf3Xyz0F"
+                 *     }
+                 */
                 "application/json": {
                     /** @description the code from wx.login */
                     code: string;
@@ -2327,6 +2700,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2338,6 +2712,7 @@ export interface operations {
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2352,7 +2727,9 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2397,6 +2774,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description with `session=cookie` only, the console's refresh cookie `canbao_refresh` */
                     "Set-Cookie"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2404,10 +2782,11 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            /** @description wrong username or password (`INVALID_CREDENTIALS`) */
+            /** @description wrong username or password, or a disabled account (`INVALID_CREDENTIALS`) */
             401: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2423,7 +2802,7 @@ export interface operations {
                 };
             };
             413: components["responses"]["PayloadTooLarge"];
-            423: components["responses"]["Locked"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2462,6 +2841,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description for a cookie session, the rotated `canbao_refresh` cookie */
                     "Set-Cookie"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2469,12 +2849,53 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
+            /** @description the refresh token (or cookie) is unknown, expired, rotated already or revoked */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    /** @description for a cookie session, clears the refused `canbao_refresh` cookie */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "TOKEN_INVALID",
+                     *         "message": "登录已失效，请重新登录"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
-            503: components["responses"]["ServiceUnavailable"];
+            /** @description a backing service (MySQL, Redis) is down */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Retry-After": components["headers"]["Retry-After"];
+                    /** @description for a cookie session, clears the `canbao_refresh` cookie */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "SERVICE_UNAVAILABLE",
+                     *         "message": "服务暂时不可用，请稍后再试"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     logout: {
@@ -2490,12 +2911,14 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    /** @description clears the console's refresh cookie `canbao_refresh` (`Max-Age=0`) */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2512,6 +2935,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-Public"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2521,8 +2945,7 @@ export interface operations {
                     };
                 };
             };
-            429: components["responses"]["TooManyRequests"];
-            503: components["responses"]["ServiceUnavailable"];
+            503: components["responses"]["PublicServiceUnavailable"];
         };
     };
     listPolicies: {
@@ -2549,6 +2972,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["Cache-Control-Public"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2559,9 +2983,8 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
-            429: components["responses"]["TooManyRequests"];
-            503: components["responses"]["ServiceUnavailable"];
+            400: components["responses"]["PublicBadRequest"];
+            503: components["responses"]["PublicServiceUnavailable"];
         };
     };
     getPolicy: {
@@ -2582,6 +3005,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["Cache-Control-Public"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2589,10 +3013,8 @@ export interface operations {
                 };
             };
             304: components["responses"]["NotModified"];
-            400: components["responses"]["BadRequest"];
-            404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
-            503: components["responses"]["ServiceUnavailable"];
+            404: components["responses"]["PublicNotFound"];
+            503: components["responses"]["PublicServiceUnavailable"];
         };
     };
     getTiers: {
@@ -2611,16 +3033,15 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-Public"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Tiers"];
                 };
             };
-            400: components["responses"]["BadRequest"];
-            404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
-            503: components["responses"]["ServiceUnavailable"];
+            400: components["responses"]["PublicBadRequest"];
+            404: components["responses"]["PublicNotFound"];
         };
     };
     checkEligibility: {
@@ -2640,6 +3061,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2648,10 +3070,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2670,6 +3091,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "张三",
+                 *       "id_number": "350583199001011234",
+                 *       "phone": "13812345678",
+                 *       "village_code": "zhenxing",
+                 *       "employed": false,
+                 *       "land_expropriated": false,
+                 *       "scheme": "resident_pension",
+                 *       "tier": 300
+                 *     }
+                 */
                 "application/json": components["schemas"]["RegistrationRequest"];
             };
         };
@@ -2678,18 +3111,21 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RegistrationReceipt"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestIdempotent"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["ConflictIdempotent"];
             413: components["responses"]["PayloadTooLarge"];
-            422: components["responses"]["Unprocessable"];
+            415: components["responses"]["UnsupportedMediaTypeIdempotent"];
+            422: components["responses"]["UnprocessableIdempotent"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2712,6 +3148,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2721,7 +3158,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2740,6 +3176,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "template_id": "Q5V8cY7kP2mV0x3T9bS4nHdLrWq1eZaF6uJ-tKoYs9E",
+                 *       "count": 1
+                 *     }
+                 */
                 "application/json": {
                     template_id: components["schemas"]["WechatTemplateId"];
                     /** @description consents the user accepted for this template */
@@ -2752,19 +3194,21 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Subscription"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestIdempotent"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["ConflictIdempotent"];
             413: components["responses"]["PayloadTooLarge"];
-            422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaTypeIdempotent"];
+            422: components["responses"]["UnprocessableIdempotent"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2789,6 +3233,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2799,7 +3244,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2818,18 +3262,17 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["RegistrationReview"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2844,6 +3287,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "填写的身份证号码与本人不符，请到村委会核对后重新登记"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReasonRequest"];
             };
         };
@@ -2852,6 +3300,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2864,7 +3313,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2899,6 +3348,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2914,7 +3364,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2929,6 +3378,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "电话通知参保缴费，核对联系方式"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReasonRequest"];
             };
         };
@@ -2937,6 +3391,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2948,6 +3403,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2963,6 +3419,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "opted_out": true,
+                 *       "reason": "本人来电表示不再需要短信提醒"
+                 *     }
+                 */
                 "application/json": {
                     opted_out: boolean;
                     reason?: string;
@@ -2974,6 +3436,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2988,7 +3451,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3015,6 +3478,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3025,7 +3489,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3052,6 +3515,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3062,20 +3527,22 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Visit"] | components["schemas"]["VisitList"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestIdempotent"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
-            409: components["responses"]["Conflict"];
+            404: components["responses"]["NotFoundIdempotent"];
+            409: components["responses"]["ConflictIdempotent"];
             413: components["responses"]["PayloadTooLarge"];
-            422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaTypeIdempotent"];
+            422: components["responses"]["UnprocessableIdempotent"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3097,6 +3564,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3111,7 +3579,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3130,6 +3597,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "file": "(the roster file)",
+                 *       "format": "xlsx"
+                 *     }
+                 */
                 "multipart/form-data": {
                     /**
                      * Format: binary
@@ -3151,6 +3624,8 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description the import's URL */
                     Location?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3159,13 +3634,12 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestIdempotent"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["ConflictIdempotent"];
             413: components["responses"]["PayloadTooLarge"];
-            422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
+            422: components["responses"]["UnprocessableIdempotent"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3186,6 +3660,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description `attachment; filename="roster-template.xlsx"` (or `.csv`) */
                     "Content-Disposition"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3196,7 +3671,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3215,17 +3689,16 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ImportStatus"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3246,17 +3719,16 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description `attachment; filename="import-{id}-errors.xlsx"` */
                     "Content-Disposition"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3281,6 +3753,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3293,7 +3766,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3312,6 +3784,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "slug": "jumin-yanglao-dangci",
+                 *       "title": "城乡居民养老保险缴费档次",
+                 *       "summary": "2019年个人缴费分为12个档次，多缴多补。",
+                 *       "body": "## 缴费档次\n\n每年100元至3000元……",
+                 *       "category": "resident_pension",
+                 *       "status": "draft"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PolicyCreateRequest"];
             };
         };
@@ -3320,19 +3802,21 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AdminPolicy"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestIdempotent"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["ConflictIdempotent"];
             413: components["responses"]["PayloadTooLarge"];
-            422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaTypeIdempotent"];
+            422: components["responses"]["UnprocessableIdempotent"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3351,17 +3835,16 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AdminPolicy"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3376,6 +3859,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "title": "城乡居民养老保险缴费档次",
+                 *       "summary": "2019年个人缴费分为12个档次，多缴多补。",
+                 *       "body": "## 缴费档次\n\n每年100元至3000元……",
+                 *       "category": "resident_pension",
+                 *       "status": "published"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PolicyUpdateRequest"];
             };
         };
@@ -3384,6 +3876,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3395,7 +3888,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3408,6 +3901,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "quota": 9777,
+                 *       "milestones": {
+                 *         "2019": 0.8,
+                 *         "2020": 1
+                 *       },
+                 *       "method": "round",
+                 *       "dry_run": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["AllocationRequest"];
             };
         };
@@ -3416,6 +3920,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3425,9 +3930,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3447,6 +3953,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3456,7 +3963,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3479,6 +3986,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     /** @description `attachment; filename="..."` for xlsx */
                     "Content-Disposition"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3489,8 +3997,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3509,6 +4016,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3534,7 +4042,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3557,6 +4064,7 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "Content-Disposition"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3566,7 +4074,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3579,6 +4086,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "file": "(the workbook with 办理结果 and 原因 filled in)"
+                 *     }
+                 */
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;
@@ -3590,6 +4102,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3611,7 +4124,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3634,6 +4146,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3646,7 +4159,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3665,6 +4177,62 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "九月参保提醒",
+                 *       "segment": {
+                 *         "villages": [
+                 *           "zhenxing"
+                 *         ],
+                 *         "statuses": [
+                 *           "unenrolled"
+                 *         ],
+                 *         "age_min": 40,
+                 *         "age_max": 59,
+                 *         "visit_outcomes": [
+                 *           "considering"
+                 *         ]
+                 *       },
+                 *       "channels": [
+                 *         "wechat",
+                 *         "sms",
+                 *         "visit_task"
+                 *       ],
+                 *       "template": {
+                 *         "text": "{{name}}您好，请于{{deadline}}前到{{village}}村委会办理参保登记",
+                 *         "wechat": {
+                 *           "template_id": "Q5V8cY7kP2mV0x3T9bS4nHdLrWq1eZaF6uJ-tKoYs9E",
+                 *           "page": "pages/index/index",
+                 *           "data": {
+                 *             "thing1": "{{name}}",
+                 *             "time2": "{{deadline}}"
+                 *           }
+                 *         },
+                 *         "sms": {
+                 *           "sign_name": "罗东镇人民政府",
+                 *           "template_code": "SMS_123456789",
+                 *           "params": {
+                 *             "name": "{{name}}",
+                 *             "deadline": "{{deadline}}"
+                 *           }
+                 *         }
+                 *       },
+                 *       "schedule": {
+                 *         "start_at": "2019-09-01T09:00:00+08:00",
+                 *         "end_at": "2019-09-30T20:00:00+08:00",
+                 *         "window": {
+                 *           "from": "09:00",
+                 *           "to": "20:00"
+                 *         },
+                 *         "repeat_every_days": 7
+                 *       },
+                 *       "rate_per_minute": 60,
+                 *       "frequency_cap": {
+                 *         "max": 2,
+                 *         "per_days": 7
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["CampaignRequest"];
             };
         };
@@ -3673,6 +4241,8 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3683,13 +4253,13 @@ export interface operations {
                     };
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestIdempotent"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["ConflictIdempotent"];
             413: components["responses"]["PayloadTooLarge"];
-            422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaTypeIdempotent"];
+            422: components["responses"]["UnprocessableIdempotent"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3702,6 +4272,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "villages": [
+                 *         "zhenxing"
+                 *       ],
+                 *       "statuses": [
+                 *         "unenrolled"
+                 *       ],
+                 *       "gender": "female",
+                 *       "age_min": 40,
+                 *       "age_max": 59
+                 *     }
+                 */
                 "application/json": components["schemas"]["Segment"];
             };
         };
@@ -3710,6 +4293,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3719,7 +4303,8 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3738,17 +4323,16 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Campaign"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3767,17 +4351,16 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CampaignPreview"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3793,13 +4376,11 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["CampaignState"];
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3815,12 +4396,10 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["CampaignState"];
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3836,12 +4415,10 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["CampaignState"];
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3857,12 +4434,10 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["CampaignState"];
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3877,6 +4452,11 @@ export interface operations {
         };
         requestBody?: {
             content: {
+                /**
+                 * @example {
+                 *       "include_unknown": false
+                 *     }
+                 */
                 "application/json": {
                     /** @default false */
                     include_unknown?: boolean;
@@ -3888,6 +4468,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3902,7 +4483,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
-            429: components["responses"]["TooManyRequests"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3921,17 +4503,16 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CampaignStats"];
                 };
             };
-            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3956,6 +4537,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3968,7 +4550,6 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -3987,6 +4568,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "username": "zhenxing.vol1",
+                 *       "password": "Zhenxing-2019-pw",
+                 *       "role": "volunteer",
+                 *       "village_code": "zhenxing"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserCreateRequest"];
             };
         };
@@ -3995,19 +4584,21 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["StaffUser"];
                 };
             };
-            400: components["responses"]["BadRequest"];
+            400: components["responses"]["BadRequestIdempotent"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["ConflictIdempotent"];
             413: components["responses"]["PayloadTooLarge"];
-            422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaTypeIdempotent"];
+            422: components["responses"]["UnprocessableIdempotent"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -4022,6 +4613,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "disabled": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["UserUpdateRequest"];
             };
         };
@@ -4030,6 +4626,7 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4041,8 +4638,8 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
-            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -4057,6 +4654,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "password": "Another-2019-pw"
+                 *     }
+                 */
                 "application/json": {
                     password: components["schemas"]["NewPassword"];
                 };
@@ -4067,6 +4669,7 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4076,7 +4679,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
-            429: components["responses"]["TooManyRequests"];
+            415: components["responses"]["UnsupportedMediaType"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

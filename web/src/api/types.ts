@@ -4,8 +4,9 @@
 import type { components, paths } from './schema'
 
 type S = components['schemas']
-export type Role = S['Role']
 export type StaffRole = S['StaffRole']
+// Every caller's role: a staff role, or a resident of the mini-program (x-roles in the spec).
+export type Role = StaffRole | 'resident'
 export type StaffAuth = S['StaffAuth']
 export type StaffUser = S['StaffAuth']['user']
 export type Village = S['Village']
