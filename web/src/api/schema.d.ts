@@ -94,7 +94,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Redirects to the staff web console's folder (/console/), keeping the query. */
+        /**
+         * Redirects to the staff web console's folder (/console/), keeping the query.
+         * @description The console is served under `/console/`; a bookmark without the trailing slash is sent
+         *     there with its query. No body.
+         */
         get: operations["consoleRedirect"];
         put?: never;
         post?: never;
@@ -2565,9 +2569,9 @@ export interface operations {
             302: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     /** @description /console/ */
                     Location?: string;
-                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2587,6 +2591,7 @@ export interface operations {
             301: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
                     /** @description /console/, with the query of the request */
                     Location?: string;
                     [name: string]: unknown;
