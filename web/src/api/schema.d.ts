@@ -1766,7 +1766,9 @@ export interface components {
          * @description A cache of the delivery outbox, rebuilt from MySQL when Redis loses it. sent + failed +
          *     skipped (all reasons) + unknown + queued + sending = deliveries. A cancel skips what was
          *     queued (reason `cancelled`) in its own transaction: once it has answered, nothing is queued. `converted` counts targeted
-         *     residents enrolled within the attribution window (30 days by default) after being reached.
+         *     residents enrolled within the attribution window (30 days by default) after being reached;
+         *     it is read from MySQL on every request (not cached), as are its village, channel and day
+         *     slices.
          */
         CampaignStats: {
             targeted: components["schemas"]["Count"];
@@ -1811,6 +1813,30 @@ export interface components {
             /** @description channel → counters */
             by_channel: {
                 [key: string]: components["schemas"]["Counters"];
+            };
+            /**
+             * @description Deliveries sent per day: Asia/Shanghai day of `sent_at` as YYYYMMDD (e.g. `20261202`)
+             *     → count. Days with none are left out; the values sum to `sent`.
+             * @example {
+             *       "20261201": 120,
+             *       "20261202": 86
+             *     }
+             */
+            by_day: {
+                [key: string]: components["schemas"]["Count"];
+            };
+            /**
+             * @description Conversions per day, counted exactly as `converted` (targeted residents enrolled within
+             *     the attribution window after being reached): the Asia/Shanghai day the person enrolled
+             *     as YYYYMMDD, keyed like `by_day` (an enrollment at 2026-12-01T17:30Z is `20261202`)
+             *     → count. Days with none are left out; the values sum to `converted`.
+             * @example {
+             *       "20261202": 3,
+             *       "20261205": 1
+             *     }
+             */
+            converted_by_day: {
+                [key: string]: components["schemas"]["Count"];
             };
         };
         StaffUser: {
