@@ -689,6 +689,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/policies/{slug}/revisions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One saved version of an explainer, with its full text.
+         * @description Every create and edit keeps a revision (listed, without text, in `revisions` of the
+         *     single-article answer); this returns one of them whole, drafts included, for the
+         *     console to show, compare with the current draft and load back into the editor. Reading
+         *     it changes nothing; restoring is an ordinary PUT, which makes a new version. An unknown
+         *     article or version is 404; a version that is not a positive integer (decimal, no sign,
+         *     no leading zero) is 400 with field `version`.
+         */
+        get: operations["adminGetPolicyRevision"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/targets/allocate": {
         parameters: {
             query?: never;
@@ -1258,6 +1283,23 @@ export interface components {
                 /** Format: date-time */
                 created_at: string;
             }[];
+        };
+        /** @description one saved version of an explainer, as it was saved */
+        PolicyRevision: {
+            slug: components["schemas"]["Slug"];
+            version: number;
+            title: string;
+            summary: string;
+            /** @description Markdown */
+            body: string;
+            category: components["schemas"]["PolicyCategory"];
+            /** @description the staff user who saved it; null for the seed or a system actor */
+            edited_by: number | null;
+            /**
+             * Format: date-time
+             * @description when this version was saved
+             */
+            created_at: string;
         };
         PolicyCreateRequest: {
             slug: components["schemas"]["Slug"];
@@ -3376,6 +3418,36 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminGetPolicyRevision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: components["parameters"]["SlugPath"];
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the revision */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyRevision"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
