@@ -505,6 +505,8 @@ type apiStats struct {
 	ByVillage map[string]map[string]int64 `json:"by_village"`
 	ByChannel map[string]map[string]int64 `json:"by_channel"`
 	ByDay     map[string]int64            `json:"by_day"`
+	// ConvertedByDay: conversions per enrollment day, summing to Converted.
+	ConvertedByDay map[string]int64 `json:"converted_by_day"`
 }
 
 // sqlStats computes what the stats must say straight from the outbox (GROUP BY in SQL).
@@ -549,13 +551,16 @@ func (e *env) sqlStats(id int64) (flat map[string]int64, reached int64) {
 	var conv []struct {
 		Village string `db:"village_code"`
 		Channel string `db:"channel"`
+		Day     string `db:"day"`
 		N       int64  `db:"n"`
 	}
-	if err := e.db.Select(&conv, `SELECT village_code, channel, COUNT(*) AS n FROM conversions WHERE campaign_id = ? GROUP BY village_code, channel`, id); err != nil {
+	if err := e.db.Select(&conv, `SELECT village_code, channel, DATE_FORMAT(converted_on, '%Y%m%d') AS day, COUNT(*) AS n
+		FROM conversions WHERE campaign_id = ? GROUP BY village_code, channel, converted_on`, id); err != nil {
 		e.t.Fatal(err)
 	}
 	for _, c := range conv {
 		flat["converted"] += c.N
+		flat["cday:"+c.Day] += c.N
 		flat["vil:"+c.Village+":converted"] += c.N
 		flat["ch:"+c.Channel+":converted"] += c.N
 	}
@@ -585,6 +590,9 @@ func (s apiStats) flatten() map[string]int64 {
 	}
 	for d, n := range s.ByDay {
 		f["day:"+d] = n
+	}
+	for d, n := range s.ConvertedByDay {
+		f["cday:"+d] = n
 	}
 	for k, v := range f {
 		if v == 0 {

@@ -7,6 +7,7 @@ package counters
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,6 +18,12 @@ import (
 
 	"github.com/canbao/canbao/internal/platform/database"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("counters", queryFS, "queries.sql")
 
 // Counters reads and writes the counters.
 type Counters struct {
@@ -196,8 +203,11 @@ type Stats struct {
 	Converted int64            `json:"converted"`
 	ByVillage map[string]Slice `json:"by_village"`
 	ByChannel map[string]Slice `json:"by_channel"`
-	ByDay     map[string]int64 `json:"by_day"`
-	Waiting   Waiting          `json:"waiting"`
+	ByDay     map[string]int64 `json:"by_day"` // sent per day (Asia/Shanghai, YYYYMMDD)
+	// ConvertedByDay: conversions per day the person enrolled (Asia/Shanghai, YYYYMMDD, as
+	// ByDay); it sums to Converted.
+	ConvertedByDay map[string]int64 `json:"converted_by_day"`
+	Waiting        Waiting          `json:"waiting"`
 }
 
 // Waiting is what is queued but may not go out yet.
@@ -222,7 +232,8 @@ func (c *Counters) Stats(ctx context.Context, campaign int64) (Stats, error) {
 		return Stats{}, err
 	}
 	s := Stats{Skipped: map[string]int64{"no_consent": 0, "frequency_cap": 0, "quiet_hours": 0, "no_contact": 0},
-		ByVillage: map[string]Slice{}, ByChannel: map[string]Slice{}, ByDay: map[string]int64{}}
+		ByVillage: map[string]Slice{}, ByChannel: map[string]Slice{}, ByDay: map[string]int64{},
+		ConvertedByDay: map[string]int64{}}
 	for k, v := range all {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		parts := strings.Split(k, ":")
@@ -266,16 +277,17 @@ func (c *Counters) Stats(ctx context.Context, campaign int64) (Stats, error) {
 		}
 	}
 	var conv []struct {
-		Village string `db:"village_code"`
-		Channel string `db:"channel"`
-		N       int64  `db:"n"`
+		Village string    `db:"village_code"`
+		Channel string    `db:"channel"`
+		Day     time.Time `db:"converted_on"` // a civil date, read as its 00:00
+		N       int64     `db:"n"`
 	}
-	if err := c.db.SelectContext(ctx, &conv, `SELECT village_code, channel, COUNT(*) AS n FROM conversions WHERE campaign_id = ?
-		GROUP BY village_code, channel`, campaign); err != nil {
+	if err := c.db.SelectContext(ctx, &conv, Queries.Get("conversions-of-campaign"), campaign); err != nil {
 		return Stats{}, database.Map(err)
 	}
 	for _, cv := range conv {
 		s.Converted += cv.N
+		s.ConvertedByDay[cv.Day.Format("20060102")] += cv.N
 		if s.ByVillage[cv.Village] == nil {
 			s.ByVillage[cv.Village] = Slice{}
 		}

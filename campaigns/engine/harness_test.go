@@ -575,7 +575,8 @@ func (h *harness) stats(id int64) counters.Stats {
 // sqlStats computes a campaign's stats from the outbox and the conversions.
 func (h *harness) sqlStats(id int64) counters.Stats {
 	h.t.Helper()
-	s := counters.Stats{Skipped: map[string]int64{}, ByVillage: map[string]counters.Slice{}, ByChannel: map[string]counters.Slice{}, ByDay: map[string]int64{}}
+	s := counters.Stats{Skipped: map[string]int64{}, ByVillage: map[string]counters.Slice{}, ByChannel: map[string]counters.Slice{}, ByDay: map[string]int64{},
+		ConvertedByDay: map[string]int64{}}
 	var rows []struct {
 		Village string `db:"village_code"`
 		Status  string `db:"status"`
@@ -640,13 +641,16 @@ func (h *harness) sqlStats(id int64) counters.Stats {
 	var conv []struct {
 		Village string `db:"village_code"`
 		Channel string `db:"channel"`
+		Day     string `db:"day"`
 		N       int64  `db:"n"`
 	}
-	if err := h.env.DB.Select(&conv, `SELECT village_code, channel, COUNT(*) AS n FROM conversions WHERE campaign_id = ? GROUP BY village_code, channel`, id); err != nil {
+	if err := h.env.DB.Select(&conv, `SELECT village_code, channel, DATE_FORMAT(converted_on, '%Y%m%d') AS day, COUNT(*) AS n
+		FROM conversions WHERE campaign_id = ? GROUP BY village_code, channel, converted_on`, id); err != nil {
 		h.t.Fatal(err)
 	}
 	for _, c := range conv {
 		s.Converted += c.N
+		s.ConvertedByDay[c.Day] += c.N
 		slice(s.ByVillage, c.Village)["converted"] += c.N
 		slice(s.ByChannel, c.Channel)["converted"] += c.N
 	}
@@ -673,7 +677,7 @@ func normalize(s counters.Stats) counters.Stats {
 		}
 		return out
 	}
-	s.Skipped, s.ByDay = drop(s.Skipped), drop(s.ByDay)
+	s.Skipped, s.ByDay, s.ConvertedByDay = drop(s.Skipped), drop(s.ByDay), drop(s.ConvertedByDay)
 	s.Waiting.ForRetry = 0 // a backoff of a fraction of a second: not comparable across two reads
 	if u := s.Waiting.Until; u != nil {
 		t := u.UTC()
@@ -721,8 +725,8 @@ func statsString(s counters.Stats) string {
 	if s.Waiting.Until != nil {
 		until = s.Waiting.Until.Format(time.RFC3339)
 	}
-	return fmt.Sprintf("targeted=%d queued=%d sending=%d sent=%d failed=%d unknown=%d reached=%d converted=%d skipped=%s by_village=%s by_channel=%s by_day=%s waiting=%d/%d until %s",
-		s.Targeted, s.Queued, s.Sending, s.Sent, s.Failed, s.Unknown, s.Reached, s.Converted, m(s.Skipped), sl(s.ByVillage), sl(s.ByChannel), m(s.ByDay),
+	return fmt.Sprintf("targeted=%d queued=%d sending=%d sent=%d failed=%d unknown=%d reached=%d converted=%d skipped=%s by_village=%s by_channel=%s by_day=%s converted_by_day=%s waiting=%d/%d until %s",
+		s.Targeted, s.Queued, s.Sending, s.Sent, s.Failed, s.Unknown, s.Reached, s.Converted, m(s.Skipped), sl(s.ByVillage), sl(s.ByChannel), m(s.ByDay), m(s.ConvertedByDay),
 		s.Waiting.ForWindow, s.Waiting.ForRetry, until)
 }
 

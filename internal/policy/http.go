@@ -25,6 +25,7 @@ func Routes(r *auth.Router, s *Service, idem gin.HandlerFunc) {
 	r.Handle(http.MethodPost, "/api/v1/admin/policies", staff, create...)
 	r.Handle(http.MethodGet, "/api/v1/admin/policies/:slug", staff, web.H(h.adminGet))
 	r.Handle(http.MethodPut, "/api/v1/admin/policies/:slug", staff, web.H(h.update))
+	r.Handle(http.MethodGet, "/api/v1/admin/policies/:slug/revisions/:version", staff, web.H(h.revision))
 }
 
 type handlers struct{ s *Service }
@@ -105,6 +106,19 @@ func (h handlers) adminGet(c *gin.Context) error {
 		return err
 	}
 	c.JSON(http.StatusOK, a)
+	return nil
+}
+
+func (h handlers) revision(c *gin.Context) error {
+	version, err := ParseVersion(c.Param("version"))
+	if err != nil {
+		return err
+	}
+	r, err := h.s.Revision(c.Request.Context(), c.Param("slug"), version)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, r)
 	return nil
 }
 

@@ -90,6 +90,19 @@ type Revision struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// RevisionText is one saved version of an article with its full text, for the console to
+// show, compare with the draft and restore.
+type RevisionText struct {
+	Slug      string    `json:"slug"`
+	Version   int       `json:"version"`
+	Title     string    `json:"title"`
+	Summary   string    `json:"summary"`
+	Body      string    `json:"body"`
+	Category  string    `json:"category"`
+	EditedBy  *int64    `json:"edited_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 // Content is what staff write: the fields of an article a create or an edit sets.
 type Content struct {
 	Title    string
@@ -184,3 +197,16 @@ func likePattern(q string) string {
 }
 
 var errNotFound = errs.New(errs.NotFound, "未找到这篇政策解读")
+
+var errRevisionNotFound = errs.New(errs.NotFound, "这篇政策解读没有这个版本")
+
+var versionPattern = regexp.MustCompile(`^[1-9][0-9]{0,17}$`)
+
+// ParseVersion reads a revision number from a path: a positive integer in plain decimal (no
+// sign, no leading zero, at most 18 digits).
+func ParseVersion(s string) (int64, error) {
+	if !versionPattern.MatchString(s) {
+		return 0, errs.Field(errs.InvalidInput, "version", "版本号须为正整数（如 3）")
+	}
+	return strconv.ParseInt(s, 10, 64)
+}

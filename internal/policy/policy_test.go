@@ -263,6 +263,7 @@ func TestStaffRoutesNeedStaff(t *testing.T) {
 	}{
 		{http.MethodGet, adminPath, nil},
 		{http.MethodGet, adminPath + "/dengji", nil},
+		{http.MethodGet, adminPath + "/dengji/revisions/1", nil},
 		{http.MethodPost, adminPath, article("new-one")},
 		{http.MethodPut, adminPath + "/dengji", edit(article("dengji"), "title", "改了")},
 	}
@@ -809,4 +810,105 @@ func TestConcurrentEditsEachGetAVersion(t *testing.T) {
 	if r := e.Count("SELECT COUNT(DISTINCT version) FROM policy_article_revisions"); r != n+1 {
 		t.Errorf("%d distinct revisions, want %d", r, n+1)
 	}
+}
+
+// revision is GET …/revisions/{version}'s answer.
+type revision struct {
+	Slug      string    `json:"slug"`
+	Version   int       `json:"version"`
+	Title     string    `json:"title"`
+	Summary   string    `json:"summary"`
+	Body      string    `json:"body"`
+	Category  string    `json:"category"`
+	EditedBy  *int64    `json:"edited_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TestRevision: one saved version of an article, with its full text, for staff and admins;
+// unknown articles and versions are 404 and a version that is not a positive integer is 400,
+// each with a Chinese message; nothing is written.
+func TestRevision(t *testing.T) {
+	e := newEnv(t)
+	orig := article("xiuding", "category", "faq")
+	created := e.create(t, orig)
+	e.update(t, "xiuding", edit(orig, "title", "修订后的标题", "summary", "新的摘要", "body", "第一行\n第二行（改）\n第三行", "category", "overview"))
+	path := adminPath + "/xiuding/revisions/"
+
+	for _, tc := range []struct {
+		version                        string
+		token                          string
+		title, summary, body, category string
+	}{
+		{"1", e.staff, orig["title"].(string), orig["summary"].(string), orig["body"].(string), "faq"},
+		{"2", e.admin, "修订后的标题", "新的摘要", "第一行\n第二行（改）\n第三行", "overview"},
+	} {
+		r := e.Do(servertest.Request{Method: http.MethodGet, Path: path + tc.version, Token: tc.token})
+		if r.Code != http.StatusOK {
+			t.Fatalf("version %s: %d %s", tc.version, r.Code, r.Body)
+		}
+		var got revision
+		r.JSON(t, &got)
+		if got.Slug != "xiuding" || strconv.Itoa(got.Version) != tc.version || got.Title != tc.title || got.Summary != tc.summary ||
+			got.Body != tc.body || got.Category != tc.category || got.EditedBy == nil || *got.EditedBy != e.staffID || got.CreatedAt.IsZero() {
+			t.Errorf("version %s: %+v", tc.version, got)
+		}
+		if tc.version == "1" && !got.CreatedAt.Equal(created.CreatedAt) {
+			t.Errorf("version 1 created %v, the article %v", got.CreatedAt, created.CreatedAt)
+		}
+	}
+
+	villageAdmin, _ := e.Staff(auth.RoleVillageAdmin, "zhenxing")
+	resident, _ := e.Resident()
+	for _, tc := range []struct {
+		name, path, token string
+		status            int
+		code              errs.Code
+	}{
+		{"no token", path + "1", "", http.StatusUnauthorized, ""},
+		{"resident", path + "1", resident, http.StatusForbidden, ""},
+		{"village admin", path + "1", villageAdmin, http.StatusForbidden, ""},
+		{"unknown version", path + "3", e.staff, http.StatusNotFound, errs.NotFound},
+		{"huge version", path + "2147483648", e.staff, http.StatusNotFound, errs.NotFound},
+		{"unknown slug", adminPath + "/no-such/revisions/1", e.staff, http.StatusNotFound, errs.NotFound},
+		{"invalid slug", adminPath + "/No_Such/revisions/1", e.staff, http.StatusNotFound, errs.NotFound},
+		{"version 0", path + "0", e.staff, http.StatusBadRequest, errs.InvalidInput},
+		{"negative version", path + "-1", e.staff, http.StatusBadRequest, errs.InvalidInput},
+		{"version not a number", path + "abc", e.staff, http.StatusBadRequest, errs.InvalidInput},
+		{"version with a plus", path + "+1", e.staff, http.StatusBadRequest, errs.InvalidInput},
+		{"fractional version", path + "1.5", e.staff, http.StatusBadRequest, errs.InvalidInput},
+		{"version with leading zero", path + "01", e.staff, http.StatusBadRequest, errs.InvalidInput},
+		{"version too long", path + "99999999999999999999", e.staff, http.StatusBadRequest, errs.InvalidInput},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.rows()
+			r := e.Do(servertest.Request{Method: http.MethodGet, Path: tc.path, Token: tc.token})
+			if r.Code != tc.status || (tc.code != "" && r.ErrorCode() != string(tc.code)) {
+				t.Fatalf("got %d %s, want %d %s", r.Code, r.Body, tc.status, tc.code)
+			}
+			if tc.code != "" {
+				var b struct {
+					Error struct{ Message, Field string }
+				}
+				r.JSON(t, &b)
+				if !hasHan(b.Error.Message) {
+					t.Errorf("message %q is not Chinese", b.Error.Message)
+				}
+				if tc.code == errs.InvalidInput && b.Error.Field != "version" {
+					t.Errorf("field %q, want version", b.Error.Field)
+				}
+			}
+			if got := e.rows(); got != before {
+				t.Errorf("rows %v → %v", before, got)
+			}
+		})
+	}
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if r >= 0x4e00 && r <= 0x9fff {
+			return true
+		}
+	}
+	return false
 }

@@ -54,3 +54,11 @@ WHERE (? = -1 OR published = ?)
   AND (? = '' OR title LIKE ? ESCAPE '!' OR summary LIKE ? ESCAPE '!' OR body LIKE ? ESCAPE '!')
 ORDER BY updated_at DESC, slug
 LIMIT ? OFFSET ?
+
+-- name: revision-by-slug-version
+-- One saved version of an article, full text. The LEFT JOIN tells an unknown article (no row)
+-- from an unknown version (a row whose version is NULL).
+SELECT a.slug, r.version, r.title, r.summary, r.body, r.category, r.edited_by, r.created_at
+FROM policy_articles a
+LEFT JOIN policy_article_revisions r ON r.article_id = a.id AND r.version = ?
+WHERE a.slug = ?

@@ -147,6 +147,14 @@ func (s *Service) AdminGet(ctx context.Context, slug string) (AdminArticle, erro
 	return adminArticle(ctx, s.db, "article-by-slug", slug)
 }
 
+// Revision returns one saved version of an article, drafts included, with its full text.
+func (s *Service) Revision(ctx context.Context, slug string, version int64) (RevisionText, error) {
+	if !ValidSlug(slug) {
+		return RevisionText{}, errNotFound
+	}
+	return revisionText(ctx, s.db, slug, version)
+}
+
 // Create writes a new article (a draft unless c.Status says published) with its revision 1
 // and its audit row, then invalidates the cache.
 func (s *Service) Create(ctx context.Context, actor audit.Context, slug string, c Content) (AdminArticle, error) {

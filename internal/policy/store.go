@@ -108,6 +108,38 @@ func revisions(ctx context.Context, q sqlx.QueryerContext, articleID int64) ([]R
 	return out, nil
 }
 
+// revisionText reads one saved version of an article: errNotFound for an unknown article,
+// errRevisionNotFound for an unknown version of a known one.
+func revisionText(ctx context.Context, q sqlx.QueryerContext, slug string, version int64) (RevisionText, error) {
+	var r struct {
+		Slug      string         `db:"slug"`
+		Version   sql.NullInt64  `db:"version"`
+		Title     sql.NullString `db:"title"`
+		Summary   sql.NullString `db:"summary"`
+		Body      sql.NullString `db:"body"`
+		Category  sql.NullString `db:"category"`
+		EditedBy  sql.NullInt64  `db:"edited_by"`
+		CreatedAt sql.NullTime   `db:"created_at"`
+	}
+	err := sqlx.GetContext(ctx, q, &r, Queries.Get("revision-by-slug-version"), version, slug)
+	if errors.Is(err, sql.ErrNoRows) {
+		return RevisionText{}, errNotFound
+	}
+	if err != nil {
+		return RevisionText{}, database.Map(err)
+	}
+	if !r.Version.Valid {
+		return RevisionText{}, errRevisionNotFound
+	}
+	out := RevisionText{Slug: r.Slug, Version: int(r.Version.Int64), Title: r.Title.String, Summary: r.Summary.String,
+		Body: r.Body.String, Category: r.Category.String, CreatedAt: r.CreatedAt.Time}
+	if r.EditedBy.Valid {
+		id := r.EditedBy.Int64
+		out.EditedBy = &id
+	}
+	return out, nil
+}
+
 // adminArticle reads an article with its history.
 func adminArticle(ctx context.Context, q sqlx.QueryerContext, query string, arg any) (AdminArticle, error) {
 	r, err := getRow(ctx, q, query, arg)

@@ -115,3 +115,44 @@ test('宣传活动: build a campaign in the wizard, schedule it, watch its count
   await expect(page).toHaveURL(new RegExp(`/console/campaigns/${id}$`))
   await expect(page.locator('[data-test=campaign-name]')).toHaveText(name)
 })
+
+test('宣传活动: the demo’s completed campaign charts sent and converted per day from the server, after a reload too', async ({ page, watch }, info) => {
+  void watch
+  const phone = info.project.name === 'phone'
+  const w = width(page)
+  await login(page, 'staff')
+  await page.locator(`${phone ? '.bottom-nav' : '.side'} [data-menu=campaigns]`).click()
+  await expect(page.locator('[data-test=campaign-list][data-loading=false]')).toHaveCount(1)
+  const row = page.locator(phone ? '[data-test=campaign-card]' : '[data-test=campaign-table] .el-table__row', { hasText: '春季参保动员提醒（示例）' })
+  await expect(row.locator('[data-test=campaign-status]')).toHaveText('已完成')
+  await (phone ? row : row.locator('a.name')).click()
+  await expect(page).toHaveURL(/\/console\/campaigns\/\d+$/)
+  await expect(page.locator('[data-test=campaign-status]')).toHaveAttribute('data-status', 'completed')
+
+  // A reload starts from nothing in the browser: the chart comes from the stats answer.
+  const answer = page.waitForResponse((r) => /\/api\/v1\/admin\/campaigns\/\d+\/stats$/.test(r.url()) && r.request().method() === 'GET')
+  await page.reload()
+  if (page.url().includes('/login')) {
+    await page.locator('input[name=username]').fill('staff')
+    await page.locator('input[name=password]').fill(process.env.E2E_PASSWORD ?? '')
+    await page.locator('[data-test=login-submit]').click()
+  }
+  const stats = (await (await answer).json()) as { sent: number; converted: number; by_day: Record<string, number>; converted_by_day: Record<string, number> }
+  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0)
+  expect(stats.converted).toBeGreaterThan(0)
+  expect(Object.keys(stats.converted_by_day).length).toBeGreaterThan(1)
+  expect(sum(stats.converted_by_day)).toBe(stats.converted)
+  expect(sum(stats.by_day)).toBe(stats.sent)
+
+  const trend = page.locator('[data-test=trend]')
+  await expect(trend).toBeVisible()
+  await expect(trend.locator('h2')).toHaveText('转化趋势')
+  await expect(trend.locator('canvas')).toHaveCount(1)
+  await expect(value(page, 'converted')).toHaveText(stats.converted.toLocaleString('zh-CN'))
+  await expect(trend).toHaveAttribute('data-converted-total', String(stats.converted))
+  await expect(trend).toHaveAttribute('data-sent-total', String(stats.sent))
+  const counter = Number((await value(page, 'converted').textContent())!.replace(/,/g, ''))
+  expect(Number(await trend.getAttribute('data-converted-total'))).toBe(counter)
+  await trend.scrollIntoViewIfNeeded()
+  await screenshot(page, 'campaign-trend', w)
+})

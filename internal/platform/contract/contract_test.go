@@ -265,7 +265,8 @@ func TestCheckGoodExchanges(t *testing.T) {
 		{name: "campaign stats", method: "GET", target: "/api/v1/admin/campaigns/5/stats", status: 200, header: jsonHeader(),
 			resp: `{"targeted":10,"queued":1,"sending":0,"sent":6,"failed":1,"unknown":0,"skipped":{"no_consent":1,"frequency_cap":0,"quiet_hours":1,"no_contact":0,"enrolled":0},` +
 				`"converted":2,"reached":6,"waiting":{"waiting_for_window":1,"waiting_for_retry":0,"until":"2019-08-02T08:00:00+08:00"},` +
-				`"by_village":{"luodong":{"targeted":10,"sent":6}},"by_channel":{"wechat":{"sent":4},"sms":{"sent":2}},"by_day":{"20190801":6}}`},
+				`"by_village":{"luodong":{"targeted":10,"sent":6}},"by_channel":{"wechat":{"sent":4},"sms":{"sent":2}},` +
+				`"by_day":{"20190801":6},"converted_by_day":{"20190802":2}}`},
 		{name: "readyz down", method: "GET", target: "/readyz", status: 503, header: jsonHeader("Retry-After", "5"),
 			resp: `{"status":"unavailable","checks":{"mysql":"ok","redis":"connection refused"}}`},
 		{name: "metrics", method: "GET", target: "/metrics", status: 200,

@@ -764,6 +764,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/policies/{slug}/revisions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One saved version of an explainer, with its full text.
+         * @description Every create and edit keeps a revision (listed, without text, in `revisions` of the
+         *     single-article answer); this returns one of them whole, drafts included, for the
+         *     console to show, compare with the current draft and load back into the editor. Reading
+         *     it changes nothing; restoring is an ordinary PUT, which makes a new version. An unknown
+         *     article or version is 404; a version that is not a positive integer (decimal, no sign,
+         *     no leading zero) is 400 with field `version`.
+         */
+        get: operations["adminGetPolicyRevision"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/targets/allocate": {
         parameters: {
             query?: never;
@@ -1390,6 +1415,23 @@ export interface components {
                 created_at: string;
             }[];
         };
+        /** @description one saved version of an explainer, as it was saved */
+        PolicyRevision: {
+            slug: components["schemas"]["Slug"];
+            version: number;
+            title: string;
+            summary: string;
+            /** @description Markdown */
+            body: string;
+            category: components["schemas"]["PolicyCategory"];
+            /** @description the staff user who saved it; null for the seed or a system actor */
+            edited_by: number | null;
+            /**
+             * Format: date-time
+             * @description when this version was saved
+             */
+            created_at: string;
+        };
         PolicyCreateRequest: {
             slug: components["schemas"]["Slug"];
             title: string;
@@ -1939,7 +1981,9 @@ export interface components {
          * @description A cache of the delivery outbox, rebuilt from MySQL when Redis loses it. sent + failed +
          *     skipped (all reasons) + unknown + queued + sending = deliveries. A cancel skips what was
          *     queued (reason `cancelled`) in its own transaction: once it has answered, nothing is queued. `converted` counts targeted
-         *     residents enrolled within the attribution window (30 days by default) after being reached.
+         *     residents enrolled within the attribution window (30 days by default) after being reached;
+         *     it is read from MySQL on every request (not cached), as are its village, channel and day
+         *     slices.
          */
         CampaignStats: {
             targeted: components["schemas"]["Count"];
@@ -1986,10 +2030,27 @@ export interface components {
                 [key: string]: components["schemas"]["Counters"];
             };
             /**
-             * @description day (`YYYYMMDD`, Asia/Shanghai) → deliveries sent that day, for the console's chart;
-             *     days without any are left out
+             * @description Deliveries sent per day: Asia/Shanghai day of `sent_at` as YYYYMMDD (e.g. `20261202`)
+             *     → count. Days with none are left out; the values sum to `sent`.
+             * @example {
+             *       "20261201": 120,
+             *       "20261202": 86
+             *     }
              */
             by_day: {
+                [key: string]: components["schemas"]["Count"];
+            };
+            /**
+             * @description Conversions per day, counted exactly as `converted` (targeted residents enrolled within
+             *     the attribution window after being reached): the Asia/Shanghai day the person enrolled
+             *     as YYYYMMDD, keyed like `by_day` (an enrollment at 2026-12-01T17:30Z is `20261202`)
+             *     → count. Days with none are left out; the values sum to `converted`.
+             * @example {
+             *       "20261202": 3,
+             *       "20261205": 1
+             *     }
+             */
+            converted_by_day: {
                 [key: string]: components["schemas"]["Count"];
             };
         };
@@ -3894,6 +3955,36 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    adminGetPolicyRevision: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: components["parameters"]["SlugPath"];
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the revision */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyRevision"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -45,5 +45,6 @@ export type Allocation = S['Allocation']
 export type AdminPolicy = S['AdminPolicy']
 export type PolicyUpdateRequest = S['PolicyUpdateRequest']
 export type PolicyCreateRequest = S['PolicyCreateRequest']
+export type PolicyRevision = S['PolicyRevision']
 export type CityAnswers =
   paths['/api/v1/admin/city-answers']['post']['responses'][200]['content']['application/json']
