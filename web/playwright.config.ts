@@ -9,8 +9,12 @@ export default defineConfig({
   testDir: 'e2e',
   timeout: 120_000,
   expect: { timeout: 30_000 },
+  // Two workers: each spec file (per project) runs in one worker, its tests in order; the files
+  // run two at a time. The specs make their own rows (residents.ts gives every worker its own
+  // ID numbers; session.spec logs out an account of its own), so none depends on another's
+  // data. E2E_WORKERS=1 runs them one at a time.
   fullyParallel: false,
-  workers: 1,
+  workers: Number(process.env.E2E_WORKERS ?? 2),
   retries: 0,
   reporter: [['list']],
   outputDir: 'test-results',

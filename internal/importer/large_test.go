@@ -1,6 +1,7 @@
 package importer_test
 
 import (
+	"archive/zip"
 	"bufio"
 	"context"
 	"fmt"
@@ -95,13 +96,18 @@ func heapInuse() uint64 {
 
 const mib = 1 << 20
 
-func TestImport100kRowsCSV(t *testing.T) {
+// A large CSV roster: many batches (batchRows is 1000), both villages, every status; then the
+// same file again, and a later one showing a quarter of the people insured. The size proves
+// the batching across many batches, not speed: throughput and peak memory at county scale
+// (1,000,000 rows against LOAD DATA, RSS within 256 MiB) are the import workload of make
+// bench. No wall-clock limit here: on a loaded machine it would fail with the load.
+func TestImportLargeCSV(t *testing.T) {
 	if testing.Short() {
-		t.Skip("100k-row import skipped in -short mode")
+		t.Skip("large CSV import skipped in -short mode")
 	}
-	const n = 100_000
+	const n = 20_000 // 20 batches; a multiple of len(statuses) and of 3 (the villages)
 	e := newStore(t)
-	path := filepath.Join(e.dir, "roster-100k.csv")
+	path := filepath.Join(e.dir, "roster-large.csv")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -128,16 +134,13 @@ func TestImport100kRowsCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("100k-row CSV (%.1f MiB): %v, %.0f rows/s; heap in use %.1f MiB before, peak %.1f MiB, %.1f MiB after",
-		float64(fi.Size())/mib, elapsed.Round(time.Millisecond), n/elapsed.Seconds(), float64(before)/mib, float64(peak)/mib, float64(after)/mib)
+	t.Logf("%d-row CSV (%.1f MiB): %v, %.0f rows/s; heap in use %.1f MiB before, peak %.1f MiB, %.1f MiB after",
+		n, float64(fi.Size())/mib, elapsed.Round(time.Millisecond), n/elapsed.Seconds(), float64(before)/mib, float64(peak)/mib, float64(after)/mib)
 	if res.RowsTotal != n || res.RowsDone != n || res.Created != n || res.RowsFailed != 0 {
 		t.Errorf("result = %+v", res)
 	}
 	if got := e.count(`SELECT COUNT(*) FROM residents`); got != n {
 		t.Errorf("%d residents, want %d", got, n)
-	}
-	if elapsed > time.Minute {
-		t.Errorf("took %v, want under a minute", elapsed)
 	}
 
 	// Again: every row unchanged, nothing written.
@@ -146,14 +149,14 @@ func TestImport100kRowsCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("100k-row CSV again (all unchanged): %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("%d-row CSV again (all unchanged): %v", n, time.Since(start).Round(time.Millisecond))
 	if res.Unchanged != n || res.Created != 0 || res.Updated != 0 {
 		t.Errorf("second result = %+v", res)
 	}
 
-	// A later roster shows every fourth person (the unenrolled) insured: 25k new enrollments,
+	// A later roster shows every fourth person (the unenrolled) insured: n/4 new enrollments,
 	// in the daily totals progress reads, per village, on the import date.
-	later := filepath.Join(e.dir, "roster-100k-later.csv")
+	later := filepath.Join(e.dir, "roster-large-later.csv")
 	f, err = os.Create(later)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +186,7 @@ func TestImport100kRowsCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("100k-row CSV with 25k newly insured: %v, %.0f rows/s", elapsed.Round(time.Millisecond), n/elapsed.Seconds())
+	t.Logf("%d-row CSV with %d newly insured: %v, %.0f rows/s", n, n/4, elapsed.Round(time.Millisecond), n/elapsed.Seconds())
 	if res.Enrolled != n/4 || res.Updated != n/4 || res.Unchanged != n-n/4 || res.RowsFailed != 0 {
 		t.Errorf("third result = %+v, want %d updated and enrolled", res, n/4)
 	}
@@ -212,12 +215,13 @@ func (e *storeEnv) checkDaily(want map[string]int) {
 	}
 }
 
-// A worksheet larger than excelize's in-memory limit is streamed from a temporary file.
+// A worksheet larger than excelize's in-memory limit (the importer's xlsxInMemory, 1 MiB) is
+// streamed from a temporary file. The sheet is checked to be well past that limit.
 func TestImportLargeXLSX(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large XLSX import skipped in -short mode")
 	}
-	const n = 30_000
+	const n = 10_000
 	e := newStore(t)
 	path := filepath.Join(e.dir, "roster-large.xlsx")
 	f := excelize.NewFile()
@@ -248,6 +252,10 @@ func TestImportLargeXLSX(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
+	sheet := worksheetSize(t, path)
+	if sheet < 2*mib {
+		t.Fatalf("the worksheet unpacks to %.1f MiB: too small to be streamed from a temporary file (over 1 MiB); make n larger", float64(sheet)/mib)
+	}
 
 	before := heapInuse()
 	watch := watchHeap()
@@ -258,9 +266,27 @@ func TestImportLargeXLSX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("worksheet %.1f MiB unpacked", float64(sheet)/mib)
 	t.Logf("%d-row XLSX: %v, %.0f rows/s; heap in use %.1f MiB before, peak %.1f MiB",
 		n, elapsed.Round(time.Millisecond), n/elapsed.Seconds(), float64(before)/mib, float64(peak)/mib)
 	if res.RowsTotal != n || res.Created != n || res.RowsFailed != 0 {
 		t.Errorf("result = %+v", res)
 	}
+}
+
+// worksheetSize is the unpacked size of the workbook's first worksheet.
+func worksheetSize(t *testing.T, path string) uint64 {
+	t.Helper()
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	for _, f := range z.File {
+		if f.Name == "xl/worksheets/sheet1.xml" {
+			return f.UncompressedSize64
+		}
+	}
+	t.Fatal("no xl/worksheets/sheet1.xml in the workbook")
+	return 0
 }

@@ -20,6 +20,7 @@ export CHROMIUM_PATH PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 start=$(date +%s)
 "$GO" build -o bin/canbao ./cmd/canbao
+echo "e2e: bin/canbao built ($(($(date +%s) - start)) s)"
 
 suffix="$(date +%s)_$RANDOM"
 db="canbao_e2e_${suffix}"
@@ -64,6 +65,7 @@ trap cleanup EXIT INT TERM
 
 bin/canbao migrate >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log"; exit 1; }
 bin/canbao seed demo >"$tmp/seed.log" 2>&1 || { cat "$tmp/seed.log"; exit 1; }
+echo "e2e: database ${db} migrated and seeded ($(($(date +%s) - start)) s)"
 
 # With the campaign engine: the 宣传活动 test schedules a campaign on the log channel and
 # watches its counters move (the demo's running campaign sends its visit tasks meanwhile).
@@ -75,6 +77,7 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -fsS "http://127.0.0.1:${port}/readyz" >/dev/null
+echo "e2e: server ready on port ${port} ($(($(date +%s) - start)) s)"
 
 export E2E_BASE_URL="http://127.0.0.1:${port}"
 export E2E_PASSWORD="$password"

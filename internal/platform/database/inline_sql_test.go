@@ -57,7 +57,7 @@ func TestNoStaticSQLOutsideQueryFiles(t *testing.T) {
 		}
 		if d.IsDir() {
 			switch d.Name() {
-			case ".git", "node_modules", "testdata", "web", "bench", "drills", "servertest":
+			case ".git", "node_modules", "testdata", "web", "bench", "drills", "servertest", "dbtest": // test helpers, never in the server
 				return filepath.SkipDir
 			}
 			return nil
