@@ -56,10 +56,9 @@ const (
 	SchemeNotAllowed     Code = "SCHEME_NOT_ALLOWED"
 	IdempotencyKeyReused Code = "IDEMPOTENCY_KEY_REUSED"
 	CannotChangeSelf     Code = "CANNOT_CHANGE_SELF"
-	// 423
+	// 429 (a locked account too: docs/auth-lockout.md)
 	AccountLocked Code = "ACCOUNT_LOCKED"
-	// 429
-	RateLimited Code = "RATE_LIMITED"
+	RateLimited   Code = "RATE_LIMITED"
 	// 500
 	Internal Code = "INTERNAL"
 	// 503
@@ -107,7 +106,7 @@ type Error struct {
 	Code    Code
 	Message string // Chinese, safe to show
 	Field   string // the input field at fault, if one
-	// RetryAfter, when set, is sent as Retry-After (429, 423, 503).
+	// RetryAfter, when set, is sent as Retry-After (429, 503).
 	RetryAfter time.Duration
 	// Err is the underlying cause, logged, never shown.
 	Err error
