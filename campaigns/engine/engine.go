@@ -78,6 +78,9 @@ type Engine struct {
 	// reconcileOnDemand (tests only, export_test.go): Run starts no reconciler loop; the test
 	// runs the reconciler when it chooses.
 	reconcileOnDemand bool
+	// countHook (tests only, export_test.go) is called instead of applying a counter change;
+	// apply applies it.
+	countHook func(ch counters.Change, apply func())
 }
 
 type cachedCampaign struct {

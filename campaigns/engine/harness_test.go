@@ -403,6 +403,17 @@ func (h *harness) describe() string {
 	}
 	_ = h.env.DB.Select(&cs, `SELECT id, status FROM campaigns ORDER BY id`)
 	fmt.Fprintf(&b, "campaigns: %+v\n", cs)
+	var runs []struct {
+		ID       int64  `db:"id"`
+		Campaign int64  `db:"campaign_id"`
+		Status   string `db:"status"`
+	}
+	_ = h.env.DB.Select(&runs, `SELECT id, campaign_id, status FROM campaign_runs ORDER BY id`)
+	fmt.Fprintf(&b, "runs: %+v\n", runs)
+	var queries []string
+	_ = h.env.DB.Select(&queries, `SELECT CONCAT(COALESCE(STATE, ''), ': ', LEFT(INFO, 80)) FROM information_schema.PROCESSLIST
+		WHERE DB = DATABASE() AND COMMAND = 'Query' AND INFO NOT LIKE '%information_schema.PROCESSLIST%'`)
+	fmt.Fprintf(&b, "statements running: %q\n", queries)
 	return b.String()
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/campaigns/counters"
 	"github.com/canbao/canbao/internal/platform/database"
 )
 
@@ -240,13 +241,19 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		return database.Map(err)
 	}
 	for _, s := range stuck {
-		res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = 'unknown', error_code = 'lease_expired', lease_until = NULL, updated_at = ?
-			WHERE id = ? AND status = 'sending' AND lease_until < ?`, now, s.ID, now)
-		if err != nil {
-			return database.Map(err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			e.count(ctx, change(s.Campaign, s.Village, "sending", "unknown"))
+		if _, err := e.moveCounted(ctx, s.Campaign, func(tx *sqlx.Tx) (*counters.Change, error) {
+			res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'unknown', error_code = 'lease_expired', lease_until = NULL, updated_at = ?
+				WHERE id = ? AND status = 'sending' AND lease_until < ?`, now, s.ID, now)
+			if err != nil {
+				return nil, database.Map(err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return nil, nil
+			}
+			ch := change(s.Campaign, s.Village, "sending", "unknown")
+			return &ch, nil
+		}); err != nil {
+			return err
 		}
 	}
 	// Cancelled campaigns: what is still queued is skipped.
@@ -260,10 +267,8 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		return database.Map(err)
 	}
 	for _, d := range cancelled {
-		if ok, err := e.finish(ctx, d.ID, "queued", "skipped", "cancelled", "", ""); err != nil {
+		if _, err := e.finish(ctx, d.Campaign, d.ID, "queued", "skipped", "cancelled", "", "", skipChange(d.Campaign, d.Village, "queued", "cancelled")); err != nil {
 			return err
-		} else if ok {
-			e.count(ctx, skipChange(d.Campaign, d.Village, "queued", "cancelled"))
 		}
 	}
 	if _, err := e.DB.ExecContext(ctx, `UPDATE campaign_runs cr JOIN campaigns c ON c.id = cr.campaign_id SET cr.status = 'cancelled', cr.completed_at = ?

@@ -176,10 +176,8 @@ func (e *Engine) process(stop context.Context, id int64) error {
 		return err
 	}
 	if capped {
-		e.count(ctx, skipChange(d.Campaign, d.Village, "queued", SkipFrequencyCap))
 		return nil
 	}
-	e.count(ctx, change(d.Campaign, d.Village, "queued", "sending"))
 	return e.send(ctx, c, d, plan)
 }
 
@@ -340,7 +338,9 @@ func (e *Engine) claim(ctx context.Context, c campaigns.Campaign, d delivery) (c
 					return database.Map(err)
 				}
 				k, _ := res.RowsAffected()
-				capped = k == 1
+				if capped = k == 1; capped {
+					e.count(ctx, skipChange(d.Campaign, d.Village, "queued", SkipFrequencyCap))
+				}
 				return nil
 			}
 		}
@@ -350,7 +350,9 @@ func (e *Engine) claim(ctx context.Context, c campaigns.Campaign, d delivery) (c
 			return database.Map(err)
 		}
 		k, _ := res.RowsAffected()
-		claimed = k == 1
+		if claimed = k == 1; claimed {
+			e.count(ctx, change(d.Campaign, d.Village, "queued", "sending"))
+		}
 		return nil
 	})
 	return claimed || capped, capped, err
@@ -392,11 +394,9 @@ func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *
 	if lastErr == nil {
 		lastErr = errors.New("no channel could be used")
 	}
-	if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", lastChannel, channels.ErrorCode(lastErr)); err != nil || !ok {
-		return err
-	}
-	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed", Channel: lastChannel})
-	return nil
+	_, err := e.finish(ctx, d.Campaign, d.ID, "sending", "failed", "", lastChannel, channels.ErrorCode(lastErr),
+		counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed", Channel: lastChannel})
+	return err
 }
 
 // spendConsent uses one of the resident's one-time consents for the template.
@@ -426,23 +426,28 @@ func (e *Engine) afterWeChatError(ctx context.Context, account int64, template s
 
 func (e *Engine) sent(ctx context.Context, c campaigns.Campaign, d delivery, channel, msgID string) error {
 	now := database.Now()
-	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', channel = ?, provider_msg_id = ?, sent_at = ?, lease_until = NULL,
-		updated_at = ? WHERE id = ? AND status = 'sending'`, channel, msgID, now, now, d.ID)
+	_, err := e.moveCounted(ctx, d.Campaign, func(tx *sqlx.Tx) (*counters.Change, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', channel = ?, provider_msg_id = ?, sent_at = ?, lease_until = NULL,
+			updated_at = ? WHERE id = ? AND status = 'sending'`, channel, msgID, now, now, d.ID)
+		if err != nil {
+			return nil, database.Map(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil, nil
+		}
+		// reached counts distinct people: this one only if no other run of the campaign reached
+		// them (the (resident, status, sent_at) index makes it a look at a handful of rows).
+		var before int
+		if err := tx.GetContext(ctx, &before, `SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND campaign_id = ? AND id <> ?`,
+			d.ResidentID, d.Campaign, d.ID); err != nil {
+			return nil, database.Map(err)
+		}
+		return &counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "sent", Channel: channel, ResidentID: d.ResidentID,
+			FirstReach: before == 0, At: now}, nil
+	})
 	if err != nil {
-		return database.Map(err) // the lease will retire it as unknown: never resent blindly
+		return err // the lease will retire it as unknown: never resent blindly
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return nil
-	}
-	// reached counts distinct people: this one only if no other run of the campaign reached them
-	// (the (resident, status, sent_at) index makes it a look at a handful of rows).
-	var before int
-	if err := e.DB.GetContext(ctx, &before, `SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND campaign_id = ? AND id <> ?`,
-		d.ResidentID, d.Campaign, d.ID); err != nil {
-		e.Log.Warn("engine: reached", "err", err) // counted as first; the next rebuild corrects it
-	}
-	e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "sent", Channel: channel, ResidentID: d.ResidentID,
-		FirstReach: before == 0, At: now})
 	if channel != campaigns.ChannelVisitTask && e.cfg.RemindersForVisit > 0 {
 		return e.maybeVisitTask(ctx, c, d)
 	}
@@ -470,26 +475,28 @@ func (e *Engine) maybeVisitTask(ctx context.Context, c campaigns.Campaign, d del
 // the last attempt.
 func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
 	if d.Attempts+1 >= e.cfg.MaxAttempts {
-		if ok, err := e.finish(ctx, d.ID, "sending", "failed", "", "", channels.ErrorCode(cause)); err != nil || !ok {
-			return err
-		}
-		e.count(ctx, counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed"})
-		return nil
+		_, err := e.finish(ctx, d.Campaign, d.ID, "sending", "failed", "", "", channels.ErrorCode(cause),
+			counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed"})
+		return err
 	}
 	backoff := e.cfg.RetryBackoff
 	if backoff <= 0 {
 		backoff = 30 * time.Second
 	}
 	backoff *= 1 << d.Attempts
-	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', not_before = ?, lease_until = NULL, error_code = ?, updated_at = ?
-		WHERE id = ? AND status = 'sending'`, database.Now().Add(backoff), channels.ErrorCode(cause), database.Now(), d.ID)
-	if err != nil {
-		return database.Map(err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		e.count(ctx, change(d.Campaign, d.Village, "sending", "queued"))
-	}
-	return nil
+	_, err := e.moveCounted(ctx, d.Campaign, func(tx *sqlx.Tx) (*counters.Change, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', not_before = ?, lease_until = NULL, error_code = ?, updated_at = ?
+			WHERE id = ? AND status = 'sending'`, database.Now().Add(backoff), channels.ErrorCode(cause), database.Now(), d.ID)
+		if err != nil {
+			return nil, database.Map(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil, nil
+		}
+		ch := change(d.Campaign, d.Village, "sending", "queued")
+		return &ch, nil
+	})
+	return err
 }
 
 // waitUntil keeps a queued delivery waiting until at (its window). It carries no error code
@@ -501,23 +508,51 @@ func (e *Engine) waitUntil(ctx context.Context, d delivery, at time.Time) error 
 }
 
 func (e *Engine) skip(ctx context.Context, d delivery, reason string) error {
-	ok, err := e.finish(ctx, d.ID, "queued", "skipped", reason, "", "")
-	if err == nil && ok {
-		e.count(ctx, skipChange(d.Campaign, d.Village, "queued", reason))
-	}
+	_, err := e.finish(ctx, d.Campaign, d.ID, "queued", "skipped", reason, "", "", skipChange(d.Campaign, d.Village, "queued", reason))
 	return err
 }
 
-// finish moves a delivery from one status to a final one, if it is still in the first.
-func (e *Engine) finish(ctx context.Context, id int64, from, to, reason, channel, code string) (bool, error) {
-	res, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''),
-		channel = COALESCE(NULLIF(?, ''), channel), lease_until = NULL, updated_at = ? WHERE id = ? AND status = ?`,
-		to, reason, code, channel, database.Now(), id, from)
-	if err != nil {
-		return false, database.Map(err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+// finish moves a delivery from one status to a final one, if it is still in the first, and
+// counts the move (ch) with it.
+func (e *Engine) finish(ctx context.Context, campaign, id int64, from, to, reason, channel, code string, ch counters.Change) (bool, error) {
+	return e.moveCounted(ctx, campaign, func(tx *sqlx.Tx) (*counters.Change, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''),
+			channel = COALESCE(NULLIF(?, ''), channel), lease_until = NULL, updated_at = ? WHERE id = ? AND status = ?`,
+			to, reason, code, channel, database.Now(), id, from)
+		if err != nil {
+			return nil, database.Map(err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil, nil
+		}
+		return &ch, nil
+	})
+}
+
+// moveCounted runs move (one delivery's move, guarded by its current status; it returns the
+// counter change, or nil when the delivery was no longer where the move expected it) and
+// applies the change to the live counters before the commit, all under a shared lock on the
+// campaign's row. The completion of a run rebuilds the counters from the outbox under that
+// row's exclusive lock: a move counted after its commit could land after the rebuild, which
+// already holds it, and be counted twice. Counted before the commit, a move is in the outbox
+// the rebuild reads; a commit that fails after the count leaves the counters one off until that
+// rebuild.
+func (e *Engine) moveCounted(ctx context.Context, campaign int64, move func(tx *sqlx.Tx) (*counters.Change, error)) (bool, error) {
+	moved := false
+	err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+		moved = false
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE`, campaign); err != nil {
+			return database.Map(err)
+		}
+		ch, err := move(tx)
+		if err != nil || ch == nil {
+			return err
+		}
+		moved = true
+		e.count(ctx, *ch)
+		return nil
+	})
+	return moved && err == nil, err
 }
 
 func change(campaign int64, village, from, to string) counters.Change {
@@ -530,7 +565,14 @@ func skipChange(campaign int64, village, from, reason string) counters.Change {
 
 // count updates the live counters; a failure only makes them stale until the next rebuild.
 func (e *Engine) count(ctx context.Context, ch counters.Change) {
-	if err := e.Counters.Apply(ctx, ch); err != nil {
-		e.Log.Warn("engine: counters", "err", err)
+	apply := func() {
+		if err := e.Counters.Apply(ctx, ch); err != nil {
+			e.Log.Warn("engine: counters", "err", err)
+		}
 	}
+	if e.countHook != nil {
+		e.countHook(ch, apply)
+		return
+	}
+	apply()
 }
