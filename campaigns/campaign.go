@@ -121,6 +121,9 @@ type Spec struct {
 	FrequencyCap  *FrequencyCap `json:"frequency_cap"`
 }
 
+// MaxRatePerMinute is the highest rate a campaign may send at.
+const MaxRatePerMinute = 10000
+
 // Limits are the configured bounds a spec is checked against.
 type Limits struct {
 	DefaultRatePerMinute int
@@ -161,7 +164,7 @@ func (s *Spec) Validate(l Limits, now time.Time) error {
 	if s.RatePerMinute == 0 {
 		s.RatePerMinute = l.DefaultRatePerMinute
 	}
-	if s.RatePerMinute < 1 || s.RatePerMinute > 10000 {
+	if s.RatePerMinute < 1 || s.RatePerMinute > MaxRatePerMinute {
 		return bad("rate_per_minute", "每分钟发送上限须为 1 至 10000")
 	}
 	if c := s.FrequencyCap; c != nil && (c.Max < 1 || c.Max > 100 || c.PerDays < 1 || c.PerDays > 365) {

@@ -75,6 +75,8 @@ type Engine struct {
 	cacheMu  sync.Mutex
 	cache    map[int64]cachedCampaign
 	villages map[string]string
+	// pace holds each fed run's feeding credit (the feed loop's own: one goroutine uses it).
+	pace map[int64]*feedPace
 	// reconcileOnDemand (tests only, export_test.go): Run starts no reconciler loop; the test
 	// runs the reconciler when it chooses.
 	reconcileOnDemand bool
@@ -91,7 +93,7 @@ type cachedCampaign struct {
 // New builds an engine instance.
 func New(d Deps, cfg Config) *Engine {
 	return &Engine{Deps: d, cfg: cfg, id: uuid.NewString(), store: campaigns.NewStore(d.DB), limiter: redis_rate.NewLimiter(d.Redis),
-		stream: d.Prefix + "engine:deliveries", group: "senders", now: time.Now, cache: map[int64]cachedCampaign{}}
+		stream: d.Prefix + "engine:deliveries", group: "senders", now: time.Now, cache: map[int64]cachedCampaign{}, pace: map[int64]*feedPace{}}
 }
 
 // ID names this instance (leases carry it).

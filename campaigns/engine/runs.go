@@ -177,24 +177,42 @@ func dayOf(t time.Time, loc *time.Location) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
-// feed puts the ids of new queued deliveries of running campaigns on the stream.
+// feed puts the ids of new queued deliveries of running campaigns on the stream, each run's at
+// its campaign's rate (see feedPace).
 func (e *Engine) feed(ctx context.Context) error {
 	var runs []run
 	if err := e.DB.SelectContext(ctx, &runs, `SELECT cr.id, cr.campaign_id, cr.snapshot_cursor, cr.started_at FROM campaign_runs cr
 		JOIN campaigns c ON c.id = cr.campaign_id WHERE cr.status = 'dispatching' AND c.status = 'running'`); err != nil {
 		return database.Map(err)
 	}
+	now := e.now()
+	seen := make(map[int64]bool, len(runs))
 	for _, r := range runs {
+		seen[r.ID] = true
 		if ok, err := e.leaseRun(ctx, r.ID); err != nil || !ok {
 			if err != nil {
 				return err
 			}
 			continue
 		}
-		for ctx.Err() == nil {
+		c, err := e.campaign(ctx, r.CampaignID)
+		if err != nil {
+			return err
+		}
+		rate := c.Spec.RatePerMinute
+		if rate <= 0 { // a spec from before rates were required: the highest rate
+			rate = campaigns.MaxRatePerMinute
+		}
+		p := e.pace[r.ID]
+		if p == nil {
+			p = newFeedPace(rate, e.cfg.Tick, now)
+			e.pace[r.ID] = p
+		}
+		p.refill(rate, now)
+		for ctx.Err() == nil && p.credit >= 1 {
 			var ids []int64
 			if err := e.DB.SelectContext(ctx, &ids, `SELECT id FROM deliveries WHERE run_id = ? AND status = 'queued' AND enqueued_at IS NULL
-				ORDER BY id LIMIT ?`, r.ID, e.cfg.FeedBatch); err != nil {
+				ORDER BY id LIMIT ?`, r.ID, min(e.cfg.FeedBatch, int(p.credit))); err != nil {
 				return database.Map(err)
 			}
 			if len(ids) == 0 {
@@ -203,9 +221,40 @@ func (e *Engine) feed(ctx context.Context) error {
 			if err := e.enqueue(ctx, ids); err != nil {
 				return err
 			}
+			p.credit -= float64(len(ids))
+		}
+	}
+	for id := range e.pace {
+		if !seen[id] {
+			delete(e.pace, id)
 		}
 	}
 	return nil
+}
+
+// feedPace feeds a run's deliveries at its campaign's rate. Fed all at once, a slow campaign's
+// backlog filled the stream: every worker that took one of its deliveries waited for the rate
+// with the rest of its batch, and other campaigns' messages waited behind them. Fed at the rate,
+// a campaign has about what it may send in the next two ticks on the stream (at least the
+// limiter's burst), so a wait for its rate is rare and holds up little. Deliveries the workers
+// skip (enrolled since the snapshot, opted out) spend credit as sends do.
+type feedPace struct {
+	credit, max float64
+	at          time.Time
+}
+
+func newFeedPace(perMinute int, tick time.Duration, now time.Time) *feedPace {
+	burst := float64(redisRateLimit(perMinute).Burst)
+	m := max(burst, float64(perMinute)*2*tick.Minutes())
+	return &feedPace{credit: m, max: m, at: now}
+}
+
+// refill adds the credit earned since the last feed, up to the cap.
+func (p *feedPace) refill(perMinute int, now time.Time) {
+	if d := now.Sub(p.at); d > 0 {
+		p.credit = min(p.max, p.credit+float64(perMinute)*d.Minutes())
+	}
+	p.at = now
 }
 
 // enqueue adds ids to the stream and stamps them as fed, so the reconciler knows when a fed
