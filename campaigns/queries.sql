@@ -91,7 +91,7 @@ UPDATE campaign_runs SET status = 'dispatching', completed_at = NULL
 WHERE campaign_id = ? AND status = 'completed' AND id IN (SELECT run_id FROM deliveries WHERE campaign_id = ? AND status = 'queued')
 
 -- name: deliveries-enqueued
--- Stamps the deliveries put on the stream (IN (?) is widened to the batch).
+-- Stamps the deliveries put on the stream (the list of ids is widened to the batch).
 UPDATE deliveries SET enqueued_at = ? WHERE id IN (?)
 
 -- name: deliveries-cancel-queued
@@ -103,7 +103,7 @@ SELECT village_code, COUNT(*) AS n FROM deliveries
 WHERE campaign_id = ? AND status = 'skipped' AND skip_reason = 'cancelled' GROUP BY village_code
 
 -- name: deliveries-requeue-failed
--- Retry the failed ones: IN (?) is widened to the statuses retried (failed, and unknown when asked).
+-- Retry the failed ones: the list is widened to the statuses retried (failed, and unknown when asked).
 UPDATE deliveries SET status = 'queued', not_before = NULL, enqueued_at = NULL, attempts = 0,
     error_code = NULL, updated_at = ? WHERE campaign_id = ? AND status IN (?)
 

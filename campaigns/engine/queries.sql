@@ -1,6 +1,7 @@
 -- The engine's reads and locks. Its writes of campaign_runs and deliveries go through the
 -- campaigns package (campaigns/outbox.go), their owner; those of subscription_consents through
--- internal/resident.
+-- internal/resident. campaign-lock carries no comment: a test finds it waiting in PROCESSLIST
+-- by its first words.
 
 -- name: villages
 SELECT code, name FROM villages
@@ -43,7 +44,6 @@ SELECT cr.id, cr.campaign_id FROM campaign_runs cr WHERE cr.status = 'dispatchin
 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = cr.id AND d.status IN ('queued', 'sending'))
 
 -- name: campaign-lock
--- A run's completion locks its campaign's row first, as every transition does.
 SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE
 
 -- name: run-pending
