@@ -158,14 +158,14 @@ func (a *API) Preview(ctx context.Context, g Segment) (PreviewResult, error) {
 	// One pass over what the segment selects at any age; the audience is the part inside the
 	// target group, as Where selects it.
 	where, args := g.whereAnyAge(today)
-	inTarget, targs := targetage.SQL("r.birth_date", today)
+	earliest, latest := targetage.Range(today) // the query's n: r.birth_date BETWEEN ? AND ?
+	targs := []any{earliest, latest}
 	var rows []struct {
 		Village string `db:"village_code"`
 		N       int    `db:"n"`
 		All     int    `db:"all_"`
 	}
-	if err := a.db.SelectContext(ctx, &rows, `SELECT r.village_code, COALESCE(SUM(`+inTarget+`), 0) AS n, COUNT(*) AS all_ FROM `+From+
-		` WHERE `+where+` GROUP BY r.village_code`, append(targs, args...)...); err != nil {
+	if err := a.db.SelectContext(ctx, &rows, withSegment(Queries.Get("campaign-preview"), where), append(targs, args...)...); err != nil {
 		return PreviewResult{}, database.Map(err)
 	}
 	out := PreviewResult{ByVillage: make(map[string]int, len(rows))}
@@ -236,7 +236,7 @@ func (a *API) transition(t Transition) web.Handler {
 			}
 			if t == Resume {
 				var active int
-				if err := tx.GetContext(ctx, &active, `SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ? AND status IN ('snapshotting', 'dispatching')`, id); err != nil {
+				if err := tx.GetContext(ctx, &active, Queries.Get("runs-active-count"), id); err != nil {
 					return database.Map(err)
 				}
 				if active > 0 {
@@ -269,36 +269,6 @@ func (a *API) transition(t Transition) web.Handler {
 	}
 }
 
-// cancelQueued ends, in the cancel's transaction, what the campaign still had to do: its queued
-// deliveries are skipped as cancelled and its runs under way are cancelled, so that no stats
-// show them queued after the cancel has answered. It returns the skipped ones per village.
-// (Deliveries skipped as cancelled exist only once their campaign is cancelled, so counting
-// them after the update counts exactly this update's rows.)
-func cancelQueued(ctx context.Context, tx *sqlx.Tx, id int64) (map[string]int, error) {
-	now := database.Now()
-	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', skip_reason = 'cancelled', lease_until = NULL, updated_at = ?
-		WHERE campaign_id = ? AND status = 'queued'`, now, id); err != nil {
-		return nil, database.Map(err)
-	}
-	var rows []struct {
-		Village string `db:"village_code"`
-		N       int    `db:"n"`
-	}
-	if err := tx.SelectContext(ctx, &rows, `SELECT village_code, COUNT(*) AS n FROM deliveries
-		WHERE campaign_id = ? AND status = 'skipped' AND skip_reason = 'cancelled' GROUP BY village_code`, id); err != nil {
-		return nil, database.Map(err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'cancelled', completed_at = ?
-		WHERE campaign_id = ? AND status IN ('snapshotting', 'dispatching')`, now, id); err != nil {
-		return nil, database.Map(err)
-	}
-	out := make(map[string]int, len(rows))
-	for _, r := range rows {
-		out[r.Village] = r.N
-	}
-	return out, nil
-}
-
 // retryFailed puts a campaign's failed and unknown deliveries back in the queue: "retry the
 // failed ones" as one call. Unknown ones are included only when asked, since they may have
 // reached the person.
@@ -325,26 +295,16 @@ func (a *API) retryFailed(c *gin.Context) error {
 		if x.Status == StatusCancelled || x.Status == StatusDraft {
 			return errs.New(codeStateConflict, "活动当前为“"+statusNames[x.Status]+"”，不能重发")
 		}
-		statuses := "'failed'"
+		statuses := []string{DeliveryFailed}
 		if req.IncludeUnknown {
-			statuses = "'failed', 'unknown'"
+			statuses = append(statuses, DeliveryUnknown)
 		}
-		now := database.Now()
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', not_before = NULL, enqueued_at = NULL, attempts = 0,
-			error_code = NULL, updated_at = ? WHERE campaign_id = ? AND status IN (`+statuses+`)`, now, id)
-		if err != nil {
-			return database.Map(err)
+		if n, err = requeueFailed(ctx, tx, id, statuses); err != nil {
+			return err
 		}
-		n, _ = res.RowsAffected()
-		if n > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'dispatching', completed_at = NULL
-				WHERE campaign_id = ? AND status = 'completed' AND id IN (SELECT run_id FROM deliveries WHERE campaign_id = ? AND status = 'queued')`, id, id); err != nil {
-				return database.Map(err)
-			}
-			if x.Status == StatusCompleted {
-				if err := Move(ctx, tx, id, StatusCompleted, StatusRunning, KeepNextRun); err != nil {
-					return err
-				}
+		if n > 0 && x.Status == StatusCompleted {
+			if err := Move(ctx, tx, id, StatusCompleted, StatusRunning, KeepNextRun); err != nil {
+				return err
 			}
 		}
 		return a.audit.RecordTx(ctx, tx, auth.AuditContext(c).Event("campaign.retry_failed", "campaign", id, audit.Success, "requeued="+strconv.FormatInt(n, 10)))

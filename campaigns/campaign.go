@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/canbao/canbao/campaigns/counters"
 	"github.com/canbao/canbao/internal/platform/errs"
 )
 
@@ -18,6 +19,25 @@ const (
 	StatusPaused    = "paused"
 	StatusCompleted = "completed"
 	StatusCancelled = "cancelled"
+)
+
+// Statuses of a delivery in the outbox. The counters, which campaigns imports, key their
+// counts by them and name them first.
+const (
+	DeliveryQueued  = counters.Queued
+	DeliverySending = counters.Sending
+	DeliverySent    = counters.Sent
+	DeliveryFailed  = counters.Failed
+	DeliveryUnknown = counters.Unknown
+	DeliverySkipped = counters.Skipped
+)
+
+// Statuses of a campaign run.
+const (
+	RunSnapshotting = "snapshotting"
+	RunDispatching  = "dispatching"
+	RunCompleted    = "completed"
+	RunCancelled    = "cancelled"
 )
 
 // Transition is a staff action on a campaign.

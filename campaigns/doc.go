@@ -5,6 +5,9 @@
 //
 // Layout: campaign.go (the model and its validation), segment.go (segments as SQL),
 // template.go (placeholders and channel limits), store.go and api.go (the staff endpoints),
-// engine/ (scheduler, snapshot, feeder, workers, reconciler), channels/ (wechat, sms,
-// visit_task, log), counters/ (live Redis counters, rebuilt from the outbox).
+// status.go (the state machine, Move), outbox.go (the writes of runs and deliveries: this
+// package owns campaigns, campaign_runs and deliveries, and the engine calls it),
+// queries.sql (their named SQL), engine/ (scheduler, snapshot, feeder, workers, reconciler),
+// channels/ (wechat, sms, visit_task, log), counters/ (live Redis counters, rebuilt from the
+// outbox).
 package campaigns

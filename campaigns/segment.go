@@ -69,3 +69,17 @@ func (g Segment) where(on time.Time, lo, hi int) (string, []any) {
 
 // From is the FROM clause the conditions of Where expect.
 const From = `residents r LEFT JOIN visits lv ON lv.id = r.last_visit_id`
+
+// segmentMarker is where a named query takes a segment's conditions. As written it is a
+// condition that holds, so the query prepares at start-up; withSegment puts the conditions of
+// Where (their values bound, never spliced) in its place.
+const segmentMarker = "(TRUE)"
+
+// withSegment returns q with its one segmentMarker replaced by the conditions where. A query
+// without exactly one marker is a programming error.
+func withSegment(q, where string) string {
+	if strings.Count(q, segmentMarker) != 1 {
+		panic("campaigns: a segment query needs exactly one " + segmentMarker + ": " + q)
+	}
+	return strings.Replace(q, segmentMarker, "("+where+")", 1)
+}

@@ -60,9 +60,7 @@ func Move(ctx context.Context, ext sqlx.ExecerContext, id int64, from, to string
 	if next.at != nil {
 		at = *next.at
 	}
-	// By the primary key: through the (status, next_run_at) index two racing moves deadlock.
-	res, err := ext.ExecContext(ctx, `UPDATE campaigns FORCE INDEX (PRIMARY) SET status = ?, next_run_at = IF(?, ?, next_run_at),
-		updated_at = ? WHERE id = ? AND status = ?`, to, next.set, at, database.Now(), id, from)
+	res, err := ext.ExecContext(ctx, Queries.Get("campaign-move"), to, next.set, at, database.Now(), id, from)
 	if err != nil {
 		return database.Map(err)
 	}

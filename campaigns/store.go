@@ -3,6 +3,7 @@ package campaigns
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/json"
 	"errors"
 	"time"
@@ -12,6 +13,12 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("campaigns", queryFS, "queries.sql")
 
 // Campaign is a stored campaign.
 type Campaign struct {
@@ -50,8 +57,6 @@ func (r campaignRow) campaign() (Campaign, error) {
 	return c, nil
 }
 
-const campaignColumns = `id, status, spec, next_run_at, created_by, created_at, updated_at`
-
 // Store keeps campaigns in MySQL.
 type Store struct{ db *sqlx.DB }
 
@@ -65,8 +70,7 @@ func (s *Store) Create(ctx context.Context, ext sqlx.ExecerContext, spec Spec, b
 		return 0, err
 	}
 	now := database.Now()
-	res, err := ext.ExecContext(ctx, `INSERT INTO campaigns (name, status, spec, start_at, end_at, repeat_every_days, created_by, created_at, updated_at)
-		VALUES (?, 'draft', ?, ?, ?, ?, ?, ?, ?)`, spec.Name, body, spec.Schedule.StartAt.UTC(), spec.Schedule.EndAt.UTC(),
+	res, err := ext.ExecContext(ctx, Queries.Get("campaign-insert"), spec.Name, body, spec.Schedule.StartAt.UTC(), spec.Schedule.EndAt.UTC(),
 		repeatDays(spec), by, now, now)
 	if err != nil {
 		return 0, database.Map(err)
@@ -83,9 +87,9 @@ func repeatDays(s Spec) int {
 
 // Get reads one campaign.
 func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext, id int64, lock bool) (Campaign, error) {
-	query := `SELECT ` + campaignColumns + ` FROM campaigns WHERE id = ?`
+	query := Queries.Get("campaign-get")
 	if lock {
-		query += ` FOR UPDATE`
+		query = Queries.Get("campaign-get-for-update")
 	}
 	var r campaignRow
 	if err := sqlx.GetContext(ctx, q, &r, query, id); err != nil {
@@ -99,17 +103,16 @@ func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext, id int64, lock b
 
 // List pages through campaigns, newest first.
 func (s *Store) List(ctx context.Context, status string, limit, offset int) ([]Campaign, int, error) {
-	where, args := "1=1", []any{}
+	count, list, args := Queries.Get("campaign-count"), Queries.Get("campaign-list"), []any{}
 	if status != "" {
-		where, args = "status = ?", append(args, status)
+		count, list, args = Queries.Get("campaign-count-by-status"), Queries.Get("campaign-list-by-status"), append(args, status)
 	}
 	var total int
-	if err := s.db.GetContext(ctx, &total, `SELECT COUNT(*) FROM campaigns WHERE `+where, args...); err != nil {
+	if err := s.db.GetContext(ctx, &total, count, args...); err != nil {
 		return nil, 0, database.Map(err)
 	}
 	var rows []campaignRow
-	if err := s.db.SelectContext(ctx, &rows, `SELECT `+campaignColumns+` FROM campaigns WHERE `+where+` ORDER BY id DESC LIMIT ? OFFSET ?`,
-		append(args, limit, offset)...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, list, append(args, limit, offset)...); err != nil {
 		return nil, 0, database.Map(err)
 	}
 	out := make([]Campaign, 0, len(rows))

@@ -48,6 +48,16 @@ func (c *Counters) reach(campaign int64) string {
 	return c.prefix + "creach:" + strconv.FormatInt(campaign, 10)
 }
 
+// Statuses of a delivery, by which the counters count (campaigns names them Delivery*).
+const (
+	Queued  = "queued"
+	Sending = "sending"
+	Sent    = "sent"
+	Failed  = "failed"
+	Unknown = "unknown"
+	Skipped = "skipped"
+)
+
 // Change is one delivery moving from one state to another. From is "" for a new delivery.
 type Change struct {
 	Campaign   int64
@@ -79,15 +89,15 @@ func (c *Counters) Apply(ctx context.Context, changes ...Change) error {
 		}
 		pipe.HIncrBy(ctx, k, "status:"+ch.To, 1)
 		switch ch.To {
-		case "skipped":
+		case Skipped:
 			pipe.HIncrBy(ctx, k, "skip:"+ch.Reason, 1)
 			pipe.HIncrBy(ctx, k, "vil:"+ch.Village+":skipped", 1)
-		case "sent", "failed":
+		case Sent, Failed:
 			pipe.HIncrBy(ctx, k, "vil:"+ch.Village+":"+ch.To, 1)
 			if ch.Channel != "" {
 				pipe.HIncrBy(ctx, k, "ch:"+ch.Channel+":"+ch.To, 1)
 			}
-			if ch.To == "sent" {
+			if ch.To == Sent {
 				pipe.HIncrBy(ctx, k, "day:"+ch.At.In(c.loc).Format("20060102")+":sent", 1)
 				if ch.FirstReach {
 					pipe.HIncrBy(ctx, k, "reached", 1)
@@ -108,18 +118,16 @@ func (c *Counters) Rebuild(ctx context.Context, campaign int64) error {
 		Channel string `db:"channel"`
 		N       int64  `db:"n"`
 	}
-	if err := c.db.SelectContext(ctx, &rows, `SELECT village_code, status, COALESCE(skip_reason, '') AS skip_reason,
-		COALESCE(channel, '') AS channel, COUNT(*) AS n FROM deliveries WHERE campaign_id = ?
-		GROUP BY village_code, status, skip_reason, channel`, campaign); err != nil {
+	if err := c.db.SelectContext(ctx, &rows, Queries.Get("outbox-by-status"), campaign); err != nil {
 		return database.Map(err)
 	}
 	// Days are counted in Go from sent_at to stay in the business time zone without SQL tz tables.
 	var sentAt []time.Time
-	if err := c.db.SelectContext(ctx, &sentAt, `SELECT sent_at FROM deliveries WHERE campaign_id = ? AND status = 'sent'`, campaign); err != nil {
+	if err := c.db.SelectContext(ctx, &sentAt, Queries.Get("outbox-sent-at"), campaign); err != nil {
 		return database.Map(err)
 	}
 	var reached int64
-	if err := c.db.GetContext(ctx, &reached, `SELECT COUNT(DISTINCT resident_id) FROM deliveries WHERE campaign_id = ? AND status = 'sent'`, campaign); err != nil {
+	if err := c.db.GetContext(ctx, &reached, Queries.Get("outbox-reached"), campaign); err != nil {
 		return database.Map(err)
 	}
 	h := map[string]int64{"built": 1, "reached": reached}
@@ -128,10 +136,10 @@ func (c *Counters) Rebuild(ctx context.Context, campaign int64) error {
 		h["vil:"+r.Village+":targeted"] += r.N
 		h["status:"+r.Status] += r.N
 		switch r.Status {
-		case "skipped":
+		case Skipped:
 			h["skip:"+r.Reason] += r.N
 			h["vil:"+r.Village+":skipped"] += r.N
-		case "sent", "failed":
+		case Sent, Failed:
 			h["vil:"+r.Village+":"+r.Status] += r.N
 			if r.Channel != "" {
 				h["ch:"+r.Channel+":"+r.Status] += r.N
@@ -168,7 +176,7 @@ func (c *Counters) EnsureBuilt(ctx context.Context, campaign int64) error {
 // RebuildAll rebuilds the counters of every campaign that has deliveries.
 func (c *Counters) RebuildAll(ctx context.Context, onlyMissing bool) (int, error) {
 	var ids []int64
-	if err := c.db.SelectContext(ctx, &ids, `SELECT id FROM campaigns WHERE status <> 'draft'`); err != nil {
+	if err := c.db.SelectContext(ctx, &ids, Queries.Get("campaigns-not-draft")); err != nil {
 		return 0, database.Map(err)
 	}
 	n := 0
@@ -244,27 +252,27 @@ func (c *Counters) Stats(ctx context.Context, campaign int64) (Stats, error) {
 			s.Reached = n
 		case parts[0] == "status" && len(parts) == 2:
 			switch parts[1] {
-			case "queued":
+			case Queued:
 				s.Queued = n
-			case "sending":
+			case Sending:
 				s.Sending = n
-			case "sent":
+			case Sent:
 				s.Sent = n
-			case "failed":
+			case Failed:
 				s.Failed = n
-			case "unknown":
+			case Unknown:
 				s.Unknown = n
 			}
 		case parts[0] == "skip" && len(parts) == 2:
 			s.Skipped[parts[1]] = n
 		case parts[0] == "vil" && len(parts) == 3:
 			if s.ByVillage[parts[1]] == nil {
-				s.ByVillage[parts[1]] = Slice{"targeted": 0, "sent": 0, "failed": 0, "skipped": 0, "converted": 0}
+				s.ByVillage[parts[1]] = Slice{"targeted": 0, Sent: 0, Failed: 0, Skipped: 0, "converted": 0}
 			}
 			s.ByVillage[parts[1]][parts[2]] = n
 		case parts[0] == "ch" && len(parts) == 3:
 			if s.ByChannel[parts[1]] == nil {
-				s.ByChannel[parts[1]] = Slice{"sent": 0, "failed": 0, "converted": 0}
+				s.ByChannel[parts[1]] = Slice{Sent: 0, Failed: 0, "converted": 0}
 			}
 			s.ByChannel[parts[1]][parts[2]] = n
 		case parts[0] == "day" && len(parts) == 3:
@@ -308,9 +316,7 @@ func (c *Counters) waiting(ctx context.Context, campaign int64) (Waiting, error)
 		Retry  int64        `db:"retry"`
 		Until  sql.NullTime `db:"until"`
 	}
-	if err := c.db.GetContext(ctx, &r, `SELECT COALESCE(SUM(error_code IS NULL), 0) AS win, COALESCE(SUM(error_code IS NOT NULL), 0) AS retry,
-		MIN(CASE WHEN error_code IS NULL THEN not_before END) AS until
-		FROM deliveries WHERE campaign_id = ? AND status = 'queued' AND not_before > ?`, campaign, c.now().UTC()); err != nil {
+	if err := c.db.GetContext(ctx, &r, Queries.Get("outbox-waiting"), campaign, c.now().UTC()); err != nil {
 		return Waiting{}, database.Map(err)
 	}
 	w := Waiting{ForWindow: r.Window, ForRetry: r.Retry}

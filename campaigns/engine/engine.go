@@ -9,6 +9,7 @@ package engine
 
 import (
 	"context"
+	"embed"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -23,8 +24,15 @@ import (
 	"github.com/canbao/canbao/campaigns/channels"
 	"github.com/canbao/canbao/campaigns/counters"
 	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/rules"
 )
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("engine", queryFS, "queries.sql")
 
 // Config tunes the engine.
 type Config struct {
@@ -165,7 +173,7 @@ func (e *Engine) loadVillages(ctx context.Context) error {
 		Code string `db:"code"`
 		Name string `db:"name"`
 	}
-	if err := e.DB.SelectContext(ctx, &rows, `SELECT code, name FROM villages`); err != nil {
+	if err := e.DB.SelectContext(ctx, &rows, Queries.Get("villages")); err != nil {
 		return err
 	}
 	e.villages = make(map[string]string, len(rows))

@@ -20,8 +20,7 @@ import (
 // lock and the unique (campaign, run_no) let one win.
 func (e *Engine) schedule(ctx context.Context) error {
 	var due []int64
-	if err := e.DB.SelectContext(ctx, &due, `SELECT id FROM campaigns WHERE status = 'scheduled' AND next_run_at <= ? ORDER BY next_run_at LIMIT 20`,
-		database.Now()); err != nil {
+	if err := e.DB.SelectContext(ctx, &due, Queries.Get("campaigns-due"), database.Now()); err != nil {
 		return database.Map(err)
 	}
 	for _, id := range due {
@@ -34,13 +33,8 @@ func (e *Engine) schedule(ctx context.Context) error {
 			if c.Status != campaigns.StatusScheduled || c.NextRunAt == nil || c.NextRunAt.After(now) {
 				return nil
 			}
-			var runNo int
-			if err := tx.GetContext(ctx, &runNo, `SELECT COUNT(*) FROM campaign_runs WHERE campaign_id = ?`, id); err != nil {
-				return database.Map(err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_runs (campaign_id, run_no, status, started_at) VALUES (?, ?, 'snapshotting', ?)`,
-				id, runNo+1, now); err != nil {
-				return database.Map(err)
+			if err := campaigns.StartRun(ctx, tx, id, now); err != nil {
+				return err
 			}
 			var next *time.Time
 			if r := c.Spec.Schedule.RepeatEveryDays; r != nil {
@@ -61,13 +55,7 @@ func (e *Engine) schedule(ctx context.Context) error {
 // leaseRun takes or renews this instance's lease on a run, for snapshotting or feeding.
 func (e *Engine) leaseRun(ctx context.Context, runID int64) (bool, error) {
 	now := database.Now()
-	res, err := e.DB.ExecContext(ctx, `UPDATE campaign_runs SET lease_owner = ?, lease_until = ?
-		WHERE id = ? AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)`, e.id, now.Add(15*time.Second), runID, now, e.id)
-	if err != nil {
-		return false, database.Map(err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return campaigns.LeaseRun(ctx, e.DB, runID, e.id, now, now.Add(15*time.Second))
 }
 
 type run struct {
@@ -81,7 +69,7 @@ type run struct {
 // one resident-id range and moves the run's checkpoint in the same transaction.
 func (e *Engine) snapshot(ctx context.Context) error {
 	var runs []run
-	if err := e.DB.SelectContext(ctx, &runs, `SELECT id, campaign_id, snapshot_cursor, started_at FROM campaign_runs WHERE status = 'snapshotting'`); err != nil {
+	if err := e.DB.SelectContext(ctx, &runs, Queries.Get("runs-snapshotting")); err != nil {
 		return database.Map(err)
 	}
 	for _, r := range runs {
@@ -104,11 +92,10 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 		return err
 	}
 	var maxID sql.NullInt64
-	if err := e.DB.GetContext(ctx, &maxID, `SELECT MAX(id) FROM residents`); err != nil {
+	if err := e.DB.GetContext(ctx, &maxID, Queries.Get("residents-max-id")); err != nil {
 		return database.Map(err)
 	}
 	on := dayOf(r.StartedAt, e.Location)
-	where, args := c.Spec.Segment.Where(on)
 	for cursor := r.Cursor; cursor < maxID.Int64; {
 		if ctx.Err() != nil {
 			return nil
@@ -119,37 +106,21 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 		hi := cursor + int64(e.cfg.SnapshotBatch)
 		byVillage := map[string]int{}
 		err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
-			now := database.Now()
-			q := `INSERT INTO deliveries (campaign_id, run_id, resident_id, village_code, status, created_at, updated_at)
-				SELECT ?, ?, r.id, r.village_code, 'queued', ?, ? FROM ` + campaigns.From + ` WHERE r.id > ? AND r.id <= ? AND ` + where
-			a := append([]any{r.CampaignID, r.ID, now, now, cursor, hi}, args...)
-			res, err := tx.ExecContext(ctx, q, a...)
+			n, err := campaigns.SnapshotDeliveries(ctx, tx, c.Spec.Segment, on, r.CampaignID, r.ID, cursor, hi, database.Now())
 			if err != nil {
-				return database.Map(err)
+				return err
 			}
-			n, _ := res.RowsAffected()
+			byVillage = map[string]int{}
 			if n > 0 {
-				var rows []struct {
-					Village string `db:"village_code"`
-					N       int    `db:"n"`
-				}
-				if err := tx.SelectContext(ctx, &rows, `SELECT village_code, COUNT(*) AS n FROM deliveries
-					WHERE campaign_id = ? AND run_id = ? AND resident_id > ? AND resident_id <= ? GROUP BY village_code`,
-					r.CampaignID, r.ID, cursor, hi); err != nil {
-					return database.Map(err)
-				}
-				for _, v := range rows {
-					byVillage[v.Village] = v.N
+				if byVillage, err = campaigns.SnapshotByVillage(ctx, tx, r.CampaignID, r.ID, cursor, hi); err != nil {
+					return err
 				}
 			}
 			// The batch counts only if the run is still being snapshotted from this cursor: a
 			// cancel (or another instance) got there first and the batch is rolled back.
-			res, err = tx.ExecContext(ctx, `UPDATE campaign_runs SET snapshot_cursor = ?, targeted = targeted + ?
-				WHERE id = ? AND snapshot_cursor = ? AND status = 'snapshotting'`, hi, n, r.ID, cursor)
-			if err != nil {
-				return database.Map(err)
-			}
-			if k, _ := res.RowsAffected(); k != 1 {
+			if ok, err := campaigns.AdvanceSnapshot(ctx, tx, r.ID, cursor, hi, n); err != nil {
+				return err
+			} else if !ok {
 				return errSnapshotGone
 			}
 			return nil
@@ -165,9 +136,7 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 		}
 		cursor = hi
 	}
-	_, err = e.DB.ExecContext(ctx, `UPDATE campaign_runs SET status = 'dispatching', snapshot_done_at = ? WHERE id = ? AND status = 'snapshotting'`,
-		database.Now(), r.ID)
-	return database.Map(err)
+	return campaigns.SnapshotDone(ctx, e.DB, r.ID, database.Now())
 }
 
 var errSnapshotGone = errors.New("engine: the run is no longer being snapshotted from this cursor")
@@ -181,8 +150,7 @@ func dayOf(t time.Time, loc *time.Location) time.Time {
 // its campaign's rate (see feedPace).
 func (e *Engine) feed(ctx context.Context) error {
 	var runs []run
-	if err := e.DB.SelectContext(ctx, &runs, `SELECT cr.id, cr.campaign_id, cr.snapshot_cursor, cr.started_at FROM campaign_runs cr
-		JOIN campaigns c ON c.id = cr.campaign_id WHERE cr.status = 'dispatching' AND c.status = 'running'`); err != nil {
+	if err := e.DB.SelectContext(ctx, &runs, Queries.Get("runs-dispatching")); err != nil {
 		return database.Map(err)
 	}
 	now := e.now()
@@ -211,8 +179,7 @@ func (e *Engine) feed(ctx context.Context) error {
 		p.refill(rate, now)
 		for ctx.Err() == nil && p.credit >= 1 {
 			var ids []int64
-			if err := e.DB.SelectContext(ctx, &ids, `SELECT id FROM deliveries WHERE run_id = ? AND status = 'queued' AND enqueued_at IS NULL
-				ORDER BY id LIMIT ?`, r.ID, min(e.cfg.FeedBatch, int(p.credit))); err != nil {
+			if err := e.DB.SelectContext(ctx, &ids, Queries.Get("deliveries-to-feed"), r.ID, min(e.cfg.FeedBatch, int(p.credit))); err != nil {
 				return database.Map(err)
 			}
 			if len(ids) == 0 {
@@ -267,12 +234,7 @@ func (e *Engine) enqueue(ctx context.Context, ids []int64) error {
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
 	}
-	q, args, err := sqlx.In(`UPDATE deliveries SET enqueued_at = ? WHERE id IN (?)`, database.Now(), ids)
-	if err != nil {
-		return err
-	}
-	_, err = e.DB.ExecContext(ctx, q, args...)
-	return database.Map(err)
+	return campaigns.MarkEnqueued(ctx, e.DB, ids, database.Now())
 }
 
 // reconcile repairs what crashes and lost Redis data leave behind. Every step is idempotent, so
@@ -286,20 +248,15 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		Campaign int64  `db:"campaign_id"`
 		Village  string `db:"village_code"`
 	}
-	if err := e.DB.SelectContext(ctx, &stuck, `SELECT id, campaign_id, village_code FROM deliveries WHERE status = 'sending' AND lease_until < ? LIMIT 1000`, now); err != nil {
+	if err := e.DB.SelectContext(ctx, &stuck, Queries.Get("deliveries-stuck"), now); err != nil {
 		return database.Map(err)
 	}
 	for _, s := range stuck {
 		if _, err := e.moveCounted(ctx, s.Campaign, func(tx *sqlx.Tx) (*counters.Change, error) {
-			res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'unknown', error_code = 'lease_expired', lease_until = NULL, updated_at = ?
-				WHERE id = ? AND status = 'sending' AND lease_until < ?`, now, s.ID, now)
-			if err != nil {
-				return nil, database.Map(err)
+			if ok, err := campaigns.RetireLeaseExpired(ctx, tx, s.ID, now); err != nil || !ok {
+				return nil, err
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
-				return nil, nil
-			}
-			ch := change(s.Campaign, s.Village, "sending", "unknown")
+			ch := change(s.Campaign, s.Village, campaigns.DeliverySending, campaigns.DeliveryUnknown)
 			return &ch, nil
 		}); err != nil {
 			return err
@@ -311,25 +268,22 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		Village  string `db:"village_code"`
 		ID       int64  `db:"id"`
 	}
-	if err := e.DB.SelectContext(ctx, &cancelled, `SELECT d.campaign_id, d.village_code, d.id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
-		WHERE c.status = 'cancelled' AND d.status = 'queued' LIMIT 5000`); err != nil {
+	if err := e.DB.SelectContext(ctx, &cancelled, Queries.Get("deliveries-queued-of-cancelled")); err != nil {
 		return database.Map(err)
 	}
 	for _, d := range cancelled {
-		if _, err := e.finish(ctx, d.Campaign, d.ID, "queued", "skipped", "cancelled", "", "", skipChange(d.Campaign, d.Village, "queued", "cancelled")); err != nil {
+		if _, err := e.finish(ctx, d.Campaign, d.ID, campaigns.DeliveryQueued, campaigns.DeliverySkipped, SkipCancelled, "", "",
+			skipChange(d.Campaign, d.Village, campaigns.DeliveryQueued, SkipCancelled)); err != nil {
 			return err
 		}
 	}
-	if _, err := e.DB.ExecContext(ctx, `UPDATE campaign_runs cr JOIN campaigns c ON c.id = cr.campaign_id SET cr.status = 'cancelled', cr.completed_at = ?
-		WHERE c.status = 'cancelled' AND cr.status IN ('snapshotting', 'dispatching')`, now); err != nil {
-		return database.Map(err)
+	if err := campaigns.CancelRunsOfCancelled(ctx, e.DB, now); err != nil {
+		return err
 	}
 	// Fed long ago but still queued (Redis flushed, a worker died, a wait ended, a pause was
 	// lifted): feed again. A duplicate on the stream is harmless: the claim lets one through.
 	var again []int64
-	if err := e.DB.SelectContext(ctx, &again, `SELECT d.id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
-		WHERE d.status = 'queued' AND d.enqueued_at < ? AND (d.not_before IS NULL OR d.not_before <= ?) AND c.status = 'running'
-		ORDER BY d.id LIMIT 20000`, now.Add(-e.cfg.RequeueAfter), now); err != nil {
+	if err := e.DB.SelectContext(ctx, &again, Queries.Get("deliveries-to-refeed"), now.Add(-e.cfg.RequeueAfter), now); err != nil {
 		return database.Map(err)
 	}
 	for i := 0; i < len(again); i += e.cfg.FeedBatch {
@@ -346,8 +300,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		ID       int64 `db:"id"`
 		Campaign int64 `db:"campaign_id"`
 	}
-	if err := e.DB.SelectContext(ctx, &done, `SELECT cr.id, cr.campaign_id FROM campaign_runs cr WHERE cr.status = 'dispatching'
-		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = cr.id AND d.status IN ('queued', 'sending'))`); err != nil {
+	if err := e.DB.SelectContext(ctx, &done, Queries.Get("runs-done")); err != nil {
 		return database.Map(err)
 	}
 	for _, d := range done {
@@ -378,24 +331,23 @@ func (e *Engine) complete(ctx context.Context, runID, campaign int64) error {
 			Status  string       `db:"status"`
 			NextRun sql.NullTime `db:"next_run_at"`
 		}
-		if err := tx.GetContext(ctx, &c, `SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE`, campaign); err != nil {
+		if err := tx.GetContext(ctx, &c, Queries.Get("campaign-lock"), campaign); err != nil {
 			return database.Map(err)
 		}
 		// Again under the lock: a retry of the failed ones may have queued some of the run's
 		// deliveries since the run was found done.
 		var pending int
-		if err := tx.GetContext(ctx, &pending, `SELECT COUNT(*) FROM deliveries WHERE run_id = ? AND status IN ('queued', 'sending')`, runID); err != nil {
+		if err := tx.GetContext(ctx, &pending, Queries.Get("run-pending"), runID); err != nil {
 			return database.Map(err)
 		}
 		if pending > 0 {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE campaign_runs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'dispatching'`,
-			database.Now(), runID)
+		completed, err := campaigns.CompleteRun(ctx, tx, runID, database.Now())
 		if err != nil {
-			return database.Map(err)
+			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
+		if !completed {
 			return nil // another instance completed it
 		}
 		// A campaign paused after its last send is completed too (resuming it would

@@ -18,6 +18,7 @@ import (
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/resident"
 )
 
 // Skip reasons.
@@ -105,25 +106,18 @@ type delivery struct {
 	OpenID      sql.NullString `db:"openid"`
 }
 
-const loadDelivery = `SELECT d.id, d.campaign_id, d.run_id, d.resident_id, d.village_code, d.status, d.attempts, d.not_before,
-	r.name, r.gender, r.birth_date, r.employed, r.land_expropriated, r.status AS rstatus, r.opted_out, r.last_visited_at,
-	r.phone_enc, r.pii_key_id, a.id AS account_id, a.openid
-	FROM deliveries d JOIN residents r ON r.id = d.resident_id
-	LEFT JOIN resident_accounts a ON a.resident_id = r.id AND a.disabled = 0
-	WHERE d.id = ?`
-
 // process takes one delivery as far as it can go now. stop ends only the wait for the rate:
 // a claimed send finishes even if stop has ended (it is bounded by its timeout).
 func (e *Engine) process(stop context.Context, id int64) error {
 	ctx := context.WithoutCancel(stop)
 	var d delivery
-	if err := e.DB.GetContext(ctx, &d, loadDelivery, id); err != nil {
+	if err := e.DB.GetContext(ctx, &d, Queries.Get("delivery-load"), id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		return database.Map(err)
 	}
-	if d.Status != "queued" {
+	if d.Status != campaigns.DeliveryQueued {
 		return nil // already handled: a duplicate on the stream
 	}
 	c, err := e.campaign(ctx, d.Campaign)
@@ -209,11 +203,9 @@ func (e *Engine) route(ctx context.Context, c campaigns.Campaign, d delivery, no
 			if r.OpenID == "" {
 				continue
 			}
-			var left int
-			err := e.DB.GetContext(ctx, &left, `SELECT remaining FROM subscription_consents WHERE account_id = ? AND template_id = ?`,
-				r.AccountID, c.Spec.Template.WeChat.TemplateID)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, "", database.Map(err)
+			left, err := resident.ConsentsLeft(ctx, e.DB, r.AccountID, c.Spec.Template.WeChat.TemplateID)
+			if err != nil {
+				return nil, "", err
 			}
 			if left <= 0 {
 				noConsent = true
@@ -311,14 +303,14 @@ func (e *Engine) throttle(ctx context.Context, c campaigns.Campaign) error {
 func (e *Engine) claim(ctx context.Context, c campaigns.Campaign, d delivery) (claimed, capped bool, err error) {
 	err = database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
 		claimed, capped = false, false
-		if _, err := tx.ExecContext(ctx, `SELECT id FROM residents WHERE id = ? FOR UPDATE`, d.ResidentID); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("resident-lock"), d.ResidentID); err != nil {
 			return database.Map(err)
 		}
 		// The campaign may have been paused or cancelled since the worker read it (a cached
 		// copy, then a wait for the rate): a shared lock on its row orders this claim after a
 		// pause or cancel that committed, so none is claimed once the action has answered.
 		var status string
-		if err := tx.GetContext(ctx, &status, `SELECT status FROM campaigns WHERE id = ? LOCK IN SHARE MODE`, d.Campaign); err != nil {
+		if err := tx.GetContext(ctx, &status, Queries.Get("campaign-status-shared"), d.Campaign); err != nil {
 			return database.Map(err)
 		}
 		if status != campaigns.StatusRunning {
@@ -327,31 +319,26 @@ func (e *Engine) claim(ctx context.Context, c campaigns.Campaign, d delivery) (c
 		now := database.Now()
 		if fc := c.Spec.FrequencyCap; fc != nil {
 			var n int
-			if err := tx.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries WHERE resident_id = ?
-				AND ((status = 'sent' AND sent_at >= ?) OR status = 'sending')`, d.ResidentID, now.AddDate(0, 0, -fc.PerDays)); err != nil {
+			if err := tx.GetContext(ctx, &n, Queries.Get("resident-recent-sends"), d.ResidentID, now.AddDate(0, 0, -fc.PerDays)); err != nil {
 				return database.Map(err)
 			}
 			if n >= fc.Max {
-				res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'skipped', skip_reason = ?, updated_at = ? WHERE id = ? AND status = 'queued'`,
-					SkipFrequencyCap, now, d.ID)
-				if err != nil {
-					return database.Map(err)
+				var err error
+				if capped, err = campaigns.SkipQueued(ctx, tx, d.ID, SkipFrequencyCap, now); err != nil {
+					return err
 				}
-				k, _ := res.RowsAffected()
-				if capped = k == 1; capped {
-					e.count(ctx, skipChange(d.Campaign, d.Village, "queued", SkipFrequencyCap))
+				if capped {
+					e.count(ctx, skipChange(d.Campaign, d.Village, campaigns.DeliveryQueued, SkipFrequencyCap))
 				}
 				return nil
 			}
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
-			WHERE id = ? AND status = 'queued'`, now.Add(e.cfg.Lease), now, d.ID)
-		if err != nil {
-			return database.Map(err)
+		var err error
+		if claimed, err = campaigns.Claim(ctx, tx, d.ID, now.Add(e.cfg.Lease), now); err != nil {
+			return err
 		}
-		k, _ := res.RowsAffected()
-		if claimed = k == 1; claimed {
-			e.count(ctx, change(d.Campaign, d.Village, "queued", "sending"))
+		if claimed {
+			e.count(ctx, change(d.Campaign, d.Village, campaigns.DeliveryQueued, campaigns.DeliverySending))
 		}
 		return nil
 	})
@@ -394,20 +381,15 @@ func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *
 	if lastErr == nil {
 		lastErr = errors.New("no channel could be used")
 	}
-	_, err := e.finish(ctx, d.Campaign, d.ID, "sending", "failed", "", lastChannel, channels.ErrorCode(lastErr),
-		counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed", Channel: lastChannel})
+	_, err := e.finish(ctx, d.Campaign, d.ID, campaigns.DeliverySending, campaigns.DeliveryFailed, "", lastChannel, channels.ErrorCode(lastErr),
+		counters.Change{Campaign: d.Campaign, Village: d.Village, From: campaigns.DeliverySending, To: campaigns.DeliveryFailed, Channel: lastChannel})
 	return err
 }
 
-// spendConsent uses one of the resident's one-time consents for the template.
+// spendConsent uses one of the resident's one-time consents for the template (the ledger is
+// internal/resident's).
 func (e *Engine) spendConsent(ctx context.Context, account int64, template string) (bool, error) {
-	res, err := e.DB.ExecContext(ctx, `UPDATE subscription_consents SET remaining = remaining - 1, updated_at = ?
-		WHERE account_id = ? AND template_id = ? AND remaining > 0`, database.Now(), account, template)
-	if err != nil {
-		return false, database.Map(err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return resident.SpendConsent(ctx, e.DB, account, template, database.Now())
 }
 
 // afterWeChatError: 43101 means the user has no consent left at WeChat, so our ledger is set
@@ -416,33 +398,25 @@ func (e *Engine) afterWeChatError(ctx context.Context, account int64, template s
 	code := channels.ErrorCode(err)
 	switch {
 	case code == "wechat:43101":
-		_, _ = e.DB.ExecContext(ctx, `UPDATE subscription_consents SET remaining = 0, updated_at = ? WHERE account_id = ? AND template_id = ?`,
-			database.Now(), account, template)
+		_ = resident.NoConsentLeft(ctx, e.DB, account, template, database.Now())
 	case !channels.IsPermanent(err):
-		_, _ = e.DB.ExecContext(ctx, `UPDATE subscription_consents SET remaining = remaining + 1, updated_at = ? WHERE account_id = ? AND template_id = ?`,
-			database.Now(), account, template)
+		_ = resident.GiveConsentBack(ctx, e.DB, account, template, database.Now())
 	}
 }
 
 func (e *Engine) sent(ctx context.Context, c campaigns.Campaign, d delivery, channel, msgID string) error {
 	now := database.Now()
 	_, err := e.moveCounted(ctx, d.Campaign, func(tx *sqlx.Tx) (*counters.Change, error) {
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'sent', channel = ?, provider_msg_id = ?, sent_at = ?, lease_until = NULL,
-			updated_at = ? WHERE id = ? AND status = 'sending'`, channel, msgID, now, now, d.ID)
-		if err != nil {
-			return nil, database.Map(err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil, nil
+		if ok, err := campaigns.MarkSent(ctx, tx, d.ID, channel, msgID, now); err != nil || !ok {
+			return nil, err
 		}
 		// reached counts distinct people: this one only if no other run of the campaign reached
 		// them (the (resident, status, sent_at) index makes it a look at a handful of rows).
 		var before int
-		if err := tx.GetContext(ctx, &before, `SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND campaign_id = ? AND id <> ?`,
-			d.ResidentID, d.Campaign, d.ID); err != nil {
+		if err := tx.GetContext(ctx, &before, Queries.Get("resident-reached-before"), d.ResidentID, d.Campaign, d.ID); err != nil {
 			return nil, database.Map(err)
 		}
-		return &counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "sent", Channel: channel, ResidentID: d.ResidentID,
+		return &counters.Change{Campaign: d.Campaign, Village: d.Village, From: campaigns.DeliverySending, To: campaigns.DeliverySent, Channel: channel, ResidentID: d.ResidentID,
 			FirstReach: before == 0, At: now}, nil
 	})
 	if err != nil {
@@ -457,7 +431,7 @@ func (e *Engine) sent(ctx context.Context, c campaigns.Campaign, d delivery, cha
 // maybeVisitTask turns a person who got K reminders without enrolling into a visit task.
 func (e *Engine) maybeVisitTask(ctx context.Context, c campaigns.Campaign, d delivery) error {
 	var n int
-	if err := e.DB.GetContext(ctx, &n, `SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND channel <> 'visit_task'`, d.ResidentID); err != nil {
+	if err := e.DB.GetContext(ctx, &n, Queries.Get("resident-reminders"), d.ResidentID); err != nil {
 		return database.Map(err)
 	}
 	if n < e.cfg.RemindersForVisit || d.RStatus != "unenrolled" {
@@ -475,8 +449,8 @@ func (e *Engine) maybeVisitTask(ctx context.Context, c campaigns.Campaign, d del
 // the last attempt.
 func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
 	if d.Attempts+1 >= e.cfg.MaxAttempts {
-		_, err := e.finish(ctx, d.Campaign, d.ID, "sending", "failed", "", "", channels.ErrorCode(cause),
-			counters.Change{Campaign: d.Campaign, Village: d.Village, From: "sending", To: "failed"})
+		_, err := e.finish(ctx, d.Campaign, d.ID, campaigns.DeliverySending, campaigns.DeliveryFailed, "", "", channels.ErrorCode(cause),
+			counters.Change{Campaign: d.Campaign, Village: d.Village, From: campaigns.DeliverySending, To: campaigns.DeliveryFailed})
 		return err
 	}
 	backoff := e.cfg.RetryBackoff
@@ -485,15 +459,10 @@ func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
 	}
 	backoff *= 1 << d.Attempts
 	_, err := e.moveCounted(ctx, d.Campaign, func(tx *sqlx.Tx) (*counters.Change, error) {
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'queued', not_before = ?, lease_until = NULL, error_code = ?, updated_at = ?
-			WHERE id = ? AND status = 'sending'`, database.Now().Add(backoff), channels.ErrorCode(cause), database.Now(), d.ID)
-		if err != nil {
-			return nil, database.Map(err)
+		if ok, err := campaigns.Requeue(ctx, tx, d.ID, database.Now().Add(backoff), channels.ErrorCode(cause), database.Now()); err != nil || !ok {
+			return nil, err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil, nil
-		}
-		ch := change(d.Campaign, d.Village, "sending", "queued")
+		ch := change(d.Campaign, d.Village, campaigns.DeliverySending, campaigns.DeliveryQueued)
 		return &ch, nil
 	})
 	return err
@@ -502,13 +471,12 @@ func (e *Engine) retry(ctx context.Context, d delivery, cause error) error {
 // waitUntil keeps a queued delivery waiting until at (its window). It carries no error code
 // while it waits, which is how the stats tell a wait for a window from a retry's backoff.
 func (e *Engine) waitUntil(ctx context.Context, d delivery, at time.Time) error {
-	_, err := e.DB.ExecContext(ctx, `UPDATE deliveries SET not_before = ?, error_code = NULL, updated_at = ? WHERE id = ? AND status = 'queued'`,
-		at.UTC(), database.Now(), d.ID)
-	return database.Map(err)
+	return campaigns.WaitUntil(ctx, e.DB, d.ID, at.UTC(), database.Now())
 }
 
 func (e *Engine) skip(ctx context.Context, d delivery, reason string) error {
-	_, err := e.finish(ctx, d.Campaign, d.ID, "queued", "skipped", reason, "", "", skipChange(d.Campaign, d.Village, "queued", reason))
+	_, err := e.finish(ctx, d.Campaign, d.ID, campaigns.DeliveryQueued, campaigns.DeliverySkipped, reason, "", "",
+		skipChange(d.Campaign, d.Village, campaigns.DeliveryQueued, reason))
 	return err
 }
 
@@ -516,14 +484,8 @@ func (e *Engine) skip(ctx context.Context, d delivery, reason string) error {
 // counts the move (ch) with it.
 func (e *Engine) finish(ctx context.Context, campaign, id int64, from, to, reason, channel, code string, ch counters.Change) (bool, error) {
 	return e.moveCounted(ctx, campaign, func(tx *sqlx.Tx) (*counters.Change, error) {
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''),
-			channel = COALESCE(NULLIF(?, ''), channel), lease_until = NULL, updated_at = ? WHERE id = ? AND status = ?`,
-			to, reason, code, channel, database.Now(), id, from)
-		if err != nil {
-			return nil, database.Map(err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return nil, nil
+		if ok, err := campaigns.Finish(ctx, tx, id, from, to, reason, channel, code, database.Now()); err != nil || !ok {
+			return nil, err
 		}
 		return &ch, nil
 	})
@@ -541,7 +503,7 @@ func (e *Engine) moveCounted(ctx context.Context, campaign int64, move func(tx *
 	moved := false
 	err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
 		moved = false
-		if _, err := tx.ExecContext(ctx, `SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE`, campaign); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("campaign-lock-shared"), campaign); err != nil {
 			return database.Map(err)
 		}
 		ch, err := move(tx)
@@ -560,7 +522,7 @@ func change(campaign int64, village, from, to string) counters.Change {
 }
 
 func skipChange(campaign int64, village, from, reason string) counters.Change {
-	return counters.Change{Campaign: campaign, Village: village, From: from, To: "skipped", Reason: reason}
+	return counters.Change{Campaign: campaign, Village: village, From: from, To: campaigns.DeliverySkipped, Reason: reason}
 }
 
 // count updates the live counters; a failure only makes them stale until the next rebuild.

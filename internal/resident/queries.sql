@@ -22,3 +22,20 @@ VALUES (?, ?, ?, ?, ?)
 -- name: consent-add
 UPDATE subscription_consents SET remaining = ?, granted_total = granted_total + ?, updated_at = ?
 WHERE account_id = ? AND template_id = ?
+
+-- name: consent-remaining
+-- The campaign engine: may a WeChat message go to this account with this template?
+SELECT remaining FROM subscription_consents WHERE account_id = ? AND template_id = ?
+
+-- name: consent-spend
+-- The campaign engine spends one consent per WeChat message, if one is left.
+UPDATE subscription_consents SET remaining = remaining - 1, updated_at = ?
+WHERE account_id = ? AND template_id = ? AND remaining > 0
+
+-- name: consent-give-back
+-- A transient failure gives the unused consent back.
+UPDATE subscription_consents SET remaining = remaining + 1, updated_at = ? WHERE account_id = ? AND template_id = ?
+
+-- name: consent-none-left
+-- WeChat says the user has no consent left (43101): the ledger follows.
+UPDATE subscription_consents SET remaining = 0, updated_at = ? WHERE account_id = ? AND template_id = ?

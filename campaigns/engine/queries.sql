@@ -1,0 +1,84 @@
+-- The engine's reads and locks. Its writes of campaign_runs and deliveries go through the
+-- campaigns package (campaigns/outbox.go), their owner; those of subscription_consents through
+-- internal/resident. campaign-lock carries no comment: a test finds it waiting in PROCESSLIST
+-- by its first words.
+
+-- name: villages
+SELECT code, name FROM villages
+
+-- name: campaigns-due
+SELECT id FROM campaigns WHERE status = 'scheduled' AND next_run_at <= ? ORDER BY next_run_at LIMIT 20
+
+-- name: runs-snapshotting
+SELECT id, campaign_id, snapshot_cursor, started_at FROM campaign_runs WHERE status = 'snapshotting'
+
+-- name: residents-max-id
+SELECT MAX(id) FROM residents
+
+-- name: runs-dispatching
+-- The runs to feed: dispatching, of a running campaign.
+SELECT cr.id, cr.campaign_id, cr.snapshot_cursor, cr.started_at FROM campaign_runs cr
+JOIN campaigns c ON c.id = cr.campaign_id WHERE cr.status = 'dispatching' AND c.status = 'running'
+
+-- name: deliveries-to-feed
+SELECT id FROM deliveries WHERE run_id = ? AND status = 'queued' AND enqueued_at IS NULL
+ORDER BY id LIMIT ?
+
+-- name: deliveries-stuck
+-- Still in sending past their lease.
+SELECT id, campaign_id, village_code FROM deliveries WHERE status = 'sending' AND lease_until < ? LIMIT 1000
+
+-- name: deliveries-queued-of-cancelled
+SELECT d.campaign_id, d.village_code, d.id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
+WHERE c.status = 'cancelled' AND d.status = 'queued' LIMIT 5000
+
+-- name: deliveries-to-refeed
+-- Fed long ago but still queued, due, of a running campaign.
+SELECT d.id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
+WHERE d.status = 'queued' AND d.enqueued_at < ? AND (d.not_before IS NULL OR d.not_before <= ?) AND c.status = 'running'
+ORDER BY d.id LIMIT 20000
+
+-- name: runs-done
+-- Dispatching runs with nothing queued or in flight.
+SELECT cr.id, cr.campaign_id FROM campaign_runs cr WHERE cr.status = 'dispatching'
+AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.run_id = cr.id AND d.status IN ('queued', 'sending'))
+
+-- name: campaign-lock
+SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE
+
+-- name: run-pending
+SELECT COUNT(*) FROM deliveries WHERE run_id = ? AND status IN ('queued', 'sending')
+
+-- name: delivery-load
+-- A delivery with what a worker needs about its resident.
+SELECT d.id, d.campaign_id, d.run_id, d.resident_id, d.village_code, d.status, d.attempts, d.not_before,
+    r.name, r.gender, r.birth_date, r.employed, r.land_expropriated, r.status AS rstatus, r.opted_out, r.last_visited_at,
+    r.phone_enc, r.pii_key_id, a.id AS account_id, a.openid
+FROM deliveries d JOIN residents r ON r.id = d.resident_id
+LEFT JOIN resident_accounts a ON a.resident_id = r.id AND a.disabled = 0
+WHERE d.id = ?
+
+-- name: resident-lock
+-- A claim locks the resident, so that two campaigns cannot both take the last slot of the cap.
+SELECT id FROM residents WHERE id = ? FOR UPDATE
+
+-- name: campaign-status-shared
+SELECT status FROM campaigns WHERE id = ? LOCK IN SHARE MODE
+
+-- name: campaign-lock-shared
+-- A delivery's move and its count, under a shared lock on the campaign's row (moveCounted).
+SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE
+
+-- name: resident-recent-sends
+-- The frequency cap: the resident's deliveries sent since a time, or in flight.
+SELECT COUNT(*) FROM deliveries WHERE resident_id = ?
+AND ((status = 'sent' AND sent_at >= ?) OR status = 'sending')
+
+-- name: resident-reached-before
+-- Did another delivery of the campaign reach this resident? (The (resident, status, sent_at)
+-- index makes it a look at a handful of rows.)
+SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND campaign_id = ? AND id <> ?
+
+-- name: resident-reminders
+-- The reminders a resident was sent, visit tasks aside.
+SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND channel <> 'visit_task'
