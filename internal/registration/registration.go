@@ -26,6 +26,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"
 )
@@ -317,10 +318,10 @@ func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validate
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, Queries.Get("resident-insert"), idEnc, idIndex, keyID, v.name, v.person.Gender,
-		v.person.Birth, v.village, v.employed, v.land, now, now)
+	id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
+		Gender: string(v.person.Gender), Birth: v.person.Birth, Village: v.village, Employed: v.employed, Land: v.land}, now)
 	if err == nil {
-		return res.LastInsertId()
+		return id, nil
 	}
 	if !database.IsDuplicate(err) {
 		return 0, database.Map(err)
