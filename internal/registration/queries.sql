@@ -8,10 +8,6 @@ INSERT INTO registrations (account_id, resident_id, active_resident_id, year, na
     created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
--- name: account-link-resident
--- The account's first registered person becomes "its" resident.
-UPDATE resident_accounts SET resident_id = ? WHERE id = ? AND resident_id IS NULL
-
 -- name: registration-by-id
 SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
        land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason,

@@ -26,6 +26,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/resident"
 	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"
@@ -280,7 +281,7 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 			return database.Map(err)
 		}
 		id, _ := res.LastInsertId()
-		if _, err := tx.ExecContext(ctx, Queries.Get("account-link-resident"), residentID, accountID); err != nil {
+		if err := resident.LinkPerson(ctx, tx, accountID, residentID); err != nil {
 			return database.Map(err)
 		}
 		if err := s.audit.RecordTx(ctx, tx, actx.Event("registration.create", "registration", id, audit.Success, "scheme="+v.option.Scheme)); err != nil {
