@@ -364,6 +364,6 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, v Visit, r *residentSt
 			}
 		}
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE visit_tasks SET status = 'done', open_slot = NULL, visit_id = ?, closed_at = ? WHERE open_slot = ?`, v.ID, now, r.ID)
+	_, err := tx.ExecContext(ctx, Queries.Get("task-close"), v.ID, now, r.ID)
 	return database.Map(err)
 }
