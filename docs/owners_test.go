@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/canbao/canbao/internal/platform/database"
 )
 
 // owners names the one package that writes each table. It must match the table in
@@ -66,6 +68,7 @@ var exceptions = map[string][]string{
 	"residents":                {"internal/seed"},
 	"resident_accounts":        {"internal/seed"},
 	"policy_articles":          {"internal/seed"},
+	"registrations":            {"internal/seed"},
 	"policy_article_revisions": {"internal/seed"},
 	"visit_tasks":              {"internal/seed"},
 	"roster_imports":           {"internal/seed"},
@@ -127,6 +130,36 @@ func TestWrittenTables(t *testing.T) {
 			t.Errorf("written(%q) = %v, want %v", sql, got, want)
 		}
 	}
+}
+
+// module is the module's path (go.mod).
+const module = "github.com/canbao/canbao"
+
+// borrowedQuery is a package running another package's named query: pkg.Queries.Get("name").
+type borrowedQuery struct{ rel, dir, name string }
+
+// foreignQuery recognises x.Queries.Get("name") where x is an imported package of the module,
+// and returns that package's directory and the query's name.
+func foreignQuery(n ast.Node, imports map[string]string) (dir, name string, ok bool) {
+	call, isCall := n.(*ast.CallExpr)
+	if !isCall || len(call.Args) != 1 {
+		return "", "", false
+	}
+	get, isSel := call.Fun.(*ast.SelectorExpr)
+	if !isSel || get.Sel.Name != "Get" {
+		return "", "", false
+	}
+	qs, isSel := get.X.(*ast.SelectorExpr)
+	if !isSel || qs.Sel.Name != "Queries" {
+		return "", "", false
+	}
+	pkg, isIdent := qs.X.(*ast.Ident)
+	lit, isLit := call.Args[0].(*ast.BasicLit)
+	if !isIdent || !isLit || imports[pkg.Name] == "" {
+		return "", "", false
+	}
+	name, err := strconv.Unquote(lit.Value)
+	return imports[pkg.Name], name, err == nil
 }
 
 // docOwners reads the "Who writes which table" table of docs/ARCHITECTURE.md: for each table,
@@ -234,8 +267,9 @@ func TestOneOwnerPerTable(t *testing.T) {
 
 	// Every write in the code.
 	writes := map[string]map[string][]string{} // table -> package -> files
+	var borrowed []borrowedQuery
 	add := func(rel, sql string) {
-		pkg := filepath.ToSlash(filepath.Dir(rel))
+		pkg := filepath.ToSlash(filepath.Dir(strings.Fields(rel)[0]))
 		for _, table := range written(sql) {
 			if writes[table] == nil {
 				writes[table] = map[string][]string{}
@@ -276,11 +310,27 @@ func TestOneOwnerPerTable(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			imports := map[string]string{} // local name -> the module package's directory
+			for _, im := range f.Imports {
+				ip, _ := strconv.Unquote(im.Path.Value)
+				dir, ok := strings.CutPrefix(ip, module+"/")
+				if !ok {
+					continue
+				}
+				name := dir[strings.LastIndex(dir, "/")+1:]
+				if im.Name != nil {
+					name = im.Name.Name
+				}
+				imports[name] = dir
+			}
 			ast.Inspect(f, func(n ast.Node) bool {
 				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 					if s, err := strconv.Unquote(lit.Value); err == nil {
 						add(rel, s)
 					}
+				}
+				if dir, name, ok := foreignQuery(n, imports); ok {
+					borrowed = append(borrowed, borrowedQuery{rel: rel, dir: dir, name: name})
 				}
 				return true
 			})
@@ -289,6 +339,19 @@ func TestOneOwnerPerTable(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A package that runs another package's named query writes what the query writes.
+	for _, b := range borrowed {
+		qs, err := database.LoadQueries(os.DirFS(filepath.Join(root, filepath.FromSlash(b.dir))), "queries.sql")
+		if err != nil {
+			t.Fatalf("%s uses %s's query %q: %v", b.rel, b.dir, b.name, err)
+		}
+		sql, ok := qs[b.name]
+		if !ok {
+			t.Errorf("%s uses %s's query %q, which does not exist", b.rel, b.dir, b.name)
+			continue
+		}
+		add(b.rel+" (through "+b.dir+"'s query "+b.name+")", sql)
 	}
 
 	tables := slices.Sorted(func(yield func(string) bool) {
