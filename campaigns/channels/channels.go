@@ -16,6 +16,7 @@ import (
 	"github.com/canbao/canbao/campaigns/channels/sms"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/visit"
 	"github.com/canbao/canbao/internal/wechat"
 )
 
@@ -67,19 +68,11 @@ type VisitTask struct {
 func (v VisitTask) Send(ctx context.Context, c *campaigns.Campaign, r Recipient) (string, error) {
 	now := database.Now()
 	due := time.Date(now.In(v.Loc).Year(), now.In(v.Loc).Month(), now.In(v.Loc).Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 7)
-	res, err := v.DB.ExecContext(ctx, `INSERT INTO visit_tasks (resident_id, village_code, source, campaign_id, note, due_on, status, open_slot, created_at)
-		VALUES (?, ?, 'campaign', ?, ?, ?, 'open', ?, ?)`, r.ResidentID, r.Village, c.ID, truncate(campaigns.Render(c.Spec.Template.Text, r.Vars), 200), due, r.ResidentID, now)
-	if database.IsDuplicate(err) {
-		var id int64
-		if err := v.DB.GetContext(ctx, &id, `SELECT id FROM visit_tasks WHERE open_slot = ?`, r.ResidentID); err != nil {
-			return "", database.Map(err)
-		}
-		return "task-" + strconv.FormatInt(id, 10), nil
-	}
+	id, err := visit.OpenCampaignTask(ctx, v.DB, visit.CampaignTask{ResidentID: r.ResidentID, Village: r.Village, CampaignID: c.ID,
+		Note: truncate(campaigns.Render(c.Spec.Template.Text, r.Vars), 200), DueOn: due}, now)
 	if err != nil {
-		return "", database.Map(err)
+		return "", err
 	}
-	id, _ := res.LastInsertId()
 	return "task-" + strconv.FormatInt(id, 10), nil
 }
 

@@ -66,7 +66,3 @@ SELECT token_version, 'resident' AS role, NULL AS village_code, disabled FROM re
 -- name: staff-bump-version
 -- Revokes every token of a staff user.
 UPDATE staff_users SET token_version = token_version + 1 WHERE id = ?
-
--- name: resident-bump-version
--- Revokes every token of a resident account.
-UPDATE resident_accounts SET token_version = token_version + 1 WHERE id = ?

@@ -25,6 +25,11 @@ type SubjectState struct {
 	Disabled bool
 }
 
+// ResidentVersionBumper revokes every token of a resident account (errs.ErrNotFound when there
+// is none). internal/resident owns resident_accounts and provides it (resident.BumpTokenVersion);
+// auth cannot import that package, which imports auth, so the server passes it in.
+type ResidentVersionBumper func(ctx context.Context, ext sqlx.ExecerContext, accountID int64) error
+
 // Subjects reads subjects' current token version, role and status: MySQL is the truth, Redis a
 // short-lived cache invalidated on every change, so logout, password change, role change and
 // disabling take effect on the next request.
@@ -34,11 +39,13 @@ type Subjects struct {
 	prefix string
 	log    *slog.Logger
 	ttl    time.Duration
+	// bumpResident revokes a resident's tokens (see ResidentVersionBumper).
+	bumpResident ResidentVersionBumper
 }
 
-// NewSubjects wires the store and cache.
-func NewSubjects(db *sqlx.DB, rdb *redis.Client, prefix string, log *slog.Logger) *Subjects {
-	return &Subjects{db: db, rdb: rdb, prefix: prefix, log: log, ttl: 5 * time.Minute}
+// NewSubjects wires the store and cache; bumpResident revokes a resident's tokens.
+func NewSubjects(db *sqlx.DB, rdb *redis.Client, prefix string, log *slog.Logger, bumpResident ResidentVersionBumper) *Subjects {
+	return &Subjects{db: db, rdb: rdb, prefix: prefix, log: log, ttl: 5 * time.Minute, bumpResident: bumpResident}
 }
 
 func (s *Subjects) key(k Kind, id int64) string {
@@ -97,11 +104,13 @@ func (s *Subjects) Invalidate(ctx context.Context, k Kind, id int64) error {
 
 // BumpVersion revokes every token of the subject (logout everywhere, password or role change).
 func (s *Subjects) BumpVersion(ctx context.Context, ext sqlx.ExecerContext, k Kind, id int64) error {
-	q := Queries.Get("staff-bump-version")
 	if k == KindResident {
-		q = Queries.Get("resident-bump-version")
+		if s.bumpResident == nil {
+			return errs.Internalf("auth: no resident version bumper wired")
+		}
+		return s.bumpResident(ctx, ext, id)
 	}
-	res, err := ext.ExecContext(ctx, q, id)
+	res, err := ext.ExecContext(ctx, Queries.Get("staff-bump-version"), id)
 	if err != nil {
 		return database.Map(err)
 	}

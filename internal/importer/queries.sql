@@ -59,21 +59,3 @@ SELECT code, name FROM villages ORDER BY sort_order, code
 SELECT id, id_number_bidx, name, village_code, employed, land_expropriated, status, status_changed_on, phone_bidx
 FROM residents WHERE id_number_bidx IN (?) FOR UPDATE
 
--- name: resident-insert
--- Expanded to one tuple per new person of a batch.
-INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,
-    village_code, employed, land_expropriated, status, source, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'import', ?, ?)
-
--- name: resident-update
--- A person whose row in the file differs from the roster, phone unchanged or not given.
-UPDATE residents SET name = ?, village_code = ?, employed = ?, land_expropriated = ?, status = ?,
-    status_changed_on = ?, updated_at = ?
-WHERE id = ?
-
--- name: resident-update-phone
--- Same, with a new phone: the ID number is sealed again under the active key, so the row's
--- one pii_key_id fits both ciphertexts.
-UPDATE residents SET name = ?, village_code = ?, employed = ?, land_expropriated = ?, status = ?,
-    status_changed_on = ?, updated_at = ?, id_number_enc = ?, phone_enc = ?, phone_bidx = ?, pii_key_id = ?
-WHERE id = ?

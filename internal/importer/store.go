@@ -18,6 +18,7 @@ import (
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/roster"
 )
 
 //go:embed queries.sql
@@ -247,21 +248,18 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 		if r.status != cur.Status {
 			changedOn = w.today
 		}
+		change := roster.ImportChange{ID: cur.ID, Name: r.name, Village: r.village, Employed: employed, Land: land,
+			Status: r.status, StatusChangedOn: changedOn}
 		if phoneChanged {
 			sealed, err := seal(w.kr, []*record{r})
 			if err != nil {
 				return delta, nil, err
 			}
 			s := sealed[0]
-			if _, err := tx.ExecContext(ctx, Queries.Get("resident-update-phone"), r.name, r.village, employed, land, r.status,
-				changedOn, now, s.idEnc, s.phoneEnc, r.phoneBidx, s.keyID, cur.ID); err != nil {
-				return delta, nil, err
-			}
-		} else {
-			if _, err := tx.ExecContext(ctx, Queries.Get("resident-update"), r.name, r.village, employed, land, r.status,
-				changedOn, now, cur.ID); err != nil {
-				return delta, nil, err
-			}
+			change.NewPhone = &roster.SealedPhone{IDEnc: s.idEnc, PhoneEnc: s.phoneEnc, PhoneBidx: r.phoneBidx, KeyID: s.keyID}
+		}
+		if err := roster.UpdateFromImport(ctx, tx, change, now); err != nil {
+			return delta, nil, err
 		}
 		delta.updated++
 		if !insured(cur.Status) && insured(r.status) {
@@ -274,17 +272,16 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 		if err != nil {
 			return delta, nil, err
 		}
-		args := make([]any, 0, len(fresh)*14)
+		people := make([]roster.Imported, len(fresh))
 		for i, r := range fresh {
 			s := sealed[i]
-			var phoneEnc, phoneBidx any // NULL without a phone
-			if r.phone != "" {
-				phoneEnc, phoneBidx = s.phoneEnc, r.phoneBidx
+			people[i] = roster.Imported{IDEnc: s.idEnc, IDBidx: r.idBidx, KeyID: s.keyID, Name: r.name, Gender: r.gender,
+				Birth: r.birth, Village: r.village, Employed: r.employed.or(false), Land: r.land.or(false), Status: r.status}
+			if r.phone != "" { // NULL without a phone
+				people[i].PhoneEnc, people[i].PhoneBidx = s.phoneEnc, r.phoneBidx
 			}
-			args = append(args, s.idEnc, r.idBidx, phoneEnc, phoneBidx, s.keyID, r.name, r.gender,
-				r.birth.Format(time.DateOnly), r.village, r.employed.or(false), r.land.or(false), r.status, now, now)
 		}
-		if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("resident-insert"), len(fresh)), args...); err != nil {
+		if err := roster.InsertFromImport(ctx, tx, people, now); err != nil {
 			return delta, nil, err
 		}
 		delta.created += len(fresh)

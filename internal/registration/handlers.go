@@ -20,6 +20,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/roster"
 )
 
 // Routes registers the resident and village admin endpoints; idem is the Idempotency-Key
@@ -281,7 +282,7 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (Review, e
 // accept the registration (a village admin's confirmation, or the city centre's "processed"
 // imported by an admin), and that is when the registration's phone may reach the roster.
 func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, today, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, Queries.Get("resident-enrolled"), r.Scheme, today, now, r.ResidentID); err != nil {
+	if err := roster.SetStatus(ctx, tx, r.ResidentID, r.Scheme, today, now); err != nil {
 		return database.Map(err)
 	}
 	if err := s.fillPhone(ctx, tx, r, now); err != nil {
@@ -320,8 +321,8 @@ func (s *Service) fillPhone(ctx context.Context, tx *sqlx.Tx, r row, now time.Ti
 	if idKeyID != keyID {
 		return errs.Internalf("registration %d: active key changed while sealing", r.ID)
 	}
-	_, err = tx.ExecContext(ctx, Queries.Get("resident-fill-phone"), phoneEnc, s.kr.BlindIndex(pii.IndexPhone, phone), idEnc, keyID, now, r.ResidentID)
-	return database.Map(err)
+	return database.Map(roster.FillPhone(ctx, tx, r.ResidentID,
+		roster.SealedPhone{IDEnc: idEnc, PhoneEnc: phoneEnc, PhoneBidx: s.kr.BlindIndex(pii.IndexPhone, phone), KeyID: keyID}, now))
 }
 
 // HasOpenRegistration reports whether an account has an open or confirmed registration this year.

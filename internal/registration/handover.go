@@ -26,6 +26,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/platform/xlsxcheck"
+	"github.com/canbao/canbao/internal/roster"
 )
 
 // The hand-over to the city social insurance centre: the town exports the registrations it
@@ -329,8 +330,7 @@ func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, rea
 				return err
 			}
 			if revoked {
-				if _, err := tx.ExecContext(ctx, Queries.Get("resident-unenroll"),
-					today, now, r.ResidentID, r.Scheme); err != nil {
+				if err := roster.Unenroll(ctx, tx, r.ResidentID, r.Scheme, today, now); err != nil {
 					return database.Map(err)
 				}
 			}

@@ -2,22 +2,11 @@
 -- The person (roster row) of an ID number that is already on the roster, locked for the registration.
 SELECT id, village_code, status, name FROM residents WHERE id_number_bidx = ? FOR UPDATE
 
--- name: resident-insert
--- A person not on the roster yet registers: add them, unenrolled, from what the ID number says,
--- without a phone (it is set when a staff member confirms the registration).
-INSERT INTO residents (id_number_enc, id_number_bidx, pii_key_id, name, gender, birth_date,
-    village_code, employed, land_expropriated, status, source, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'unenrolled', 'registration', ?, ?)
-
 -- name: registration-insert
 INSERT INTO registrations (account_id, resident_id, active_resident_id, year, name, id_number_enc, phone_enc, pii_key_id,
     village_code, employed, land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version,
     created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-
--- name: account-link-resident
--- The account's first registered person becomes "its" resident.
-UPDATE resident_accounts SET resident_id = ? WHERE id = ? AND resident_id IS NULL
 
 -- name: registration-by-id
 SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
@@ -36,19 +25,8 @@ FROM registrations WHERE id = ? FOR UPDATE
 UPDATE registrations SET status = ?, active_resident_id = ?, reject_reason = ?, decided_by = ?, decided_at = ?, updated_at = ?
 WHERE id = ?
 
--- name: resident-enrolled
--- A confirmed registration makes the person insured in that scheme.
-UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ? WHERE id = ?
-
 -- name: resident-village
 SELECT village_code FROM residents WHERE id = ?
-
--- name: resident-fill-phone
--- A confirmed registration gives a person without a phone on the roster the registration's
--- phone. The ID number is sealed again under the active key, so the row's one pii_key_id fits
--- both ciphertexts. A phone already on the roster is never replaced.
-UPDATE residents SET phone_enc = ?, phone_bidx = ?, id_number_enc = ?, pii_key_id = ?, updated_at = ?
-WHERE id = ? AND phone_enc IS NULL
 
 -- name: has-open-registration
 SELECT COUNT(*) FROM registrations WHERE account_id = ? AND year = ? AND status IN ('submitted', 'referred', 'confirmed')
@@ -87,11 +65,6 @@ FROM registrations g JOIN residents p ON p.id = g.resident_id
 WHERE ((g.status = 'confirmed' AND g.decided_at >= ? AND g.decided_at < ?) OR (g.status = 'referred' AND g.created_at >= ? AND g.created_at < ?))
   AND p.village_code = ?
 ORDER BY p.village_code, g.id LIMIT ?
-
--- name: resident-unenroll
--- The city refused a registration that had enrolled the person: they are unenrolled again,
--- unless their status changed since.
-UPDATE residents SET status = 'unenrolled', status_changed_on = ?, updated_at = ? WHERE id = ? AND status = ?
 
 -- name: registration-city-answer
 -- The city centre's answer to a handed-over registration.

@@ -26,6 +26,8 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/resident"
+	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"
 )
@@ -279,7 +281,7 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 			return database.Map(err)
 		}
 		id, _ := res.LastInsertId()
-		if _, err := tx.ExecContext(ctx, Queries.Get("account-link-resident"), residentID, accountID); err != nil {
+		if err := resident.LinkPerson(ctx, tx, accountID, residentID); err != nil {
 			return database.Map(err)
 		}
 		if err := s.audit.RecordTx(ctx, tx, actx.Event("registration.create", "registration", id, audit.Success, "scheme="+v.option.Scheme)); err != nil {
@@ -317,10 +319,10 @@ func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validate
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, Queries.Get("resident-insert"), idEnc, idIndex, keyID, v.name, v.person.Gender,
-		v.person.Birth, v.village, v.employed, v.land, now, now)
+	id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
+		Gender: string(v.person.Gender), Birth: v.person.Birth, Village: v.village, Employed: v.employed, Land: v.land}, now)
 	if err == nil {
-		return res.LastInsertId()
+		return id, nil
 	}
 	if !database.IsDuplicate(err) {
 		return 0, database.Map(err)

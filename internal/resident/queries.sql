@@ -12,6 +12,14 @@ VALUES (?, ?, ?, ?, ?, ?)
 UPDATE resident_accounts SET session_key_enc = ?, pii_key_id = ?, unionid = COALESCE(?, unionid),
     last_login_at = ? WHERE id = ?
 
+-- name: account-link-person
+-- The account's first registered person becomes "its" resident.
+UPDATE resident_accounts SET resident_id = ? WHERE id = ? AND resident_id IS NULL
+
+-- name: account-bump-version
+-- Logout revokes every token of the account.
+UPDATE resident_accounts SET token_version = token_version + 1 WHERE id = ?
+
 -- name: consent-lock
 SELECT remaining FROM subscription_consents WHERE account_id = ? AND template_id = ? FOR UPDATE
 

@@ -28,7 +28,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/targetage"
-	"github.com/canbao/canbao/internal/visit"
+	"github.com/canbao/canbao/internal/visit/outcome"
 )
 
 // Resident statuses (ResidentStatus in api/openapi.yaml).
@@ -45,10 +45,10 @@ var Statuses = map[string]bool{StatusUnenrolled: true, StatusResidentPension: tr
 // NeverVisited is the last_visit_outcome filter of people nobody has visited yet.
 const NeverVisited = "none"
 
-// LastVisitOutcomes lists the values the last_visit_outcome filter accepts: the visit
-// package's outcomes (sorted), then NeverVisited.
+// LastVisitOutcomes lists the values the last_visit_outcome filter accepts: the outcomes of a
+// visit (sorted), then NeverVisited.
 func LastVisitOutcomes() []string {
-	return append(slices.Sorted(maps.Keys(visit.Outcomes)), NeverVisited)
+	return append(slices.Sorted(maps.Keys(outcome.Outcomes)), NeverVisited)
 }
 
 // revealsPerHour bounds how many people a staff member can reveal.
@@ -113,7 +113,7 @@ func (s *Service) optOut(c *gin.Context) error {
 		if err != nil {
 			return database.Map(err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE residents SET opted_out = ?, updated_at = ? WHERE id = ?`, *req.OptedOut, database.Now(), id); err != nil {
+		if err := SetOptedOut(ctx, tx, id, *req.OptedOut, database.Now()); err != nil {
 			return database.Map(err)
 		}
 		return s.audit.RecordTx(ctx, tx, auth.AuditContext(c).Event("resident.opt_out", "resident", id, audit.Success,
@@ -210,7 +210,7 @@ func ParseFilter(c *gin.Context, p *auth.Principal) (Filter, error) {
 		return f, errs.Field(errs.InvalidInput, "employed", "是否就业须为 true（在职）或 false（未就业）")
 	}
 	if v := c.Query("last_visit_outcome"); v != "" {
-		if v != NeverVisited && !visit.Outcomes[v] {
+		if v != NeverVisited && !outcome.Outcomes[v] {
 			return f, errs.Field(errs.InvalidInput, "last_visit_outcome",
 				"最近走访结果须为 "+strings.Join(LastVisitOutcomes(), "、")+" 之一（none 表示从未走访）")
 		}

@@ -100,7 +100,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	prefix := cfg.Redis.Prefix
-	subjects := auth.NewSubjects(d.DB, d.Redis, prefix, d.Log)
+	subjects := auth.NewSubjects(d.DB, d.Redis, prefix, d.Log, resident.BumpTokenVersion)
 	auditLog := audit.New(d.DB)
 	limiter := ratelimit.New(d.Redis, prefix)
 	authSvc := auth.NewService(d.DB, d.Redis, prefix, tokens, subjects, auditLog,

@@ -22,13 +22,15 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
+	"github.com/canbao/canbao/internal/roster"
+	"github.com/canbao/canbao/internal/visit/outcome"
 )
 
-// Outcomes of a visit and the reasons people stay out (the source document's four).
+// Outcomes of a visit and the reasons people stay out (the source document's four; package
+// outcome holds them for the roster, which this package writes through).
 var (
-	Outcomes = map[string]bool{"enrolled": true, "agreed": true, "considering": true, "refused": true,
-		"not_home": true, "moved_away": true, "insured_elsewhere": true, "deceased": true}
-	Reasons = map[string]bool{"unwilling": true, "unable": true, "inconvenient": true, "cannot_afford": true}
+	Outcomes = outcome.Outcomes
+	Reasons  = outcome.Reasons
 )
 
 // statusAfter is the roster status an outcome implies for someone still unenrolled; outcomes
@@ -345,14 +347,13 @@ func (s *Service) byClientIDs(ctx context.Context, tx *sqlx.Tx, vs []valid) (map
 // status an outcome implies, a new enrollment for "enrolled", and the end of open visit tasks.
 func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, v Visit, r *residentState, today, now time.Time) error {
 	if !r.LastVisitedAt.Valid || !v.VisitedAt.Before(r.LastVisitedAt.Time) {
-		if _, err := tx.ExecContext(ctx, `UPDATE residents SET last_visit_id = ?, last_visited_at = ?, follow_up_on = ?, updated_at = ? WHERE id = ?`,
-			v.ID, v.VisitedAt, v.FollowUp, now, r.ID); err != nil {
+		if err := roster.RecordVisit(ctx, tx, r.ID, v.ID, v.VisitedAt, v.FollowUp, now); err != nil {
 			return database.Map(err)
 		}
 		r.LastVisitedAt = sql.NullTime{Time: v.VisitedAt, Valid: true}
 	}
 	if to, ok := statusAfter[v.Outcome]; ok && r.Status == "unenrolled" {
-		if _, err := tx.ExecContext(ctx, `UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ? WHERE id = ?`, to, today, now, r.ID); err != nil {
+		if err := roster.SetStatus(ctx, tx, r.ID, to, today, now); err != nil {
 			return database.Map(err)
 		}
 		r.Status = to
@@ -363,6 +364,6 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, v Visit, r *residentSt
 			}
 		}
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE visit_tasks SET status = 'done', open_slot = NULL, visit_id = ?, closed_at = ? WHERE open_slot = ?`, v.ID, now, r.ID)
+	_, err := tx.ExecContext(ctx, Queries.Get("task-close"), v.ID, now, r.ID)
 	return database.Map(err)
 }

@@ -1,0 +1,135 @@
+package roster
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/platform/database"
+)
+
+//go:embed queries.sql
+var queryFS embed.FS
+
+// Queries are the package's named SQL, checked against the server at start-up.
+var Queries = database.RegisterQueries("roster", queryFS, "queries.sql")
+
+// The roster owns the writes of residents (docs/ARCHITECTURE.md, "Who writes which table"):
+// the importer, registrations and visits change a person through the functions below, each
+// inside the caller's transaction (ext is its *sqlx.Tx). They return the driver's errors as
+// they are; the callers map them.
+
+// Imported is a new person an import adds to the roster, their ID number and phone sealed.
+type Imported struct {
+	IDEnc, IDBidx []byte
+	// PhoneEnc and PhoneBidx are nil for a person without a phone (stored as NULL).
+	PhoneEnc, PhoneBidx []byte
+	KeyID               string
+	Name, Gender        string
+	Birth               time.Time
+	Village             string
+	Employed, Land      bool
+	Status              string
+}
+
+// InsertFromImport adds the new people of an import's batch in one multi-row INSERT.
+func InsertFromImport(ctx context.Context, ext sqlx.ExecerContext, people []Imported, now time.Time) error {
+	args := make([]any, 0, len(people)*14)
+	for _, p := range people {
+		var phoneEnc, phoneBidx any // NULL without a phone
+		if p.PhoneEnc != nil {
+			phoneEnc, phoneBidx = p.PhoneEnc, p.PhoneBidx
+		}
+		args = append(args, p.IDEnc, p.IDBidx, phoneEnc, phoneBidx, p.KeyID, p.Name, p.Gender,
+			p.Birth.Format(time.DateOnly), p.Village, p.Employed, p.Land, p.Status, now, now)
+	}
+	_, err := ext.ExecContext(ctx, database.MultiRow(Queries.Get("insert-from-import"), len(people)), args...)
+	return err
+}
+
+// ImportChange is what an import changes about a person already on the roster.
+type ImportChange struct {
+	ID             int64
+	Name, Village  string
+	Employed, Land bool
+	Status         string
+	// StatusChangedOn is the day the status changed, or the row's own value when it did not.
+	StatusChangedOn any
+	// NewPhone, when set, replaces the phone; the ID number comes sealed again under the same
+	// key, so that the row's one pii_key_id fits both.
+	NewPhone *SealedPhone
+}
+
+// SealedPhone is a new phone and the ID number sealed again with it.
+type SealedPhone struct {
+	IDEnc, PhoneEnc, PhoneBidx []byte
+	KeyID                      string
+}
+
+// UpdateFromImport writes what an import's row changes about a person.
+func UpdateFromImport(ctx context.Context, ext sqlx.ExecerContext, c ImportChange, now time.Time) error {
+	var err error
+	if p := c.NewPhone; p != nil {
+		_, err = ext.ExecContext(ctx, Queries.Get("update-from-import-phone"), c.Name, c.Village, c.Employed, c.Land, c.Status,
+			c.StatusChangedOn, now, p.IDEnc, p.PhoneEnc, p.PhoneBidx, p.KeyID, c.ID)
+	} else {
+		_, err = ext.ExecContext(ctx, Queries.Get("update-from-import"), c.Name, c.Village, c.Employed, c.Land, c.Status,
+			c.StatusChangedOn, now, c.ID)
+	}
+	return err
+}
+
+// Registrant is a person not on the roster who registers: added unenrolled, without a phone.
+type Registrant struct {
+	IDEnc, IDBidx  []byte
+	KeyID          string
+	Name, Gender   string
+	Birth          time.Time
+	Village        string
+	Employed, Land bool
+}
+
+// AddFromRegistration adds a registrant to the roster and returns their ID. A person already on
+// it is a duplicate-key error (database.IsDuplicate), for the caller to look them up.
+func AddFromRegistration(ctx context.Context, ext sqlx.ExecerContext, r Registrant, now time.Time) (int64, error) {
+	res, err := ext.ExecContext(ctx, Queries.Get("insert-from-registration"), r.IDEnc, r.IDBidx, r.KeyID, r.Name, r.Gender,
+		r.Birth, r.Village, r.Employed, r.Land, now, now)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// SetStatus sets a person's status, changed on the given day.
+func SetStatus(ctx context.Context, ext sqlx.ExecerContext, id int64, status string, changedOn, now time.Time) error {
+	_, err := ext.ExecContext(ctx, Queries.Get("set-status"), status, changedOn, now, id)
+	return err
+}
+
+// Unenroll makes a person unenrolled again on the given day, unless their status is no longer from.
+func Unenroll(ctx context.Context, ext sqlx.ExecerContext, id int64, from string, day, now time.Time) error {
+	_, err := ext.ExecContext(ctx, Queries.Get("unenroll"), day, now, id, from)
+	return err
+}
+
+// FillPhone gives a person without a phone on the roster the phone sealed here, with their ID
+// number sealed again under the same key. A phone already on the roster is kept.
+func FillPhone(ctx context.Context, ext sqlx.ExecerContext, id int64, p SealedPhone, now time.Time) error {
+	_, err := ext.ExecContext(ctx, Queries.Get("fill-phone"), p.PhoneEnc, p.PhoneBidx, p.IDEnc, p.KeyID, now, id)
+	return err
+}
+
+// RecordVisit makes a visit the person's latest, with the follow-up date it set (NULL for none).
+func RecordVisit(ctx context.Context, ext sqlx.ExecerContext, id, visitID int64, visitedAt time.Time, followUp sql.NullTime, now time.Time) error {
+	_, err := ext.ExecContext(ctx, Queries.Get("record-visit"), visitID, visitedAt, followUp, now, id)
+	return err
+}
+
+// SetOptedOut records whether a person asked not to receive reminders.
+func SetOptedOut(ctx context.Context, ext sqlx.ExecerContext, id int64, optedOut bool, now time.Time) error {
+	_, err := ext.ExecContext(ctx, Queries.Get("set-opted-out"), optedOut, now, id)
+	return err
+}
