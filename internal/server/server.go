@@ -133,9 +133,6 @@ func New(d Deps) (*Server, error) {
 	r.Handle(http.MethodGet, "/metrics", auth.Public(), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	idem := idempotency.New(d.DB, d.Log, auth.SubjectString)
-	authHandlers := auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP)
-	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction
-	authHandlers.Routes(r)
 	auth.NewUserAdmin(d.DB, subjects, auditLog).Routes(r, idem.Middleware())
 	village.Routes(r, village.NewStore(d.DB))
 	rules.TiersRoutes(r, d.Rules, cfg.Location())
@@ -148,10 +145,14 @@ func New(d Deps) (*Server, error) {
 	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
 		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, Enrollment: enrollments,
 		PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
-	registrations.Routes(r, idem.Middleware())
-	registrations.HandoverRoutes(r)
 	residents := resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
 		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
+	authHandlers := auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP, residents)
+	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction
+
+	authHandlers.Routes(r)
+	registrations.Routes(r, idem.Middleware())
+	registrations.HandoverRoutes(r)
 	residents.Routes(r, idem.Middleware())
 	imports := importer.New(d.DB, d.Keyring, cfg.Location(), enrollments, d.Log)
 	imports.Routes(r, auditLog, idem.Middleware())
@@ -161,7 +162,6 @@ func New(d Deps) (*Server, error) {
 	stats := counters.New(d.DB, d.Redis, prefix, cfg.Location())
 	campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{DefaultRatePerMinute: cfg.Campaigns.DefaultRatePerMinute,
 		TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()).Routes(r, idem.Middleware())
-	authHandlers.ResidentView = residents.View
 	console.New(webui.DistFS).Routes(r) // the staff web console (web/), public static files at /console/
 
 	if err := r.Verify(); err != nil {
