@@ -139,8 +139,7 @@ func New(d Deps) (*Server, error) {
 	eligibility.NewHandler(d.Rules, cfg.Location()).Routes(r)
 	policy.Routes(r, policy.NewService(d.DB, d.Redis, prefix, auditLog, d.Log), idem.Middleware())
 
-	wx := wechat.NewClient(wechat.Config{APIBase: cfg.WeChat.APIBase, AppID: cfg.WeChat.AppID, Secret: cfg.WeChat.Secret,
-		Timeout: cfg.WeChat.Timeout}, d.Redis, prefix, d.Log)
+	wx := WeChatClient(cfg, d.Redis, d.Log)
 	enrollments := enrollment.New(cfg.Location(), cfg.Campaigns.AttributionDays)
 	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
 		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, Enrollment: enrollments,
@@ -169,6 +168,13 @@ func New(d Deps) (*Server, error) {
 	}
 	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem, Importer: imports,
 		Counters: stats, WeChat: wx, Log: d.Log}, nil
+}
+
+// WeChatClient builds the WeChat client from the configuration: the API's resident login uses
+// it, and the campaign engine sends with it (serve --engine-only builds it without the API).
+func WeChatClient(cfg *config.Config, rdb *redis.Client, log *slog.Logger) *wechat.Client {
+	return wechat.NewClient(wechat.Config{APIBase: cfg.WeChat.APIBase, AppID: cfg.WeChat.AppID, Secret: cfg.WeChat.Secret,
+		Timeout: cfg.WeChat.Timeout}, rdb, cfg.Redis.Prefix, log)
 }
 
 // readyz answers 200 only when MySQL and Redis both answer within a second and the PII keys
