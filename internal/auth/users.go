@@ -32,11 +32,11 @@ func NewUserAdmin(db *sqlx.DB, s *Subjects, a *audit.Log) *UserAdmin {
 	return &UserAdmin{db: db, subjects: s, audit: a}
 }
 
-// Routes registers the admin user endpoints; idem is the Idempotency-Key middleware.
-func (u *UserAdmin) Routes(r *Router, idem gin.HandlerFunc) {
+// Routes registers the admin user endpoints.
+func (u *UserAdmin) Routes(r *Router) {
 	admin := Allow(RoleAdmin)
 	r.Handle(http.MethodGet, "/api/v1/admin/users", admin, web.H(u.list))
-	r.Handle(http.MethodPost, "/api/v1/admin/users", admin, idem, web.H(u.create))
+	r.Handle(http.MethodPost, "/api/v1/admin/users", admin, r.Idempotent(), web.H(u.create))
 	r.Handle(http.MethodPatch, "/api/v1/admin/users/:id", admin, web.H(u.update))
 	r.Handle(http.MethodPost, "/api/v1/admin/users/:id/password", admin, web.H(u.setPassword))
 }
