@@ -39,6 +39,7 @@ import (
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed"
 	"github.com/canbao/canbao/internal/server"
+	"github.com/canbao/canbao/internal/village"
 	"github.com/canbao/canbao/internal/wechat"
 	"github.com/canbao/canbao/internal/wechat/wechattest"
 )
@@ -333,7 +334,7 @@ func cmdUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	defer a.close()
 	var id int64
 	err = database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
-		id, err = auth.CreateStaffUser(ctx, tx, auth.NewStaffUser{
+		id, err = auth.CreateStaffUser(ctx, tx, village.NewStore(a.db), auth.NewStaffUser{
 			Username: strings.ToLower(*username), DisplayName: *name, Password: password,
 			Role: auth.Role(*role), VillageCode: *villageCode,
 		})

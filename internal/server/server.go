@@ -144,12 +144,13 @@ func New(d Deps) (*Server, error) {
 	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction
 	imports := importer.New(d.DB, d.Keyring, cfg.Location(), enrollments, d.Log)
 	stats := counters.New(d.DB, d.Redis, prefix, cfg.Location())
+	villages := village.NewStore(d.DB)
 
 	// Every area registers its routes the same way, each route with its access policy.
 	areas := []interface{ Routes(*auth.Router) }{
 		authHandlers,
-		auth.NewUserAdmin(d.DB, subjects, auditLog),
-		village.NewStore(d.DB),
+		auth.NewUserAdmin(d.DB, subjects, auditLog, villages),
+		villages,
 		rules.NewTiers(d.Rules, cfg.Location()),
 		eligibility.NewHandler(d.Rules, cfg.Location()),
 		policy.NewService(d.DB, d.Redis, prefix, auditLog, d.Log),
