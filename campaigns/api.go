@@ -37,10 +37,10 @@ func NewAPI(db *sqlx.DB, c *counters.Counters, a *audit.Log, l Limits, loc *time
 }
 
 // Routes registers the campaign endpoints for propaganda staff and admins.
-func (a *API) Routes(r *auth.Router, idem gin.HandlerFunc) {
+func (a *API) Routes(r *auth.Router) {
 	p := auth.Allow(auth.RoleStaff, auth.RoleAdmin)
 	r.Handle(http.MethodGet, "/api/v1/admin/campaigns", p, web.H(a.list))
-	r.Handle(http.MethodPost, "/api/v1/admin/campaigns", p, idem, web.H(a.create))
+	r.Handle(http.MethodPost, "/api/v1/admin/campaigns", p, r.Idempotent(), web.H(a.create))
 	r.Handle(http.MethodGet, "/api/v1/admin/campaigns/:id", p, web.H(a.get))
 	r.Handle(http.MethodPost, "/api/v1/admin/campaigns/preview", p, web.H(a.previewSegment))
 	r.Handle(http.MethodPost, "/api/v1/admin/campaigns/:id/preview", p, web.H(a.preview))

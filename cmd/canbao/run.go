@@ -39,6 +39,8 @@ import (
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed"
 	"github.com/canbao/canbao/internal/server"
+	"github.com/canbao/canbao/internal/village"
+	"github.com/canbao/canbao/internal/wechat"
 	"github.com/canbao/canbao/internal/wechat/wechattest"
 )
 
@@ -332,7 +334,7 @@ func cmdUserCreate(ctx context.Context, args []string, stdin io.Reader, stdout, 
 	defer a.close()
 	var id int64
 	err = database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
-		id, err = auth.CreateStaffUser(ctx, tx, auth.NewStaffUser{
+		id, err = auth.CreateStaffUser(ctx, tx, village.NewStore(a.db), auth.NewStaffUser{
 			Username: strings.ToLower(*username), DisplayName: *name, Password: password,
 			Role: auth.Role(*role), VillageCode: *villageCode,
 		})
@@ -499,23 +501,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer stop()
 	}
-	srv, err := server.New(server.Deps{Config: cfg, DB: a.db, Redis: a.rdb, Keyring: a.kr, Rules: a.rules, Log: a.log})
-	if err != nil {
-		return err
-	}
-
-	// The engine stops with its own context, after HTTP has drained.
-	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopEngine()
-	engineDone := make(chan error, 1)
-	if !*noEngine {
-		eng := newEngine(a, srv)
-		a.log.Info("campaign engine starting", "instance", eng.ID())
-		go func() { engineDone <- eng.Run(engineCtx) }()
-	} else {
-		engineDone <- nil
-	}
 	if *engineOnly {
+		// The engine alone: its counters and WeChat client, no HTTP API and no listener.
+		eng := newEngine(a, counters.New(a.db, a.rdb, cfg.Redis.Prefix, cfg.Location()), server.WeChatClient(cfg, a.rdb, a.log))
+		a.log.Info("campaign engine starting", "instance", eng.ID())
+		engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopEngine()
+		engineDone := make(chan error, 1)
+		go func() { engineDone <- eng.Run(engineCtx) }()
 		fmt.Fprintf(stdout, "canbao engine running (mode %s)\n", cfg.Mode)
 		select {
 		case <-ctx.Done():
@@ -525,6 +518,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		a.log.Info("shutting down the engine")
 		stopEngine()
 		return <-engineDone
+	}
+	srv, err := buildServer(server.Deps{Config: cfg, DB: a.db, Redis: a.rdb, Keyring: a.kr, Rules: a.rules, Log: a.log})
+	if err != nil {
+		return err
+	}
+
+	// The engine stops with its own context, after HTTP has drained.
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engineDone := make(chan error, 1)
+	if !*noEngine {
+		eng := newEngine(a, srv.Counters, srv.WeChat)
+		a.log.Info("campaign engine starting", "instance", eng.ID())
+		go func() { engineDone <- eng.Run(engineCtx) }()
+	} else {
+		engineDone <- nil
 	}
 
 	if n, err := srv.Importer.FailStale(ctx); err != nil {
@@ -585,8 +594,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// newEngine builds the campaign engine with its channels.
-func newEngine(a *app, srv *server.Server) *engine.Engine {
+// buildServer builds the HTTP API (a variable so a test can see that serve --engine-only never
+// calls it).
+var buildServer = server.New
+
+// newEngine builds the campaign engine with its channels; the API shares its counters and
+// WeChat client when both run in one process.
+func newEngine(a *app, stats *counters.Counters, wx *wechat.Client) *engine.Engine {
 	cfg := a.cfg
 	smsClient := sms.NewClient(sms.Config{APIBase: cfg.SMS.APIBase, AccessKeyID: cfg.SMS.AccessKeyID,
 		AccessKeySecret: cfg.SMS.AccessKeySecret, Timeout: cfg.SMS.Timeout}, a.log)
@@ -597,9 +611,9 @@ func newEngine(a *app, srv *server.Server) *engine.Engine {
 	ec.Lease, ec.RequeueAfter = cfg.Campaigns.Lease, cfg.Campaigns.RequeueAfter
 	return engine.New(engine.Deps{
 		DB: a.db, Redis: a.rdb, Prefix: cfg.Redis.Prefix, Keyring: a.kr, Rules: a.rules, Location: cfg.Location(), Log: a.log,
-		Counters: srv.Counters,
+		Counters: stats,
 		Channels: map[string]channels.Channel{
-			campaigns.ChannelWeChat:    channels.WeChat{Client: srv.WeChat},
+			campaigns.ChannelWeChat:    channels.WeChat{Client: wx},
 			campaigns.ChannelSMS:       channels.SMS{Client: smsClient},
 			campaigns.ChannelVisitTask: channels.VisitTask{DB: a.db, Loc: cfg.Location()},
 			campaigns.ChannelLog:       channels.Log{Log: a.log},

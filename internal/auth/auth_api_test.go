@@ -10,13 +10,14 @@ import (
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/server/servertest"
+	"github.com/canbao/canbao/internal/village"
 )
 
 const goodPassword = "Village-Staff-2019"
 
-func createUser(t *testing.T, env *servertest.Env, username string, role auth.Role, village string) int64 {
+func createUser(t *testing.T, env *servertest.Env, username string, role auth.Role, villageCode string) int64 {
 	t.Helper()
-	id, err := auth.CreateStaffUser(servertest.Ctx(), env.DB, auth.NewStaffUser{Username: username, Password: goodPassword, Role: role, VillageCode: village})
+	id, err := auth.CreateStaffUser(servertest.Ctx(), env.DB, village.NewStore(env.DB), auth.NewStaffUser{Username: username, Password: goodPassword, Role: role, VillageCode: villageCode})
 	if err != nil {
 		t.Fatal(err)
 	}

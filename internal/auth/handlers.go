@@ -30,9 +30,7 @@ type Handlers struct {
 	svc        *Service
 	limiter    *ratelimit.Limiter
 	loginPerIP int
-	// ResidentView renders a resident after a refresh, as the WeChat login does; set by the
-	// server, which knows the resident areas.
-	ResidentView func(ctx context.Context, id int64) (any, error)
+	residents  ResidentViewer
 	// SecureCookies marks the console's refresh cookie Secure (production: served over HTTPS).
 	SecureCookies bool
 }
@@ -53,9 +51,15 @@ const (
 	sessionCookie = "cookie"
 )
 
-// NewHandlers wires the auth endpoints.
-func NewHandlers(svc *Service, limiter *ratelimit.Limiter, loginPerIP int) *Handlers {
-	return &Handlers{svc: svc, limiter: limiter, loginPerIP: loginPerIP}
+// ResidentViewer renders a resident account in a refresh answer as the WeChat login shows it.
+// The package that owns resident accounts implements it; auth does not import it.
+type ResidentViewer interface {
+	View(ctx context.Context, id int64) (any, error)
+}
+
+// NewHandlers wires the auth endpoints; residents renders a resident after a refresh.
+func NewHandlers(svc *Service, limiter *ratelimit.Limiter, loginPerIP int, residents ResidentViewer) *Handlers {
+	return &Handlers{svc: svc, limiter: limiter, loginPerIP: loginPerIP, residents: residents}
 }
 
 // Routes registers the auth endpoints.
@@ -187,10 +191,10 @@ func (h *Handlers) refresh(c *gin.Context) error {
 		}
 		out.User = viewOf(u)
 	} else {
-		if h.ResidentView == nil {
-			return errs.Internalf("auth: no ResidentView configured")
+		if h.residents == nil {
+			return errs.Internalf("auth: no ResidentViewer configured")
 		}
-		v, err := h.ResidentView(c.Request.Context(), sess.Principal.ID)
+		v, err := h.residents.View(c.Request.Context(), sess.Principal.ID)
 		if err != nil {
 			return err
 		}

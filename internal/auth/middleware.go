@@ -98,16 +98,28 @@ func Allow(roles ...Role) Policy { return Policy{Roles: roles} }
 // Authenticated allows any signed-in caller.
 func Authenticated() Policy { return Allow(AllRoles...) }
 
-// Router registers routes with their policies.
+// Router registers routes with their policies. Every area registers its routes the same way,
+// with a method Routes(r *Router); a route that honours Idempotency-Key puts r.Idempotent()
+// before its handler.
 type Router struct {
 	engine   *gin.Engine
 	mw       *Middleware
+	idem     gin.HandlerFunc
 	policies map[string]Policy
 }
 
-// NewRouter wraps engine.
-func NewRouter(engine *gin.Engine, mw *Middleware) *Router {
-	return &Router{engine: engine, mw: mw, policies: map[string]Policy{}}
+// NewRouter wraps engine; idem is the Idempotency-Key middleware (nil when no route uses it).
+func NewRouter(engine *gin.Engine, mw *Middleware, idem gin.HandlerFunc) *Router {
+	return &Router{engine: engine, mw: mw, idem: idem, policies: map[string]Policy{}}
+}
+
+// Idempotent is the Idempotency-Key middleware, for the routes that honour the header. It
+// panics, as a route without a policy does, when the router was built without one.
+func (r *Router) Idempotent() gin.HandlerFunc {
+	if r.idem == nil {
+		panic("auth: a route asks for the Idempotency-Key middleware and the router has none")
+	}
+	return r.idem
 }
 
 // Handle registers a route with its policy; authentication and role checks run first.

@@ -36,10 +36,6 @@ UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS N
 -- Logout revokes every refresh token of the subject.
 UPDATE refresh_tokens SET revoked_at = ? WHERE subject_kind = ? AND subject_id = ? AND revoked_at IS NULL
 
--- name: village-exists
--- A village-bound role needs a village that exists.
-SELECT COUNT(*) FROM villages WHERE code = ?
-
 -- name: staff-lock
 -- An admin's change to a staff account reads it under a lock.
 SELECT id, username, display_name, password_hash, role, village_code, disabled, token_version,

@@ -54,9 +54,15 @@ type NewStaffUser struct {
 
 var usernamePattern = regexp.MustCompile(`^[a-z][a-z0-9._-]{2,31}$`)
 
+// Villages tells whether a village code is known. village.Store implements it; auth does not
+// import village (village registers its routes on auth's Router).
+type Villages interface {
+	Exists(ctx context.Context, code string) (bool, error)
+}
+
 // CreateStaffUser validates and inserts a staff user. Village-bound roles need a village that
-// exists; the town-wide roles must not have one.
-func CreateStaffUser(ctx context.Context, db sqlx.ExtContext, u NewStaffUser) (int64, error) {
+// exists in villages; the town-wide roles must not have one.
+func CreateStaffUser(ctx context.Context, db sqlx.ExtContext, villages Villages, u NewStaffUser) (int64, error) {
 	if !usernamePattern.MatchString(u.Username) {
 		return 0, errs.Field(errs.InvalidInput, "username", "用户名须为 3-32 位小写字母、数字或 . _ -，以字母开头")
 	}
@@ -68,11 +74,11 @@ func CreateStaffUser(ctx context.Context, db sqlx.ExtContext, u NewStaffUser) (i
 		if u.VillageCode == "" {
 			return 0, errs.Field(errs.InvalidInput, "village_code", "村协管员和村居经办须指定所属村（居）")
 		}
-		var n int
-		if err := sqlx.GetContext(ctx, db, &n, Queries.Get("village-exists"), u.VillageCode); err != nil {
-			return 0, database.Map(err)
+		known, err := villages.Exists(ctx, u.VillageCode)
+		if err != nil {
+			return 0, err
 		}
-		if n == 0 {
+		if !known {
 			return 0, errs.Field(errs.VillageUnknown, "village_code", "所属村（居）不存在")
 		}
 		village = u.VillageCode

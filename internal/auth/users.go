@@ -25,18 +25,19 @@ type UserAdmin struct {
 	db       *sqlx.DB
 	subjects *Subjects
 	audit    *audit.Log
+	villages Villages
 }
 
-// NewUserAdmin wires user management.
-func NewUserAdmin(db *sqlx.DB, s *Subjects, a *audit.Log) *UserAdmin {
-	return &UserAdmin{db: db, subjects: s, audit: a}
+// NewUserAdmin wires user management; villages checks the village of a village-bound role.
+func NewUserAdmin(db *sqlx.DB, s *Subjects, a *audit.Log, villages Villages) *UserAdmin {
+	return &UserAdmin{db: db, subjects: s, audit: a, villages: villages}
 }
 
-// Routes registers the admin user endpoints; idem is the Idempotency-Key middleware.
-func (u *UserAdmin) Routes(r *Router, idem gin.HandlerFunc) {
+// Routes registers the admin user endpoints.
+func (u *UserAdmin) Routes(r *Router) {
 	admin := Allow(RoleAdmin)
 	r.Handle(http.MethodGet, "/api/v1/admin/users", admin, web.H(u.list))
-	r.Handle(http.MethodPost, "/api/v1/admin/users", admin, idem, web.H(u.create))
+	r.Handle(http.MethodPost, "/api/v1/admin/users", admin, r.Idempotent(), web.H(u.create))
 	r.Handle(http.MethodPatch, "/api/v1/admin/users/:id", admin, web.H(u.update))
 	r.Handle(http.MethodPost, "/api/v1/admin/users/:id/password", admin, web.H(u.setPassword))
 }
@@ -111,7 +112,7 @@ func (u *UserAdmin) create(c *gin.Context) error {
 	ctx := c.Request.Context()
 	var out StaffUser
 	err := database.InTx(ctx, u.db, func(tx *sqlx.Tx) error {
-		id, err := CreateStaffUser(ctx, tx, NewStaffUser{
+		id, err := CreateStaffUser(ctx, tx, u.villages, NewStaffUser{
 			Username: strings.ToLower(strings.TrimSpace(req.Username)), Password: req.Password,
 			Role: req.Role, VillageCode: deref(req.VillageCode),
 		})
@@ -187,7 +188,7 @@ func (u *UserAdmin) update(c *gin.Context) error {
 		if req.Disabled != nil {
 			disabled = *req.Disabled
 		}
-		if err := checkVillage(ctx, tx, role, village); err != nil {
+		if err := checkVillage(ctx, u.villages, role, village); err != nil {
 			return err
 		}
 		var vv any
@@ -223,7 +224,7 @@ func lockStaffUser(ctx context.Context, tx *sqlx.Tx, id int64) (StaffUser, error
 	return u, database.Map(err)
 }
 
-func checkVillage(ctx context.Context, tx *sqlx.Tx, role Role, village string) error {
+func checkVillage(ctx context.Context, villages Villages, role Role, village string) error {
 	if !role.VillageBound() {
 		if village != "" {
 			return errs.Field(errs.InvalidInput, "village_code", "镇级角色不绑定村（居）")
@@ -233,11 +234,11 @@ func checkVillage(ctx context.Context, tx *sqlx.Tx, role Role, village string) e
 	if village == "" {
 		return errs.Field(errs.InvalidInput, "village_code", "村协管员和村居经办须指定所属村（居）")
 	}
-	var n int
-	if err := tx.GetContext(ctx, &n, Queries.Get("village-exists"), village); err != nil {
-		return database.Map(err)
+	known, err := villages.Exists(ctx, village)
+	if err != nil {
+		return err
 	}
-	if n == 0 {
+	if !known {
 		return errs.Field(errs.VillageUnknown, "village_code", "所属村（居）不存在")
 	}
 	return nil

@@ -27,7 +27,7 @@ func TestServeRules(t *testing.T) {
 	}
 	engine := gin.New()
 	engine.Use(web.Errors(slog.New(slog.NewTextHandler(io.Discard, nil)))) // renders 404 as the API does
-	r := auth.NewRouter(engine, auth.NewMiddleware(nil, nil))
+	r := auth.NewRouter(engine, auth.NewMiddleware(nil, nil), nil)
 	New(fsys).Routes(r)
 	if err := r.Verify(); err != nil {
 		t.Fatal(err)

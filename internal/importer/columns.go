@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/canbao/canbao/internal/idcard"
+	"github.com/canbao/canbao/internal/person"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/errs"
-	"github.com/canbao/canbao/internal/registration"
 )
 
 // Statuses of residents.status.
@@ -260,7 +260,7 @@ func (v *validator) parse(row int, cells []string) parsed {
 	if rec.name == "" {
 		return fail(FieldName, "姓名不能为空")
 	}
-	if !registration.ValidName(rec.name) {
+	if !person.ValidName(rec.name) {
 		return fail(FieldName, "姓名须为 1 至 30 个字，不能包含数字或特殊符号")
 	}
 

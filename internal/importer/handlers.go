@@ -28,12 +28,9 @@ const (
 )
 
 // Routes registers the import endpoints, all for admins (the labour office).
-func (im *Importer) Routes(r *auth.Router, a *audit.Log, idem gin.HandlerFunc) {
-	if a != nil {
-		im.audit = a
-	}
+func (im *Importer) Routes(r *auth.Router) {
 	admin := auth.Allow(auth.RoleAdmin)
-	r.Handle(http.MethodPost, UploadRoute, admin, idem, web.H(im.create))
+	r.Handle(http.MethodPost, UploadRoute, admin, r.Idempotent(), web.H(im.create))
 	r.Handle(http.MethodGet, UploadRoute+"/template", admin, web.H(im.template))
 	r.Handle(http.MethodGet, UploadRoute+"/:id", admin, web.H(im.status))
 	r.Handle(http.MethodGet, UploadRoute+"/:id/errors.xlsx", admin, web.H(im.errorReport))

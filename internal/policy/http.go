@@ -10,19 +10,15 @@ import (
 	"github.com/canbao/canbao/internal/platform/web"
 )
 
-// Routes registers the public and staff endpoints; idem is the Idempotency-Key middleware for the creating POST.
-func Routes(r *auth.Router, s *Service, idem gin.HandlerFunc) {
+// Routes registers the public and staff endpoints; the creating POST honours Idempotency-Key.
+func (s *Service) Routes(r *auth.Router) {
 	h := handlers{s: s}
 	r.Handle(http.MethodGet, "/api/v1/policies", auth.PublicCacheable(), web.H(h.publicList))
 	r.Handle(http.MethodGet, "/api/v1/policies/:slug", auth.PublicCacheable(), web.H(h.publicGet))
 
 	staff := auth.Allow(auth.RoleStaff, auth.RoleAdmin)
 	r.Handle(http.MethodGet, "/api/v1/admin/policies", staff, web.H(h.adminList))
-	create := []gin.HandlerFunc{web.H(h.create)}
-	if idem != nil {
-		create = append([]gin.HandlerFunc{idem}, create...)
-	}
-	r.Handle(http.MethodPost, "/api/v1/admin/policies", staff, create...)
+	r.Handle(http.MethodPost, "/api/v1/admin/policies", staff, r.Idempotent(), web.H(h.create))
 	r.Handle(http.MethodGet, "/api/v1/admin/policies/:slug", staff, web.H(h.adminGet))
 	r.Handle(http.MethodPut, "/api/v1/admin/policies/:slug", staff, web.H(h.update))
 	r.Handle(http.MethodGet, "/api/v1/admin/policies/:slug/revisions/:version", staff, web.H(h.revision))

@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/canbao/canbao/internal/platform/errs"
-	"github.com/canbao/canbao/internal/seed/content"
 )
 
 // Status is whether residents can see an article.
@@ -41,9 +40,21 @@ var slugPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 // ValidSlug reports whether s can name an article.
 func ValidSlug(s string) bool { return len(s) <= SlugMaxLen && slugPattern.MatchString(s) }
 
-// KnownCategory reports whether c is one of the seed content's categories.
+// Categories maps the codes of the categories an article can be filed under to their Chinese
+// labels. Policy owns the list; the seed content's articles must use one of them.
+var Categories = map[string]string{
+	"overview":     "概况",
+	"schemes":      "险种介绍",
+	"eligibility":  "参保对象",
+	"registration": "办理流程",
+	"contribution": "缴费与补贴",
+	"land":         "被征地农民",
+	"faq":          "常见问题",
+}
+
+// KnownCategory reports whether c is one of the categories.
 func KnownCategory(c string) bool {
-	_, ok := content.Categories[c]
+	_, ok := Categories[c]
 	return ok
 }
 

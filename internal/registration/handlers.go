@@ -23,16 +23,17 @@ import (
 	"github.com/canbao/canbao/internal/roster"
 )
 
-// Routes registers the resident and village admin endpoints; idem is the Idempotency-Key
-// middleware.
-func (s *Service) Routes(r *auth.Router, idem gin.HandlerFunc) {
+// Routes registers the resident and village admin endpoints and the handover to the city
+// (handoverRoutes); the resident's POST honours Idempotency-Key.
+func (s *Service) Routes(r *auth.Router) {
 	resident := auth.Allow(auth.RoleResident)
 	reviewers := auth.Allow(auth.RoleVillageAdmin, auth.RoleAdmin)
-	r.Handle(http.MethodPost, "/api/v1/registrations", resident, idem, web.H(s.create))
+	r.Handle(http.MethodPost, "/api/v1/registrations", resident, r.Idempotent(), web.H(s.create))
 	r.Handle(http.MethodGet, "/api/v1/registrations/mine", resident, web.H(s.mine))
 	r.Handle(http.MethodGet, "/api/v1/admin/registrations", reviewers, web.H(s.adminList))
 	r.Handle(http.MethodPost, "/api/v1/admin/registrations/:id/confirm", reviewers, web.H(s.confirm))
 	r.Handle(http.MethodPost, "/api/v1/admin/registrations/:id/reject", reviewers, web.H(s.reject))
+	s.handoverRoutes(r)
 }
 
 func (s *Service) create(c *gin.Context) error {

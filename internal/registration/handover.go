@@ -39,8 +39,8 @@ const CityAnswersRoute = "/api/v1/admin/city-answers"
 // maxExportRows bounds one export; a town's year fits many times over.
 const maxExportRows = 100_000
 
-// HandoverRoutes registers the export and the re-import.
-func (s *Service) HandoverRoutes(r *auth.Router) {
+// handoverRoutes registers the export and the re-import.
+func (s *Service) handoverRoutes(r *auth.Router) {
 	r.Handle(http.MethodGet, "/api/v1/admin/exports/registrations", auth.Allow(auth.RoleStaff, auth.RoleAdmin), web.H(s.export))
 	r.Handle(http.MethodPost, CityAnswersRoute, auth.Allow(auth.RoleAdmin), web.H(s.cityAnswers))
 }

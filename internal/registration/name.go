@@ -7,7 +7,7 @@ import (
 
 // foldName brings a name as typed to one spelling: full-width forms (U+FF01-U+FF5E) become
 // their ASCII counterparts, the ideographic space an ordinary space, and every middle-dot
-// variant the middle dot '·' that ValidName accepts.
+// variant the middle dot '·' that person.ValidName accepts.
 func foldName(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {

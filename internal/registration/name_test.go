@@ -1,6 +1,10 @@
 package registration
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/canbao/canbao/internal/person"
+)
 
 func TestSameName(t *testing.T) {
 	cases := []struct {
@@ -29,13 +33,13 @@ func TestSameName(t *testing.T) {
 
 func TestValidNameAcceptsFullWidthForms(t *testing.T) {
 	for _, s := range []string{"林\u3000晓燕", "ＡＮＮＡ　ＬＩ", "阿依古丽・买买提", "阿依古丽．买买提"} {
-		if !ValidName(foldName(s)) {
-			t.Errorf("ValidName(foldName(%q)) = false", s)
+		if !person.ValidName(foldName(s)) {
+			t.Errorf("person.ValidName(foldName(%q)) = false", s)
 		}
 	}
 	for _, s := range []string{"林１", "林＃"} {
-		if ValidName(foldName(s)) {
-			t.Errorf("ValidName(foldName(%q)) = true", s)
+		if person.ValidName(foldName(s)) {
+			t.Errorf("person.ValidName(foldName(%q)) = true", s)
 		}
 	}
 }

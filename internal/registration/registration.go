@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/jmoiron/sqlx"
@@ -21,6 +20,7 @@ import (
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/person"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
@@ -138,20 +138,6 @@ type Receipt struct {
 
 var phonePattern = regexp.MustCompile(`^1[3-9]\d{9}$`)
 
-// ValidName accepts 1-30 characters (after foldName) of letters, marks, spaces and the middle dot of minority names.
-func ValidName(s string) bool {
-	n := utf8.RuneCountInString(s)
-	if n < 1 || n > 30 || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if !(unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) || r == '·' || r == '•' || r == '.' || r == ' ') {
-			return false
-		}
-	}
-	return true
-}
-
 // validated is a request that passed every check.
 type validated struct {
 	name, idNumber, phone, village string
@@ -170,7 +156,7 @@ func (s *Service) validate(ctx context.Context, req Request) (validated, error) 
 	if req.Name != nil {
 		v.name = strings.TrimSpace(foldName(*req.Name))
 	}
-	if !ValidName(v.name) {
+	if !person.ValidName(v.name) {
 		return v, errs.Field(errs.NameInvalid, "name", "姓名须为 1 至 30 个字，不能包含数字或特殊符号")
 	}
 	if req.IDNumber == nil {

@@ -74,10 +74,10 @@ func NewService(d Deps) *Service {
 }
 
 // Routes registers POST /api/v1/auth/wechat and POST /api/v1/subscriptions.
-func (s *Service) Routes(r *auth.Router, idem gin.HandlerFunc) {
+func (s *Service) Routes(r *auth.Router) {
 	r.Handle(http.MethodPost, "/api/v1/auth/wechat", auth.Public(),
 		s.limiter.PerIP("wechat-login-ip", ratelimit.PerMinute(s.loginRate)), web.H(s.login))
-	r.Handle(http.MethodPost, "/api/v1/subscriptions", auth.Allow(auth.RoleResident), idem, web.H(s.subscribe))
+	r.Handle(http.MethodPost, "/api/v1/subscriptions", auth.Allow(auth.RoleResident), r.Idempotent(), web.H(s.subscribe))
 }
 
 // View renders a resident account as the login and refresh answers show it.

@@ -169,7 +169,7 @@ func TestTiersRoute(t *testing.T) {
 	loc := time.FixedZone("CST", 8*3600)
 	e := gin.New()
 	e.Use(web.Errors(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	TiersRoutes(auth.NewRouter(e, nil), b, loc)
+	NewTiers(b, loc).Routes(auth.NewRouter(e, nil, nil))
 	get := func(q string) (int, map[string]any, http.Header) {
 		w := httptest.NewRecorder()
 		e.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/v1/tiers"+q, nil))

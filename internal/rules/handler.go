@@ -12,9 +12,19 @@ import (
 	"github.com/canbao/canbao/internal/platform/web"
 )
 
-// TiersRoutes registers GET /api/v1/tiers: the resident-pension tiers of a year (default the
+// Tiers serves the resident-pension tiers of the yearly configuration.
+type Tiers struct {
+	b   *Book
+	loc *time.Location
+}
+
+// NewTiers wires the tiers endpoint; loc gives the current year.
+func NewTiers(b *Book, loc *time.Location) *Tiers { return &Tiers{b: b, loc: loc} }
+
+// Routes registers GET /api/v1/tiers: the resident-pension tiers of a year (default the
 // current year in loc), from the yearly configuration.
-func TiersRoutes(r *auth.Router, b *Book, loc *time.Location) {
+func (t *Tiers) Routes(r *auth.Router) {
+	b, loc := t.b, t.loc
 	r.Handle(http.MethodGet, "/api/v1/tiers", auth.PublicCacheable(), web.H(func(c *gin.Context) error {
 		year := time.Now().In(loc).Year()
 		if s := c.Query("year"); s != "" {

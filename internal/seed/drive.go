@@ -680,7 +680,7 @@ func (d *drive) writeVisits(ctx context.Context, db *sqlx.DB, rec *enrollment.Re
 		return 0, 0, err
 	}
 	now := d.now
-	svc := visit.NewService(db, audit.New(db), d.loc, rec).WithClock(func() time.Time { return now })
+	svc := visit.NewService(db, audit.New(db), d.loc, rec, nil).WithClock(func() time.Time { return now })
 	byVillage := map[string][]plannedVisit{}
 	var order []string
 	for _, v := range d.visits {

@@ -211,7 +211,7 @@ func checkDrive(t *testing.T, db *sqlx.DB, kr *pii.Keyring, rep DriveReport) {
 		if due == 0 || count(`SELECT COUNT(*) FROM residents WHERE follow_up_on > ?`, demoToday) == 0 {
 			t.Fatalf("%d follow-ups due, want some due and some later", due)
 		}
-		svc := visit.NewService(db, audit.New(db), loc, enrollment.New(loc, 30)).WithClock(func() time.Time { return at(demoToday, loc, 20, 0) })
+		svc := visit.NewService(db, audit.New(db), loc, enrollment.New(loc, 30), nil).WithClock(func() time.Time { return at(demoToday, loc, 20, 0) })
 		var village string
 		if err := db.Get(&village, `SELECT village_code FROM residents WHERE status = 'unenrolled' AND follow_up_on <= ? ORDER BY id LIMIT 1`, demoToday); err != nil {
 			t.Fatal(err)

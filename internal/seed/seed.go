@@ -26,6 +26,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed/content"
+	"github.com/canbao/canbao/internal/village"
 )
 
 //go:embed queries.sql
@@ -368,7 +369,7 @@ func seedUsers(ctx context.Context, db *sqlx.DB, rows []AnnexRow, password strin
 		go func() {
 			defer wg.Done()
 			for a := range work {
-				_, err := auth.CreateStaffUser(ctx, db, auth.NewStaffUser{
+				_, err := auth.CreateStaffUser(ctx, db, village.NewStore(db), auth.NewStaffUser{
 					Username: a.Username, DisplayName: a.DisplayName, Password: password,
 					Role: auth.Role(a.Role), VillageCode: a.VillageCode,
 				})

@@ -17,6 +17,7 @@ import (
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/server/servertest"
+	"github.com/canbao/canbao/internal/village"
 	"github.com/canbao/canbao/internal/wechat/wechattest"
 )
 
@@ -71,7 +72,7 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 	resident3, _ := env.Resident()
 	person, _ := env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Phone: "13712340000"})
 	env.AllowPII["/api/v1/admin/residents/:id/reveal"] = true
-	if _, err := auth.CreateStaffUser(servertest.Ctx(), env.DB, auth.NewStaffUser{Username: "auditee", Password: "Audit-Pass-2019", Role: auth.RoleStaff}); err != nil {
+	if _, err := auth.CreateStaffUser(servertest.Ctx(), env.DB, village.NewStore(env.DB), auth.NewStaffUser{Username: "auditee", Password: "Audit-Pass-2019", Role: auth.RoleStaff}); err != nil {
 		t.Fatal(err)
 	}
 	y, m, d := time.Now().Date()

@@ -125,50 +125,61 @@ func New(d Deps) (*Server, error) {
 		web.Fail(c, &errs.Error{Code: errs.NotFound, Message: "请求的接口不存在"})
 	})
 
-	r := auth.NewRouter(engine, auth.NewMiddleware(tokens, subjects))
+	idem := idempotency.New(d.DB, d.Log, auth.SubjectString)
+	r := auth.NewRouter(engine, auth.NewMiddleware(tokens, subjects), idem.Middleware())
 	r.Handle(http.MethodGet, "/healthz", auth.Public(), func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
 	r.Handle(http.MethodGet, "/readyz", auth.Public(), readyz(d.DB, d.Redis, d.Keyring))
 	r.Handle(http.MethodGet, "/metrics", auth.Public(), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
-	idem := idempotency.New(d.DB, d.Log, auth.SubjectString)
-	authHandlers := auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP)
-	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction
-	authHandlers.Routes(r)
-	auth.NewUserAdmin(d.DB, subjects, auditLog).Routes(r, idem.Middleware())
-	village.Routes(r, village.NewStore(d.DB))
-	rules.TiersRoutes(r, d.Rules, cfg.Location())
-	eligibility.NewHandler(d.Rules, cfg.Location()).Routes(r)
-	policy.Routes(r, policy.NewService(d.DB, d.Redis, prefix, auditLog, d.Log), idem.Middleware())
-
-	wx := wechat.NewClient(wechat.Config{APIBase: cfg.WeChat.APIBase, AppID: cfg.WeChat.AppID, Secret: cfg.WeChat.Secret,
-		Timeout: cfg.WeChat.Timeout}, d.Redis, prefix, d.Log)
+	wx := WeChatClient(cfg, d.Redis, d.Log)
 	enrollments := enrollment.New(cfg.Location(), cfg.Campaigns.AttributionDays)
 	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
 		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, Enrollment: enrollments,
 		PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
-	registrations.Routes(r, idem.Middleware())
-	registrations.HandoverRoutes(r)
 	residents := resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
 		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
-	residents.Routes(r, idem.Middleware())
+	authHandlers := auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP, residents)
+	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction
 	imports := importer.New(d.DB, d.Keyring, cfg.Location(), enrollments, d.Log)
-	imports.Routes(r, auditLog, idem.Middleware())
-	roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog).Routes(r)
-	visit.NewService(d.DB, auditLog, cfg.Location(), enrollments).Routes(r, idem.Middleware(), d.Keyring)
-	progress.NewHandlers(d.DB, auditLog, cfg.Location()).Routes(r)
 	stats := counters.New(d.DB, d.Redis, prefix, cfg.Location())
-	campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{DefaultRatePerMinute: cfg.Campaigns.DefaultRatePerMinute,
-		TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()).Routes(r, idem.Middleware())
-	authHandlers.ResidentView = residents.View
-	console.New(webui.DistFS).Routes(r) // the staff web console (web/), public static files at /console/
+	villages := village.NewStore(d.DB)
+
+	// Every area registers its routes the same way, each route with its access policy.
+	areas := []interface{ Routes(*auth.Router) }{
+		authHandlers,
+		auth.NewUserAdmin(d.DB, subjects, auditLog, villages),
+		villages,
+		rules.NewTiers(d.Rules, cfg.Location()),
+		eligibility.NewHandler(d.Rules, cfg.Location()),
+		policy.NewService(d.DB, d.Redis, prefix, auditLog, d.Log),
+		registrations,
+		residents,
+		imports,
+		roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog),
+		visit.NewService(d.DB, auditLog, cfg.Location(), enrollments, d.Keyring),
+		progress.NewHandlers(d.DB, auditLog, cfg.Location()),
+		campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{DefaultRatePerMinute: cfg.Campaigns.DefaultRatePerMinute,
+			TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()),
+		console.New(webui.DistFS), // the staff web console (web/), public static files at /console/
+	}
+	for _, a := range areas {
+		a.Routes(r)
+	}
 
 	if err := r.Verify(); err != nil {
 		return nil, err
 	}
 	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem, Importer: imports,
 		Counters: stats, WeChat: wx, Log: d.Log}, nil
+}
+
+// WeChatClient builds the WeChat client from the configuration: the API's resident login uses
+// it, and the campaign engine sends with it (serve --engine-only builds it without the API).
+func WeChatClient(cfg *config.Config, rdb *redis.Client, log *slog.Logger) *wechat.Client {
+	return wechat.NewClient(wechat.Config{APIBase: cfg.WeChat.APIBase, AppID: cfg.WeChat.AppID, Secret: cfg.WeChat.Secret,
+		Timeout: cfg.WeChat.Timeout}, rdb, cfg.Redis.Prefix, log)
 }
 
 // readyz answers 200 only when MySQL and Redis both answer within a second and the PII keys

@@ -47,7 +47,7 @@ func (s *Store) Exists(ctx context.Context, code string) (bool, error) {
 }
 
 // Routes registers GET /api/v1/villages (public: the registration form needs it).
-func Routes(r *auth.Router, s *Store) {
+func (s *Store) Routes(r *auth.Router) {
 	r.Handle(http.MethodGet, "/api/v1/villages", auth.PublicCacheable(), web.H(func(c *gin.Context) error {
 		vs, err := s.List(c.Request.Context())
 		if err != nil {

@@ -26,13 +26,13 @@ type PhoneDecrypter interface {
 	DecryptRow(ct []byte, keyID, aad string, rowID int64) (string, error)
 }
 
-// Routes registers the visit and task-list endpoints; idem is the Idempotency-Key middleware.
-func (s *Service) Routes(r *auth.Router, idem gin.HandlerFunc, kr PhoneDecrypter) {
-	r.Handle(http.MethodPost, "/api/v1/admin/visits", auth.Allow(auth.RoleVolunteer), idem, web.H(s.post))
+// Routes registers the visit and task-list endpoints; the POST honours Idempotency-Key.
+func (s *Service) Routes(r *auth.Router) {
+	r.Handle(http.MethodPost, "/api/v1/admin/visits", auth.Allow(auth.RoleVolunteer), r.Idempotent(), web.H(s.post))
 	r.Handle(http.MethodGet, "/api/v1/admin/visits",
 		auth.Allow(auth.RoleVolunteer, auth.RoleVillageAdmin, auth.RoleStaff, auth.RoleAdmin), web.H(s.list))
 	r.Handle(http.MethodGet, "/api/v1/admin/visit-tasks", auth.Allow(auth.RoleVolunteer, auth.RoleVillageAdmin),
-		web.H(func(c *gin.Context) error { return s.tasks(c, kr) }))
+		web.H(func(c *gin.Context) error { return s.tasks(c, s.kr) }))
 }
 
 func (s *Service) post(c *gin.Context) error {

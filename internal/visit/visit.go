@@ -99,12 +99,14 @@ type Service struct {
 	audit *audit.Log
 	loc   *time.Location
 	enr   *enrollment.Recorder
+	kr    PhoneDecrypter
 	now   func() time.Time
 }
 
-// NewService wires the visit service; loc is the business time zone.
-func NewService(db *sqlx.DB, a *audit.Log, loc *time.Location, enr *enrollment.Recorder) *Service {
-	return &Service{db: db, audit: a, loc: loc, enr: enr, now: time.Now}
+// NewService wires the visit service; loc is the business time zone, kr opens the phones the
+// task list shows masked.
+func NewService(db *sqlx.DB, a *audit.Log, loc *time.Location, enr *enrollment.Recorder, kr PhoneDecrypter) *Service {
+	return &Service{db: db, audit: a, loc: loc, enr: enr, kr: kr, now: time.Now}
 }
 
 // WithClock makes the service read the time from now instead of the system clock (the demo

@@ -3,8 +3,6 @@ package wechat
 import (
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 )
 
 // APIError is a non-zero errcode answered by WeChat. Msg is WeChat's errmsg with every value we
@@ -105,34 +103,4 @@ func IsTemporary(err error) bool {
 	}
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Temporary()
-}
-
-const redacted = "[redacted]"
-
-// redact removes every sensitive value from s and caps its length.
-func redact(s string, sensitive ...string) string {
-	for _, v := range sensitive {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, redacted)
-		}
-	}
-	const maxLen = 256
-	if len(s) > maxLen {
-		cut := maxLen
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-// redactErr returns err unchanged when its text holds no sensitive value, else a plain error
-// with the redacted text (the chain is dropped rather than leak it).
-func redactErr(err error, sensitive ...string) error {
-	msg := err.Error()
-	if clean := redact(msg, sensitive...); clean != msg && strings.Contains(clean, redacted) {
-		return errors.New(clean)
-	}
-	return err
 }

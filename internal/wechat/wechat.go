@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/canbao/canbao/internal/pii"
 )
 
 // DefaultAPIBase is WeChat's production API host.
@@ -96,7 +98,7 @@ func NewClient(cfg Config, rdb *redis.Client, keyPrefix string, log *slog.Logger
 func (c *Client) do(req *http.Request, op string, out any, sensitive ...string) error {
 	sensitive = append(sensitive, c.secret)
 	fail := func(err error) error {
-		return &TransportError{Op: op, Err: redactErr(err, sensitive...)}
+		return &TransportError{Op: op, Err: pii.RedactSecretsErr(err, sensitive...)}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -131,7 +133,7 @@ func malformed(op, what string) error {
 
 func (c *Client) apiError(op string, code int, msg string, sensitive ...string) *APIError {
 	sensitive = append(sensitive, c.secret)
-	e := &APIError{Op: op, Code: code, Msg: redact(msg, sensitive...)}
+	e := &APIError{Op: op, Code: code, Msg: pii.RedactSecrets(msg, sensitive...)}
 	c.log.Warn("wechat api error", "op", op, "errcode", code, "errmsg", e.Msg)
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -197,6 +198,18 @@ func TestCode2SessionWrongSecret(t *testing.T) {
 	bad := e.clientWith(Config{APIBase: e.fake.URL, AppID: "wxWRONG", Secret: testSecret, Timeout: time.Second})
 	_, err = bad.Code2Session(context.Background(), "code-ws-123")
 	asAPIError(t, err, 40013)
+}
+
+// TestErrmsgEchoingEncodedSecretIsRedacted: WeChat's errmsg may echo the request's query, where
+// the secret is URL-encoded; the client used to redact only the raw value.
+func TestErrmsgEchoingEncodedSecretIsRedacted(t *testing.T) {
+	e := newEnv(t)
+	const secret = "S3cr3t+App/Secret=="
+	c := e.clientWith(Config{APIBase: e.fake.URL, AppID: testAppID, Secret: secret, Timeout: time.Second})
+	e.fake.FailNext(wechattest.PathCode2Session, 40029, "invalid code, rid: 1, query: secret="+url.QueryEscape(secret)+"&js_code=code-enc-123")
+	_, err := c.Code2Session(context.Background(), "code-enc-123")
+	asAPIError(t, err, 40029)
+	assertNoLeak(t, err, e.logs.String(), secret, url.QueryEscape(secret), url.PathEscape(secret), "code-enc-123")
 }
 
 // neverAnswers: the fake holds its answer for longer than any test runs, so only the client's

@@ -2,11 +2,9 @@ package sms
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
-	"slices"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/canbao/canbao/internal/pii"
 )
 
 // APIError is an answer of the provider whose Code is not "OK" (HTTP 200 or 4xx/5xx), or a
@@ -129,70 +127,11 @@ func IsTemporary(err error) bool {
 	return errors.As(err, &ae) && ae.Temporary()
 }
 
-const redacted = "[redacted]"
-
-// sensitiveForms returns v as it may appear in a provider's message: raw, form-encoded, Aliyun
-// percent-encoded once and twice (the string to sign encodes values twice), JSON-escaped.
-func sensitiveForms(v string) []string {
-	if v == "" {
-		return nil
-	}
-	pe := percentEncode(v)
-	forms := []string{v, url.QueryEscape(v), pe, percentEncode(pe)}
-	if q := fmt.Sprintf("%+q", v); len(q) > 2 {
-		forms = append(forms, q[1:len(q)-1])
-	}
-	return forms
-}
-
-// redact drops any echoed string to sign, removes every sensitive value from s (longest forms
-// first) and caps its length.
-func redact(s string, sensitive ...string) string {
+// redactAnswer cuts off the "string to sign" SignatureDoesNotMatch echoes, then removes every
+// sensitive value (pii.RedactSecrets).
+func redactAnswer(s string, sensitive ...string) string {
 	if i := strings.Index(strings.ToLower(s), "string to sign"); i >= 0 {
 		s = strings.TrimRight(s[:i], " :") + " [string to sign redacted]"
 	}
-	var forms []string
-	for _, v := range sensitive {
-		forms = append(forms, sensitiveForms(v)...)
-	}
-	// Longest first, so a value's encoded form is not half-replaced through a shorter one.
-	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
-	for _, f := range forms {
-		if len(f) >= 2 {
-			s = strings.ReplaceAll(s, f, redacted)
-		}
-	}
-	const maxLen = 256
-	if len(s) > maxLen {
-		cut := maxLen
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-// redactErr returns err unchanged when its text holds no sensitive value, else a plain error
-// with the redacted text (the chain is dropped rather than leak it).
-func redactErr(err error, sensitive ...string) error {
-	msg := err.Error()
-	for _, v := range sensitive {
-		for _, f := range sensitiveForms(v) {
-			if len(f) >= 2 && strings.Contains(msg, f) {
-				return errors.New(redact(msg, sensitive...))
-			}
-		}
-	}
-	return err
-}
-
-// MaskPhone returns a mobile number as first 3 + "****" + last 4 (13812345678 →
-// 138****5678), the only form of a phone number this package logs. Anything that is not
-// 11 digits masks to "***".
-func MaskPhone(p string) string {
-	if !phoneRE.MatchString(p) {
-		return "***"
-	}
-	return p[:3] + "****" + p[7:]
+	return pii.RedactSecrets(s, sensitive...)
 }

@@ -4,7 +4,7 @@
 //
 // Nothing secret or personal leaves this package in an error or a log line: not the
 // AccessKeySecret, the request signature, the phone number (logged only masked, see
-// MaskPhone) nor the template parameter values (a resident's name, village, …). The request
+// pii.MaskPhone) nor the template parameter values (a resident's name, village, …). The request
 // travels in the POST body, never in the URL.
 //
 // Send never retries: the campaign engine decides, using IsPermanent and IsTemporary.
@@ -28,6 +28,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/canbao/canbao/internal/pii"
 )
 
 // DefaultAPIBase is Aliyun's SMS endpoint.
@@ -121,7 +123,7 @@ type answer struct {
 // failures are a *APIError carrying the provider's Code or a *TransportError.
 func (c *Client) Send(ctx context.Context, m Message) (bizID string, err error) {
 	const op = "SendSms"
-	log := c.log.With("phone", MaskPhone(m.Phone), "out_id", m.OutID, "template", m.TemplateCode)
+	log := c.log.With("phone", pii.MaskPhone(m.Phone), "out_id", m.OutID, "template", m.TemplateCode)
 	if err := checkMessage(m); err != nil {
 		log.Warn("sms refused locally", "code", err.Code)
 		return "", err
@@ -171,8 +173,8 @@ func (c *Client) Send(ctx context.Context, m Message) (bizID string, err error) 
 		return "", err
 	}
 	if a.Code != "OK" {
-		ae := &APIError{Code: redact(a.Code, sensitive...), Message: redact(a.Message, sensitive...),
-			RequestID: redact(a.RequestID, sensitive...), HTTPStatus: status}
+		ae := &APIError{Code: redactAnswer(a.Code, sensitive...), Message: redactAnswer(a.Message, sensitive...),
+			RequestID: redactAnswer(a.RequestID, sensitive...), HTTPStatus: status}
 		log.Warn("sms api error", "code", ae.Code, "message", ae.Message, "request_id", ae.RequestID,
 			"http_status", status, "permanent", ae.Permanent(), "temporary", ae.Temporary())
 		return "", ae
@@ -192,7 +194,7 @@ func (c *Client) Send(ctx context.Context, m Message) (bizID string, err error) 
 func (c *Client) do(req *http.Request, op string, sensitive []string) (answer, int, error) {
 	var a answer
 	fail := func(status int, err error) (answer, int, error) {
-		return a, status, &TransportError{Op: op, Status: status, Err: redactErr(err, sensitive...)}
+		return a, status, &TransportError{Op: op, Status: status, Err: pii.RedactSecretsErr(err, sensitive...)}
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

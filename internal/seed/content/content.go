@@ -9,6 +9,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/canbao/canbao/internal/policy"
 )
 
 //go:embed articles/*.md
@@ -16,17 +18,6 @@ var files embed.FS
 
 // Article is one policy explainer as written in the seed content.
 type Article struct{ Slug, Title, Summary, Category, Body string }
-
-// Categories maps category codes to their Chinese labels.
-var Categories = map[string]string{
-	"overview":     "概况",
-	"schemes":      "险种介绍",
-	"eligibility":  "参保对象",
-	"registration": "办理流程",
-	"contribution": "缴费与补贴",
-	"land":         "被征地农民",
-	"faq":          "常见问题",
-}
 
 // Articles parses every embedded article, sorted by slug; it returns an error naming the file if one is malformed.
 func Articles() ([]Article, error) {
@@ -48,7 +39,7 @@ func Articles() ([]Article, error) {
 		if want := strings.TrimSuffix(path.Base(name), ".md"); a.Slug != want {
 			return nil, fmt.Errorf("content: %s: slug %q does not match the file name", name, a.Slug)
 		}
-		if _, ok := Categories[a.Category]; !ok {
+		if !policy.KnownCategory(a.Category) {
 			return nil, fmt.Errorf("content: %s: unknown category %q", name, a.Category)
 		}
 		if prev, dup := seen[a.Slug]; dup {

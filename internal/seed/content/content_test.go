@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/canbao/canbao/internal/policy"
 )
 
 func TestArticles(t *testing.T) {
@@ -39,7 +41,7 @@ func TestArticles(t *testing.T) {
 		if !fileSlugs[a.Slug] {
 			t.Errorf("slug %q matches no file name", a.Slug)
 		}
-		if _, ok := Categories[a.Category]; !ok {
+		if !policy.KnownCategory(a.Category) {
 			t.Errorf("%s: unknown category %q", a.Slug, a.Category)
 		}
 		if n := utf8.RuneCountInString(a.Title); n == 0 || n > 30 {
@@ -58,24 +60,9 @@ func TestArticles(t *testing.T) {
 	for _, a := range articles {
 		used[a.Category] = true
 	}
-	for code := range Categories {
+	for code := range policy.Categories {
 		if !used[code] {
 			t.Errorf("no article in category %q", code)
-		}
-	}
-}
-
-func TestCategoryLabels(t *testing.T) {
-	want := map[string]string{
-		"overview": "概况", "schemes": "险种介绍", "eligibility": "参保对象",
-		"registration": "办理流程", "contribution": "缴费与补贴", "land": "被征地农民", "faq": "常见问题",
-	}
-	if len(Categories) != len(want) {
-		t.Errorf("got %d categories, want %d", len(Categories), len(want))
-	}
-	for k, v := range want {
-		if Categories[k] != v {
-			t.Errorf("Categories[%q] = %q, want %q", k, Categories[k], v)
 		}
 	}
 }
