@@ -1,6 +1,6 @@
 -- The engine's reads and locks. Its writes of campaign_runs and deliveries go through the
 -- campaigns package (campaigns/outbox.go), their owner; those of subscription_consents through
--- internal/resident. campaign-lock carries no comment: a test finds it waiting in PROCESSLIST
+-- internal/account. campaign-lock carries no comment: a test finds it waiting in PROCESSLIST
 -- by its first words.
 
 -- name: villages

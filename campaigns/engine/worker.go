@@ -18,7 +18,7 @@ import (
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
-	"github.com/canbao/canbao/internal/resident"
+	"github.com/canbao/canbao/internal/account"
 )
 
 // Skip reasons.
@@ -203,7 +203,7 @@ func (e *Engine) route(ctx context.Context, c campaigns.Campaign, d delivery, no
 			if r.OpenID == "" {
 				continue
 			}
-			left, err := resident.ConsentsLeft(ctx, e.DB, r.AccountID, c.Spec.Template.WeChat.TemplateID)
+			left, err := account.ConsentsLeft(ctx, e.DB, r.AccountID, c.Spec.Template.WeChat.TemplateID)
 			if err != nil {
 				return nil, "", err
 			}
@@ -387,20 +387,20 @@ func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *
 }
 
 // spendConsent uses one of the resident's one-time consents for the template (the ledger is
-// internal/resident's).
-func (e *Engine) spendConsent(ctx context.Context, account int64, template string) (bool, error) {
-	return resident.SpendConsent(ctx, e.DB, account, template, database.Now())
+// internal/account's).
+func (e *Engine) spendConsent(ctx context.Context, accountID int64, template string) (bool, error) {
+	return account.SpendConsent(ctx, e.DB, accountID, template, database.Now())
 }
 
 // afterWeChatError: 43101 means the user has no consent left at WeChat, so our ledger is set
 // to nothing; a transient error gives the unused consent back.
-func (e *Engine) afterWeChatError(ctx context.Context, account int64, template string, err error) {
+func (e *Engine) afterWeChatError(ctx context.Context, accountID int64, template string, err error) {
 	code := channels.ErrorCode(err)
 	switch {
 	case code == "wechat:43101":
-		_ = resident.NoConsentLeft(ctx, e.DB, account, template, database.Now())
+		_ = account.NoConsentLeft(ctx, e.DB, accountID, template, database.Now())
 	case !channels.IsPermanent(err):
-		_ = resident.GiveConsentBack(ctx, e.DB, account, template, database.Now())
+		_ = account.GiveConsentBack(ctx, e.DB, accountID, template, database.Now())
 	}
 }
 

@@ -26,7 +26,7 @@ type SubjectState struct {
 }
 
 // ResidentVersionBumper revokes every token of a resident account (errs.ErrNotFound when there
-// is none). internal/resident owns resident_accounts and provides it (resident.BumpTokenVersion);
+// is none). internal/account owns resident_accounts and provides it (account.BumpTokenVersion);
 // auth cannot import that package, which imports auth, so the server passes it in.
 type ResidentVersionBumper func(ctx context.Context, ext sqlx.ExecerContext, accountID int64) error
 

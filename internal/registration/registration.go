@@ -26,7 +26,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
-	"github.com/canbao/canbao/internal/resident"
+	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"
@@ -229,8 +229,8 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 	if err != nil {
 		return Receipt{}, err
 	}
-	account := fmt.Sprint(accountID)
-	if err := s.limiter.Allow(ctx, "registration", account, ratelimitPerHour(registrationsPerHour)); err != nil {
+	who := fmt.Sprint(accountID)
+	if err := s.limiter.Allow(ctx, "registration", who, ratelimitPerHour(registrationsPerHour)); err != nil {
 		return Receipt{}, err
 	}
 	idIndex := s.kr.BlindIndex(pii.IndexIDNumber, v.idNumber)
@@ -267,7 +267,7 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 			return database.Map(err)
 		}
 		id, _ := res.LastInsertId()
-		if err := resident.LinkPerson(ctx, tx, accountID, residentID); err != nil {
+		if err := account.LinkPerson(ctx, tx, accountID, residentID); err != nil {
 			return database.Map(err)
 		}
 		if err := s.audit.RecordTx(ctx, tx, actx.Event("registration.create", "registration", id, audit.Success, "scheme="+v.option.Scheme)); err != nil {

@@ -22,7 +22,7 @@ import (
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/registration"
-	"github.com/canbao/canbao/internal/resident"
+	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/targetage"
 	"github.com/canbao/canbao/internal/visit"
@@ -798,7 +798,7 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 				tier, registration.StatusSubmitted, d.privacy, ts, ts); err != nil {
 				return database.Map(err)
 			}
-			if err := resident.LinkPerson(ctx, tx, accountID, p.ID); err != nil {
+			if err := account.LinkPerson(ctx, tx, accountID, p.ID); err != nil {
 				return database.Map(err)
 			}
 			perVillage[p.Village]++

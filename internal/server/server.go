@@ -35,7 +35,7 @@ import (
 	"github.com/canbao/canbao/internal/policy"
 	"github.com/canbao/canbao/internal/progress"
 	"github.com/canbao/canbao/internal/registration"
-	"github.com/canbao/canbao/internal/resident"
+	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"
@@ -100,7 +100,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	prefix := cfg.Redis.Prefix
-	subjects := auth.NewSubjects(d.DB, d.Redis, prefix, d.Log, resident.BumpTokenVersion)
+	subjects := auth.NewSubjects(d.DB, d.Redis, prefix, d.Log, account.BumpTokenVersion)
 	auditLog := audit.New(d.DB)
 	limiter := ratelimit.New(d.Redis, prefix)
 	authSvc := auth.NewService(d.DB, d.Redis, prefix, tokens, subjects, auditLog,
@@ -138,7 +138,7 @@ func New(d Deps) (*Server, error) {
 	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
 		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, Enrollment: enrollments,
 		PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
-	residents := resident.NewService(resident.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
+	residents := account.NewService(account.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
 		Limiter: limiter, Audit: auditLog, TemplateIDs: cfg.WeChat.Templates(), LoginPerIPPM: cfg.Auth.LoginRatePerIP * 3})
 	authHandlers := auth.NewHandlers(authSvc, limiter, cfg.Auth.LoginRatePerIP, residents)
 	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction

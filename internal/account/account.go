@@ -1,6 +1,6 @@
-// Package resident serves the mini-program's own account endpoints: WeChat login (the account
+// Package account serves the mini-program's own account endpoints: WeChat login (the account
 // is created at the first login) and the ledger of one-time subscribe-message consents.
-package resident
+package account
 
 import (
 	"context"
@@ -29,7 +29,7 @@ import (
 var queryFS embed.FS
 
 // Queries are the package's named SQL, checked against the server at start-up.
-var Queries = database.RegisterQueries("resident", queryFS, "queries.sql")
+var Queries = database.RegisterQueries("account", queryFS, "queries.sql")
 
 // SessionExchanger turns a wx.login code into a WeChat session (the wechat client).
 type SessionExchanger interface {

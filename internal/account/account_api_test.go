@@ -1,4 +1,4 @@
-package resident_test
+package account_test
 
 import (
 	"strings"

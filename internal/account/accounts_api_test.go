@@ -1,4 +1,4 @@
-package resident_test
+package account_test
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/canbao/canbao/internal/server/servertest"
 )
 
-// A resident's logout goes through internal/resident (which owns resident_accounts): the
+// A resident's logout goes through internal/account (which owns resident_accounts): the
 // account's token version moves on, and the token it had stops working at once.
 func TestResidentLogoutRevokesTheAccountsTokens(t *testing.T) {
 	env, _ := newEnv(t)
