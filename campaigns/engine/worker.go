@@ -14,11 +14,11 @@ import (
 	"github.com/canbao/canbao/campaigns"
 	"github.com/canbao/canbao/campaigns/channels"
 	"github.com/canbao/canbao/campaigns/counters"
+	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
-	"github.com/canbao/canbao/internal/account"
 )
 
 // Skip reasons.

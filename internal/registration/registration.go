@@ -17,6 +17,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/enrollment"
@@ -26,7 +27,6 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/ratelimit"
 	"github.com/canbao/canbao/internal/platform/web"
-	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"

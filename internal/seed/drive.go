@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/eligibility"
@@ -22,7 +23,6 @@ import (
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/registration"
-	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/targetage"
 	"github.com/canbao/canbao/internal/visit"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/canbao/canbao/campaigns"
 	"github.com/canbao/canbao/campaigns/counters"
+	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
@@ -35,7 +36,6 @@ import (
 	"github.com/canbao/canbao/internal/policy"
 	"github.com/canbao/canbao/internal/progress"
 	"github.com/canbao/canbao/internal/registration"
-	"github.com/canbao/canbao/internal/account"
 	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/village"
