@@ -340,44 +340,67 @@ var (
 // applyAnswer applies one row. A problem with the row is returned as a field error naming the
 // column at fault; a failure of the database as err.
 func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, reason string) (string, *errs.Error, error) {
+	id, to, ferr := parseAnswer(idText, result, reason)
+	if ferr != nil {
+		return "", ferr, nil
+	}
+	outcome, err := s.answer(ctx, by, id, to, reason)
+	if err != nil {
+		if e, ok := errs.As(err); ok && e.Field != "" {
+			return "", e, nil
+		}
+		return "", nil, err
+	}
+	return outcome, nil, nil
+}
+
+// parseAnswer reads one row of the centre's answer: the registration's ID and its result
+// (CityProcessed, or CityRefused with a reason).
+func parseAnswer(idText, result, reason string) (int64, string, *errs.Error) {
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil || id <= 0 {
-		return "", errs.Field(errs.InvalidInput, "登记编号", "登记编号应为正整数"), nil
+		return 0, "", errs.Field(errs.InvalidInput, "登记编号", "登记编号应为正整数")
 	}
-	var to string
 	switch {
 	case processedWords[result]:
-		to = CityProcessed
+		return id, CityProcessed, nil
 	case refusedWords[result]:
-		to = CityRefused
 		if reason == "" || utf8.RuneCountInString(reason) > 200 {
-			return "", errs.Field(errs.InvalidInput, "原因", "未办理的记录须填写原因（200 字以内）"), nil
+			return 0, "", errs.Field(errs.InvalidInput, "原因", "未办理的记录须填写原因（200 字以内）")
 		}
+		return id, CityRefused, nil
 	default:
-		return "", errs.Field(errs.InvalidInput, "办理结果", "办理结果须为“已办理”或“未办理”"), nil
+		return 0, "", errs.Field(errs.InvalidInput, "办理结果", "办理结果须为“已办理”或“未办理”")
 	}
+}
+
+// answer applies the centre's answer to registration id in one transaction, and returns what
+// it did: CityProcessed (a referral confirmed, a new enrollment), CityRefused (the registration
+// rejected, its enrollment withdrawn) or answerUnchanged (a confirmation already counted). A
+// registration the answer cannot apply to is a field error on 登记编号.
+func (s *Service) answer(ctx context.Context, by, id int64, to, reason string) (string, error) {
 	today := web.Today(s.now(), s.loc)
 	now := database.Now()
 	outcome := ""
-	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		var r row
-		if err := tx.GetContext(ctx, &r, Queries.Get("registration-lock"), id); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return errs.Field(errs.NotFound, "登记编号", "未找到该登记编号")
-			}
-			return database.Map(err)
+	err := database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		r, err := lockRegistration(ctx, tx, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.Field(errs.NotFound, "登记编号", "未找到该登记编号")
+		}
+		if err != nil {
+			return err
 		}
 		switch {
 		case r.Status == StatusReferred && to == CityProcessed:
-			if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), StatusConfirmed, r.ResidentID, nil, by, now, now, id); err != nil {
-				return database.Map(err)
+			if err := decide(ctx, tx, id, StatusConfirmed, r.ResidentID, nil, by, now); err != nil {
+				return err
 			}
 			if err := s.enroll(ctx, tx, r, today, now); err != nil {
 				return err
 			}
 		case (r.Status == StatusReferred || r.Status == StatusConfirmed) && to == CityRefused:
-			if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), StatusRejected, nil, rejectReasonOf(reason), by, now, now, id); err != nil {
-				return database.Map(err)
+			if err := decide(ctx, tx, id, StatusRejected, nil, rejectReasonOf(reason), by, now); err != nil {
+				return err
 			}
 			revoked, err := enrollment.Revoke(ctx, tx, r.ResidentID, enrollment.SourceRegistration, r.ID)
 			if err != nil {
@@ -398,22 +421,12 @@ func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, rea
 		} else {
 			outcome = to
 		}
-		var cityReason any
-		if reason != "" {
-			cityReason = reason
-		}
-		if _, err := tx.ExecContext(ctx, Queries.Get("registration-city-answer"), to, cityReason, now, id); err != nil {
-			return database.Map(err)
-		}
-		return nil
+		return recordCityAnswer(ctx, tx, id, to, reason, now)
 	})
 	if err != nil {
-		if e, ok := errs.As(err); ok && e.Field != "" {
-			return "", e, nil
-		}
-		return "", nil, err
+		return "", err
 	}
-	return outcome, nil, nil
+	return outcome, nil
 }
 
 // rejectReasonOf is the reject reason shown for a refusal by the city: its reason (up to 200
