@@ -214,64 +214,71 @@ func (a *API) previewSegment(c *gin.Context) error {
 	return nil
 }
 
-// transition applies a lifecycle action. Resuming a campaign whose run was interrupted goes
-// back to running; otherwise to scheduled.
+// transition applies a lifecycle action.
 func (a *API) transition(t Transition) web.Handler {
 	return func(c *gin.Context) error {
 		id, err := auth.PathID(c)
 		if err != nil {
 			return err
 		}
-		ctx := c.Request.Context()
-		var to string
-		var skipped map[string]int // per village, by a cancel
-		err = database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
-			x, err := a.store.Get(ctx, tx, id, true)
-			if err != nil {
-				return err
-			}
-			next, ok := Next(x.Status, t)
-			if !ok {
-				return errs.New(CodeIllegalTransition, "活动当前为“"+statusNames[x.Status]+"”，不能执行该操作")
-			}
-			if t == Resume {
-				var active int
-				if err := tx.GetContext(ctx, &active, Queries.Get("runs-active-count"), id); err != nil {
-					return database.Map(err)
-				}
-				if active > 0 {
-					next = StatusRunning
-				}
-			}
-			if t == Schedule && x.Spec.Schedule.EndAt != nil && !x.Spec.Schedule.EndAt.After(a.now()) {
-				return errs.New(errs.RuleViolation, "活动结束时间已过，不能再安排发送")
-			}
-			if err := a.store.SetStatus(ctx, tx, x, next); err != nil {
-				return err
-			}
-			to, skipped = next, nil
-			if next == StatusCancelled {
-				if skipped, err = cancelQueued(ctx, tx, id); err != nil {
-					return err
-				}
-			}
-			return a.audit.RecordTx(ctx, tx, auth.AuditContext(c).Event("campaign."+string(t), "campaign", id, audit.Success, "to="+next))
-		})
+		to, err := a.Transition(c.Request.Context(), auth.AuditContext(c), id, t)
 		if err != nil {
 			return err
-		}
-		if err := a.counters.Cancelled(ctx, id, skipped); err != nil {
-			// The outbox is right; the stats catch up at the next rebuild.
-			a.counters.Forget(ctx, id)
 		}
 		c.JSON(http.StatusOK, gin.H{"id": id, "status": to})
 		return nil
 	}
 }
 
-// retryFailed puts a campaign's failed and unknown deliveries back in the queue: "retry the
-// failed ones" as one call. Unknown ones are included only when asked, since they may have
-// reached the person.
+// Transition applies a lifecycle action to a campaign, audited as actx, and returns its new
+// status. Resuming a campaign whose run was interrupted goes back to running; otherwise to
+// scheduled. A cancel skips what was still queued, and the stats follow.
+func (a *API) Transition(ctx context.Context, actx audit.Context, id int64, t Transition) (string, error) {
+	var to string
+	var skipped map[string]int // per village, by a cancel
+	err := database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+		x, err := a.store.Get(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		next, ok := Next(x.Status, t)
+		if !ok {
+			return errs.New(CodeIllegalTransition, "活动当前为“"+statusNames[x.Status]+"”，不能执行该操作")
+		}
+		if t == Resume {
+			active, err := a.store.ActiveRuns(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			if active > 0 {
+				next = StatusRunning
+			}
+		}
+		if t == Schedule && x.Spec.Schedule.EndAt != nil && !x.Spec.Schedule.EndAt.After(a.now()) {
+			return errs.New(errs.RuleViolation, "活动结束时间已过，不能再安排发送")
+		}
+		if err := a.store.SetStatus(ctx, tx, x, next); err != nil {
+			return err
+		}
+		to, skipped = next, nil
+		if next == StatusCancelled {
+			if skipped, err = cancelQueued(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		return a.audit.RecordTx(ctx, tx, actx.Event("campaign."+string(t), "campaign", id, audit.Success, "to="+next))
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := a.counters.Cancelled(ctx, id, skipped); err != nil {
+		// The outbox is right; the stats catch up at the next rebuild.
+		a.counters.Forget(ctx, id)
+	}
+	return to, nil
+}
+
+// retryFailed puts a campaign's failed (and, when asked, unknown) deliveries back in the queue.
 func (a *API) retryFailed(c *gin.Context) error {
 	id, err := auth.PathID(c)
 	if err != nil {
@@ -285,9 +292,21 @@ func (a *API) retryFailed(c *gin.Context) error {
 			return err
 		}
 	}
-	ctx := c.Request.Context()
+	n, err := a.RetryFailed(c.Request.Context(), auth.AuditContext(c), id, req.IncludeUnknown)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"id": id, "requeued": n})
+	return nil
+}
+
+// RetryFailed puts a campaign's failed and unknown deliveries back in the queue: "retry the
+// failed ones" as one call, audited as actx; it returns how many it requeued. Unknown ones are
+// included only when asked, since they may have reached the person. A completed campaign with
+// deliveries requeued runs again.
+func (a *API) RetryFailed(ctx context.Context, actx audit.Context, id int64, includeUnknown bool) (int64, error) {
 	var n int64
-	err = database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
+	err := database.InTx(ctx, a.db, func(tx *sqlx.Tx) error {
 		x, err := a.store.Get(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -296,7 +315,7 @@ func (a *API) retryFailed(c *gin.Context) error {
 			return errs.New(codeStateConflict, "活动当前为“"+statusNames[x.Status]+"”，不能重发")
 		}
 		statuses := []string{DeliveryFailed}
-		if req.IncludeUnknown {
+		if includeUnknown {
 			statuses = append(statuses, DeliveryUnknown)
 		}
 		if n, err = requeueFailed(ctx, tx, id, statuses); err != nil {
@@ -307,18 +326,17 @@ func (a *API) retryFailed(c *gin.Context) error {
 				return err
 			}
 		}
-		return a.audit.RecordTx(ctx, tx, auth.AuditContext(c).Event("campaign.retry_failed", "campaign", id, audit.Success, "requeued="+strconv.FormatInt(n, 10)))
+		return a.audit.RecordTx(ctx, tx, actx.Event("campaign.retry_failed", "campaign", id, audit.Success, "requeued="+strconv.FormatInt(n, 10)))
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if n > 0 {
 		if err := a.counters.Rebuild(ctx, id); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	c.JSON(http.StatusOK, gin.H{"id": id, "requeued": n})
-	return nil
+	return n, nil
 }
 
 func (a *API) stats(c *gin.Context) error {

@@ -101,6 +101,15 @@ func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext, id int64, lock b
 	return r.campaign()
 }
 
+// ActiveRuns counts a campaign's runs still under way (snapshotting or dispatching).
+func (s *Store) ActiveRuns(ctx context.Context, q sqlx.QueryerContext, id int64) (int, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, q, &n, Queries.Get("runs-active-count"), id); err != nil {
+		return 0, database.Map(err)
+	}
+	return n, nil
+}
+
 // List pages through campaigns, newest first.
 func (s *Store) List(ctx context.Context, status string, limit, offset int) ([]Campaign, int, error) {
 	count, list, args := Queries.Get("campaign-count"), Queries.Get("campaign-list"), []any{}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
@@ -45,7 +46,22 @@ func (s *Service) handoverRoutes(r *auth.Router) {
 	r.Handle(http.MethodPost, CityAnswersRoute, auth.Allow(auth.RoleAdmin), web.H(s.cityAnswers))
 }
 
-var schemeNames = map[string]string{"resident_pension": "城乡居民基本养老保险", "employee_pension": "企业职工基本养老保险"}
+// The city centre's answers to a handed-over registration (registrations.city_result).
+const (
+	CityProcessed = "processed" // 已办理
+	CityRefused   = "refused"   // 未办理, with a reason
+)
+
+// answerUnchanged is an answer row that only confirmed what was already recorded.
+const answerUnchanged = "unchanged"
+
+// The 状态 column of the export: a registration staff confirmed, or one referred to the centre.
+const (
+	exportConfirmed = "已确认"
+	exportReferred  = "已转介"
+)
+
+var schemeNames = map[string]string{eligibility.ResidentPension: "城乡居民基本养老保险", eligibility.EmployeePension: "企业职工基本养老保险"}
 
 // exportRow is a registration with what the roster says about its person.
 type exportRow struct {
@@ -64,45 +80,90 @@ func (s *Service) export(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	p := auth.MustPrincipal(c)
-	lo := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, s.loc).UTC()
-	hi := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, s.loc).AddDate(0, 0, 1).UTC()
-	q, args := Queries.Get("export-decided"), []any{lo, hi, lo, hi}
-	if v := c.Query("village"); v != "" {
-		q, args = Queries.Get("export-decided-village"), append(args, v)
+	req := ExportRequest{From: from, To: to, Village: c.Query("village"), Full: auth.MustPrincipal(c).Role == auth.RoleAdmin}
+	xlsx, err := s.Export(c.Request.Context(), auth.AuditContext(c), req)
+	if err != nil {
+		return err
 	}
-	ctx := c.Request.Context()
-	var rows []exportRow
-	if err := s.db.SelectContext(ctx, &rows, q, append(args, maxExportRows+1)...); err != nil {
-		return database.Map(err)
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="canbao-registrations-%s-%s.xlsx"`, from.Format("20060102"), to.Format("20060102")))
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", xlsx)
+	return nil
+}
+
+// ExportRequest is a validated export: the civil days From to To (both included), one village
+// (the person's) or all, and full ID numbers and phones (admins) or masked ones.
+type ExportRequest struct {
+	From, To time.Time
+	Village  string
+	Full     bool
+}
+
+// Export answers the hand-over workbook of the registrations decided in the request's days,
+// and audits it (actx is the caller). Too many rows is an error on "to".
+func (s *Service) Export(ctx context.Context, actx audit.Context, req ExportRequest) ([]byte, error) {
+	rows, err := s.decidedBetween(ctx, dayStart(req.From, s.loc), dayStart(req.To.AddDate(0, 0, 1), s.loc), req.Village, maxExportRows+1)
+	if err != nil {
+		return nil, err
 	}
 	if len(rows) > maxExportRows {
-		return errs.Field(errs.InvalidInput, "to", "导出记录过多，请缩小日期范围")
+		return nil, errs.Field(errs.InvalidInput, "to", "导出记录过多，请缩小日期范围")
 	}
-	full := p.Role == auth.RoleAdmin
+	xlsx, err := s.exportWorkbook(rows, req.Full)
+	if err != nil {
+		return nil, err
+	}
+	detail := fmt.Sprintf("from=%s to=%s rows=%d full=%t", req.From.Format(time.DateOnly), req.To.Format(time.DateOnly), len(rows), req.Full)
+	if err := s.audit.Record(ctx, actx.Event("registration.export", "registration", 0, audit.Success, detail)); err != nil {
+		return nil, err
+	}
+	return xlsx, nil
+}
+
+// dayStart is 00:00 of civil date d in loc, in UTC.
+func dayStart(d time.Time, loc *time.Location) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).UTC()
+}
+
+// decidedBetween reads up to limit registrations decided (confirmed, or referred) in [lo, hi),
+// of one village or all (""), with their person.
+func (s *Service) decidedBetween(ctx context.Context, lo, hi time.Time, village string, limit int) ([]exportRow, error) {
+	q, args := Queries.Get("export-decided"), []any{lo, hi, lo, hi}
+	if village != "" {
+		q, args = Queries.Get("export-decided-village"), append(args, village)
+	}
+	var rows []exportRow
+	if err := s.db.SelectContext(ctx, &rows, q, append(args, limit)...); err != nil {
+		return nil, database.Map(err)
+	}
+	return rows, nil
+}
+
+// exportWorkbook writes the rows as the hand-over's sheet, ID numbers and phones in full or masked.
+func (s *Service) exportWorkbook(rows []exportRow, full bool) ([]byte, error) {
 	f := excelize.NewFile()
 	defer f.Close()
 	const sheet = "参保登记"
 	_ = f.SetSheetName("Sheet1", sheet)
 	sw, err := f.NewStreamWriter(sheet)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	header := []any{"登记编号", "村（居）", "姓名", "身份证号码", "手机号码", "险种", "缴费档次（元）", "状态", "确认/登记日期", "办理结果", "原因"}
 	if err := sw.SetRow("A1", header); err != nil {
-		return err
+		return nil, err
 	}
 	for i, r := range rows {
 		id, err := s.kr.DecryptRow(r.IDNumberEnc, r.KeyID, pii.AADRegistrationIDNumber, r.ID)
 		if err != nil {
-			return errs.Internalf("%w", err)
+			return nil, errs.Internalf("%w", err)
 		}
 		phone, err := s.kr.DecryptRow(r.PhoneEnc, r.KeyID, pii.AADRegistrationPhone, r.ID)
 		if r.PersonPhoneEnc != nil {
 			phone, err = s.kr.DecryptRow(r.PersonPhoneEnc, r.PersonKeyID, pii.AADResidentPhone, r.ID)
 		}
 		if err != nil {
-			return errs.Internalf("%w", err)
+			return nil, errs.Internalf("%w", err)
 		}
 		if !full {
 			id, phone = pii.MaskID(id), pii.MaskPhone(phone)
@@ -112,31 +173,24 @@ func (s *Service) export(c *gin.Context) error {
 			tier = strconv.FormatInt(r.Tier.Int64, 10)
 		}
 		when := r.CreatedAt
-		status := "已转介"
+		status := exportReferred
 		if r.DecidedAt.Valid {
-			when, status = r.DecidedAt.Time, "已确认"
+			when, status = r.DecidedAt.Time, exportConfirmed
 		}
 		cells := []any{r.ID, r.PersonVillage, r.PersonName, id, phone, schemeNames[r.Scheme], tier, status, when.In(s.loc).Format(time.DateOnly), "", ""}
 		cell, _ := excelize.CoordinatesToCellName(1, i+2)
 		if err := sw.SetRow(cell, cells); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := sw.Flush(); err != nil {
-		return err
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := f.Write(&buf); err != nil {
-		return err
+		return nil, err
 	}
-	detail := fmt.Sprintf("from=%s to=%s rows=%d full=%t", from.Format(time.DateOnly), to.Format(time.DateOnly), len(rows), full)
-	if err := s.audit.Record(ctx, auth.AuditContext(c).Event("registration.export", "registration", 0, audit.Success, detail)); err != nil {
-		return err
-	}
-	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="canbao-registrations-%s-%s.xlsx"`, from.Format("20060102"), to.Format("20060102")))
-	c.Header("Cache-Control", "no-store")
-	c.Data(http.StatusOK, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", buf.Bytes())
-	return nil
+	return buf.Bytes(), nil
 }
 
 // AnswerError is a row of the centre's answer that could not be applied.
@@ -267,9 +321,9 @@ func (s *Service) ApplyCityAnswers(ctx context.Context, by int64, r io.ReaderAt,
 			continue
 		}
 		switch outcome {
-		case "processed":
+		case CityProcessed:
 			res.Processed++
-		case "refused":
+		case CityRefused:
 			res.Refused++
 		default:
 			res.Unchanged++
@@ -279,51 +333,74 @@ func (s *Service) ApplyCityAnswers(ctx context.Context, by int64, r io.ReaderAt,
 }
 
 var (
-	processedWords = map[string]bool{"已办理": true, "办理成功": true, "processed": true, "成功": true}
-	refusedWords   = map[string]bool{"未办理": true, "不予办理": true, "退回": true, "refused": true, "失败": true}
+	processedWords = map[string]bool{"已办理": true, "办理成功": true, CityProcessed: true, "成功": true}
+	refusedWords   = map[string]bool{"未办理": true, "不予办理": true, "退回": true, CityRefused: true, "失败": true}
 )
 
 // applyAnswer applies one row. A problem with the row is returned as a field error naming the
 // column at fault; a failure of the database as err.
 func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, reason string) (string, *errs.Error, error) {
+	id, to, ferr := parseAnswer(idText, result, reason)
+	if ferr != nil {
+		return "", ferr, nil
+	}
+	outcome, err := s.answer(ctx, by, id, to, reason)
+	if err != nil {
+		if e, ok := errs.As(err); ok && e.Field != "" {
+			return "", e, nil
+		}
+		return "", nil, err
+	}
+	return outcome, nil, nil
+}
+
+// parseAnswer reads one row of the centre's answer: the registration's ID and its result
+// (CityProcessed, or CityRefused with a reason).
+func parseAnswer(idText, result, reason string) (int64, string, *errs.Error) {
 	id, err := strconv.ParseInt(idText, 10, 64)
 	if err != nil || id <= 0 {
-		return "", errs.Field(errs.InvalidInput, "登记编号", "登记编号应为正整数"), nil
+		return 0, "", errs.Field(errs.InvalidInput, "登记编号", "登记编号应为正整数")
 	}
-	var to string
 	switch {
 	case processedWords[result]:
-		to = "processed"
+		return id, CityProcessed, nil
 	case refusedWords[result]:
-		to = "refused"
 		if reason == "" || utf8.RuneCountInString(reason) > 200 {
-			return "", errs.Field(errs.InvalidInput, "原因", "未办理的记录须填写原因（200 字以内）"), nil
+			return 0, "", errs.Field(errs.InvalidInput, "原因", "未办理的记录须填写原因（200 字以内）")
 		}
+		return id, CityRefused, nil
 	default:
-		return "", errs.Field(errs.InvalidInput, "办理结果", "办理结果须为“已办理”或“未办理”"), nil
+		return 0, "", errs.Field(errs.InvalidInput, "办理结果", "办理结果须为“已办理”或“未办理”")
 	}
+}
+
+// answer applies the centre's answer to registration id in one transaction, and returns what
+// it did: CityProcessed (a referral confirmed, a new enrollment), CityRefused (the registration
+// rejected, its enrollment withdrawn) or answerUnchanged (a confirmation already counted). A
+// registration the answer cannot apply to is a field error on 登记编号.
+func (s *Service) answer(ctx context.Context, by, id int64, to, reason string) (string, error) {
 	today := web.Today(s.now(), s.loc)
 	now := database.Now()
 	outcome := ""
-	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		var r row
-		if err := tx.GetContext(ctx, &r, Queries.Get("registration-lock"), id); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return errs.Field(errs.NotFound, "登记编号", "未找到该登记编号")
-			}
-			return database.Map(err)
+	err := database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		r, err := lockRegistration(ctx, tx, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.Field(errs.NotFound, "登记编号", "未找到该登记编号")
+		}
+		if err != nil {
+			return err
 		}
 		switch {
-		case r.Status == StatusReferred && to == "processed":
-			if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), StatusConfirmed, r.ResidentID, nil, by, now, now, id); err != nil {
-				return database.Map(err)
+		case r.Status == StatusReferred && to == CityProcessed:
+			if err := decide(ctx, tx, id, StatusConfirmed, r.ResidentID, nil, by, now); err != nil {
+				return err
 			}
 			if err := s.enroll(ctx, tx, r, today, now); err != nil {
 				return err
 			}
-		case (r.Status == StatusReferred || r.Status == StatusConfirmed) && to == "refused":
-			if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), StatusRejected, nil, rejectReasonOf(reason), by, now, now, id); err != nil {
-				return database.Map(err)
+		case (r.Status == StatusReferred || r.Status == StatusConfirmed) && to == CityRefused:
+			if err := decide(ctx, tx, id, StatusRejected, nil, rejectReasonOf(reason), by, now); err != nil {
+				return err
 			}
 			revoked, err := enrollment.Revoke(ctx, tx, r.ResidentID, enrollment.SourceRegistration, r.ID)
 			if err != nil {
@@ -334,32 +411,22 @@ func (s *Service) applyAnswer(ctx context.Context, by int64, idText, result, rea
 					return database.Map(err)
 				}
 			}
-		case r.Status == StatusConfirmed && to == "processed":
+		case r.Status == StatusConfirmed && to == CityProcessed:
 			// Already counted; only the centre's answer is recorded.
 		default:
 			return errs.Field(codeNotOpen, "登记编号", "该登记当前状态不能按此结果处理")
 		}
-		if r.Status == StatusConfirmed && to == "processed" && r.DecidedAt.Valid {
-			outcome = "unchanged"
+		if r.Status == StatusConfirmed && to == CityProcessed && r.DecidedAt.Valid {
+			outcome = answerUnchanged
 		} else {
 			outcome = to
 		}
-		var cityReason any
-		if reason != "" {
-			cityReason = reason
-		}
-		if _, err := tx.ExecContext(ctx, Queries.Get("registration-city-answer"), to, cityReason, now, id); err != nil {
-			return database.Map(err)
-		}
-		return nil
+		return recordCityAnswer(ctx, tx, id, to, reason, now)
 	})
 	if err != nil {
-		if e, ok := errs.As(err); ok && e.Field != "" {
-			return "", e, nil
-		}
-		return "", nil, err
+		return "", err
 	}
-	return outcome, nil, nil
+	return outcome, nil
 }
 
 // rejectReasonOf is the reject reason shown for a refusal by the city: its reason (up to 200

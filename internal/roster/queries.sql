@@ -50,3 +50,12 @@ UPDATE residents SET status = 'unenrolled', status_changed_on = ?, updated_at = 
 -- name: record-visit
 -- A person's latest visit and the follow-up date it set.
 UPDATE residents SET last_visit_id = ?, last_visited_at = ?, follow_up_on = ?, updated_at = ? WHERE id = ?
+
+-- name: village-lock
+-- An opt-out locks the person's row and reads their village, to check the caller may see it.
+SELECT village_code FROM residents WHERE id = ? FOR UPDATE
+
+-- name: reveal-row
+-- The person whose full ID number and phone an admin reveals.
+SELECT id, name, gender, birth_date, village_code, status, id_number_enc, phone_enc, pii_key_id
+FROM residents r WHERE id = ?

@@ -2,7 +2,6 @@ package visit
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
-	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
 	"github.com/canbao/canbao/internal/targetage"
@@ -74,60 +72,64 @@ func (s *Service) list(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	village, err := p.VillageFilter(c.Query("village"))
+	f, err := s.parseListFilter(c, p)
 	if err != nil {
 		return err
 	}
-	conds, args := []string{"1=1"}, []any{}
-	if village != "" {
-		conds, args = append(conds, "village_code = ?"), append(args, village)
+	out, err := s.List(c.Request.Context(), f, page)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, out)
+	return nil
+}
+
+// parseListFilter reads the visit list's filters (api/openapi.yaml, GET /api/v1/admin/visits):
+// village-bound staff see their own village, a volunteer only the visits they made.
+func (s *Service) parseListFilter(c *gin.Context, p *auth.Principal) (ListFilter, error) {
+	var f ListFilter
+	var err error
+	if f.Village, err = p.VillageFilter(c.Query("village")); err != nil {
+		return f, err
 	}
 	if p.Role == auth.RoleVolunteer {
-		conds, args = append(conds, "volunteer_id = ?"), append(args, p.ID)
+		f.Volunteer = p.ID
 	}
 	if v := c.Query("from"); v != "" {
 		d, err := web.ParseDate(v, "from")
 		if err != nil {
-			return err
+			return f, err
 		}
-		conds, args = append(conds, "visited_at >= ?"), append(args, dayStart(d, s.loc))
+		f.From = dayStart(d, s.loc)
 	}
 	if v := c.Query("to"); v != "" {
 		d, err := web.ParseDate(v, "to")
 		if err != nil {
-			return err
+			return f, err
 		}
-		conds, args = append(conds, "visited_at < ?"), append(args, dayStart(d.AddDate(0, 0, 1), s.loc))
+		f.Before = dayStart(d.AddDate(0, 0, 1), s.loc)
 	}
 	if v := c.Query("resident_id"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || id <= 0 {
-			return errs.Field(errs.InvalidInput, "resident_id", "resident_id 须为正整数")
+			return f, errs.Field(errs.InvalidInput, "resident_id", "resident_id 须为正整数")
 		}
-		conds, args = append(conds, "resident_id = ?"), append(args, id)
+		f.Resident = id
 	}
-	where := strings.Join(conds, " AND ")
-	ctx := c.Request.Context()
-	var total int
-	if err := s.db.GetContext(ctx, &total, "SELECT COUNT(*) FROM visits WHERE "+where, args...); err != nil {
-		return database.Map(err)
-	}
-	var rows []Visit
-	if err := s.db.SelectContext(ctx, &rows, "SELECT "+visitColumns+" FROM visits WHERE "+where+
-		" ORDER BY visited_at DESC, id DESC LIMIT ? OFFSET ?", append(args, page.Size, page.Offset())...); err != nil {
-		return database.Map(err)
-	}
-	for i := range rows {
-		rows[i].fill()
-	}
-	c.JSON(http.StatusOK, web.NewList(rows, total))
-	return nil
+	return f, nil
 }
 
 // dayStart is 00:00 of civil date d in loc, in UTC.
 func dayStart(d time.Time, loc *time.Location) time.Time {
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).UTC()
 }
+
+// Kinds of a task-list entry (the kind of VisitTask in api/openapi.yaml).
+const (
+	KindFollowUp   = "follow_up"   // a promised return visit is due
+	KindCampaign   = "campaign"    // reminders went unanswered
+	KindNotVisited = "not_visited" // never visited yet
+)
 
 // Task is one entry of a volunteer's list.
 type Task struct {
@@ -136,8 +138,7 @@ type Task struct {
 	Gender      string  `json:"gender"`
 	Age         int     `json:"age"`
 	PhoneMasked *string `json:"phone_masked"`
-	// Kind: follow_up (a promised return visit is due), campaign (reminders went unanswered),
-	// not_visited (never visited yet).
+	// Kind is KindFollowUp, KindCampaign or KindNotVisited.
 	Kind        string     `json:"kind"`
 	DueOn       *string    `json:"due_on"`
 	Note        string     `json:"note"`
@@ -173,38 +174,11 @@ func (s *Service) TaskList(ctx context.Context, village string, page web.Page, k
 	today := web.Today(s.now(), s.loc)
 	// Only the target group (16-59 today) is visited; the others are counted, not listed.
 	earliest, latest := targetage.Range(today)
-	const pending = `FROM residents r LEFT JOIN visit_tasks t ON t.open_slot = r.id
-		WHERE r.village_code = ? AND r.status = 'unenrolled'
-		  AND (r.follow_up_on <= ? OR t.id IS NOT NULL OR r.last_visited_at IS NULL)`
-	const from = pending + ` AND r.birth_date BETWEEN ? AND ?`
-	var counts struct {
-		All    int `db:"all_"`
-		Target int `db:"target"`
-	}
-	if err := s.db.GetContext(ctx, &counts, `SELECT COUNT(*) AS all_, COALESCE(SUM(r.birth_date BETWEEN ? AND ?), 0) AS target `+pending,
-		earliest, latest, village, today); err != nil {
-		return TaskPage{}, database.Map(err)
+	counts, rows, err := s.taskRows(ctx, village, today, earliest, latest, page)
+	if err != nil {
+		return TaskPage{}, err
 	}
 	total := counts.Target
-	var rows []struct {
-		ID        int64          `db:"id"`
-		Name      string         `db:"name"`
-		Gender    string         `db:"gender"`
-		Birth     time.Time      `db:"birth_date"`
-		PhoneEnc  []byte         `db:"phone_enc"`
-		KeyID     string         `db:"pii_key_id"`
-		FollowUp  sql.NullTime   `db:"follow_up_on"`
-		LastVisit sql.NullTime   `db:"last_visited_at"`
-		TaskDue   sql.NullTime   `db:"due_on"`
-		TaskNote  sql.NullString `db:"note"`
-		Priority  int            `db:"priority"`
-	}
-	q := `SELECT r.id, r.name, r.gender, r.birth_date, r.phone_enc, r.pii_key_id, r.follow_up_on, r.last_visited_at, t.due_on, t.note,
-		CASE WHEN r.follow_up_on <= ? THEN 1 WHEN t.id IS NOT NULL THEN 2 ELSE 3 END AS priority ` + from + `
-		ORDER BY priority, COALESCE(r.follow_up_on, t.due_on), r.birth_date, r.id LIMIT ? OFFSET ?`
-	if err := s.db.SelectContext(ctx, &rows, q, today, village, today, earliest, latest, page.Size, page.Offset()); err != nil {
-		return TaskPage{}, database.Map(err)
-	}
 	items := make([]Task, len(rows))
 	for i, r := range rows {
 		t := Task{ResidentID: r.ID, Name: r.Name, Gender: r.Gender, Age: idcard.AgeOn(r.Birth, today)}
@@ -218,15 +192,15 @@ func (s *Service) TaskList(ctx context.Context, village string, page web.Page, k
 		}
 		switch r.Priority {
 		case 1:
-			t.Kind = "follow_up"
+			t.Kind = KindFollowUp
 			d := r.FollowUp.Time.Format(time.DateOnly)
 			t.DueOn, t.Note = &d, "约定的回访日期已到"
 		case 2:
-			t.Kind = "campaign"
+			t.Kind = KindCampaign
 			d := r.TaskDue.Time.Format(time.DateOnly)
 			t.DueOn, t.Note = &d, r.TaskNote.String
 		default:
-			t.Kind = "not_visited"
+			t.Kind = KindNotVisited
 		}
 		if r.LastVisit.Valid {
 			lv := r.LastVisit.Time

@@ -2,12 +2,14 @@ package visit
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/web"
 )
 
 //go:embed queries.sql
@@ -42,4 +44,40 @@ func OpenCampaignTask(ctx context.Context, db sqlx.ExtContext, t CampaignTask, n
 	}
 	id, _ := res.LastInsertId()
 	return id, nil
+}
+
+// taskCounts counts the people worth a visit: All of them, Target those 16-59 today.
+type taskCounts struct {
+	All    int `db:"all_"`
+	Target int `db:"target"`
+}
+
+// taskRow is one person of a task list, with the priority that ranks them.
+type taskRow struct {
+	ID        int64          `db:"id"`
+	Name      string         `db:"name"`
+	Gender    string         `db:"gender"`
+	Birth     time.Time      `db:"birth_date"`
+	PhoneEnc  []byte         `db:"phone_enc"`
+	KeyID     string         `db:"pii_key_id"`
+	FollowUp  sql.NullTime   `db:"follow_up_on"`
+	LastVisit sql.NullTime   `db:"last_visited_at"`
+	TaskDue   sql.NullTime   `db:"due_on"`
+	TaskNote  sql.NullString `db:"note"`
+	Priority  int            `db:"priority"`
+}
+
+// taskRows reads a village's task list as of today: the counts, and one page of the people
+// born between earliest and latest.
+func (s *Service) taskRows(ctx context.Context, village string, today, earliest, latest time.Time, page web.Page) (taskCounts, []taskRow, error) {
+	var counts taskCounts
+	if err := s.db.GetContext(ctx, &counts, Queries.Get("task-list-counts"), earliest, latest, village, today); err != nil {
+		return taskCounts{}, nil, database.Map(err)
+	}
+	var rows []taskRow
+	if err := s.db.SelectContext(ctx, &rows, Queries.Get("task-list-page"),
+		today, village, today, earliest, latest, page.Size, page.Offset()); err != nil {
+		return taskCounts{}, nil, database.Map(err)
+	}
+	return counts, rows, nil
 }

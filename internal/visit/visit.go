@@ -36,10 +36,10 @@ var (
 // statusAfter is the roster status an outcome implies for someone still unenrolled; outcomes
 // not listed leave it alone. Only "enrolled" is a new enrollment.
 var statusAfter = map[string]string{
-	"enrolled":          "resident_pension",
-	"insured_elsewhere": "employee_pension",
-	"moved_away":        "exempt",
-	"deceased":          "exempt",
+	outcome.Enrolled:         roster.StatusResidentPension,
+	outcome.InsuredElsewhere: roster.StatusEmployeePension,
+	outcome.MovedAway:        roster.StatusExempt,
+	outcome.Deceased:         roster.StatusExempt,
 }
 
 var codeClientIDConflict = errs.Register("CLIENT_ID_CONFLICT", 409)
@@ -173,7 +173,7 @@ func (s *Service) check(in Input, batch bool, i int) (valid, error) {
 		return v, errs.Field(errs.InvalidInput, f("outcome"), "走访结果不正确")
 	}
 	if in.Reason != nil {
-		if in.Outcome != "refused" && in.Outcome != "considering" {
+		if in.Outcome != outcome.Refused && in.Outcome != outcome.Considering {
 			return v, errs.Field(errs.InvalidInput, f("reason"), "只有“拒绝”或“考虑中”的走访需要填写未参保原因")
 		}
 		if !Reasons[*in.Reason] {
@@ -264,8 +264,7 @@ func (s *Service) Record(ctx context.Context, actx audit.Context, p *auth.Princi
 			if v.followUp != nil {
 				follow = *v.followUp
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO visits (client_id, resident_id, village_code, volunteer_id, visited_at, outcome, reason, note, follow_up_on, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, v.clientID, v.in.ResidentID, p.Village, p.ID, v.visitedAt, v.in.Outcome, reason, v.note, follow, now); err != nil {
+			if _, err := tx.ExecContext(ctx, Queries.Get("visit-insert"), v.clientID, v.in.ResidentID, p.Village, p.ID, v.visitedAt, v.in.Outcome, reason, v.note, follow, now); err != nil {
 				if database.IsDuplicate(err) { // a concurrent replay of the same client_id
 					return errs.Field(codeClientIDConflict, fieldName(batch, i, "client_id"), "该走访记录正在提交，请稍后重试")
 				}
@@ -308,7 +307,7 @@ func (s *Service) lockResidents(ctx context.Context, tx *sqlx.Tx, vs []valid, fr
 	for _, i := range fresh {
 		ids = append(ids, vs[i].in.ResidentID)
 	}
-	q, args, err := sqlx.In(`SELECT id, village_code, status, last_visited_at FROM residents WHERE id IN (?) ORDER BY id FOR UPDATE`, ids)
+	q, args, err := sqlx.In(Queries.Get("residents-lock"), ids)
 	if err != nil {
 		return nil, err
 	}
@@ -323,14 +322,12 @@ func (s *Service) lockResidents(ctx context.Context, tx *sqlx.Tx, vs []valid, fr
 	return out, nil
 }
 
-const visitColumns = `id, client_id, resident_id, village_code, volunteer_id, visited_at, outcome, reason, note, follow_up_on, created_at`
-
 func (s *Service) byClientIDs(ctx context.Context, tx *sqlx.Tx, vs []valid) (map[string]Visit, error) {
 	ids := make([]string, len(vs))
 	for i, v := range vs {
 		ids[i] = v.clientID
 	}
-	q, args, err := sqlx.In(`SELECT `+visitColumns+` FROM visits WHERE client_id IN (?)`, ids)
+	q, args, err := sqlx.In(Queries.Get("visits-by-client-id"), ids)
 	if err != nil {
 		return nil, err
 	}
@@ -354,12 +351,12 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, v Visit, r *residentSt
 		}
 		r.LastVisitedAt = sql.NullTime{Time: v.VisitedAt, Valid: true}
 	}
-	if to, ok := statusAfter[v.Outcome]; ok && r.Status == "unenrolled" {
+	if to, ok := statusAfter[v.Outcome]; ok && r.Status == roster.StatusUnenrolled {
 		if err := roster.SetStatus(ctx, tx, r.ID, to, today, now); err != nil {
 			return database.Map(err)
 		}
 		r.Status = to
-		if v.Outcome == "enrolled" {
+		if v.Outcome == outcome.Enrolled {
 			if _, err := s.enr.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ID, Village: r.Village, Scheme: to,
 				Source: enrollment.SourceVisit, SourceID: v.ID, Day: web.Today(v.VisitedAt, s.loc)}); err != nil {
 				return err

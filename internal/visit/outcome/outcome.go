@@ -3,9 +3,29 @@
 // visit's outcome, can read them while the visit package writes the roster through it.
 package outcome
 
+// Outcomes of a visit (VisitOutcome in api/openapi.yaml).
+const (
+	Enrolled         = "enrolled"
+	Agreed           = "agreed"
+	Considering      = "considering"
+	Refused          = "refused"
+	NotHome          = "not_home"
+	MovedAway        = "moved_away"
+	InsuredElsewhere = "insured_elsewhere"
+	Deceased         = "deceased"
+)
+
+// Reasons people stay out (VisitReason in api/openapi.yaml).
+const (
+	ReasonUnwilling    = "unwilling"
+	ReasonUnable       = "unable"
+	ReasonInconvenient = "inconvenient"
+	ReasonCannotAfford = "cannot_afford"
+)
+
 // Outcomes of a visit and the reasons people stay out.
 var (
-	Outcomes = map[string]bool{"enrolled": true, "agreed": true, "considering": true, "refused": true,
-		"not_home": true, "moved_away": true, "insured_elsewhere": true, "deceased": true}
-	Reasons = map[string]bool{"unwilling": true, "unable": true, "inconvenient": true, "cannot_afford": true}
+	Outcomes = map[string]bool{Enrolled: true, Agreed: true, Considering: true, Refused: true,
+		NotHome: true, MovedAway: true, InsuredElsewhere: true, Deceased: true}
+	Reasons = map[string]bool{ReasonUnwilling: true, ReasonUnable: true, ReasonInconvenient: true, ReasonCannotAfford: true}
 )

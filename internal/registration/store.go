@@ -1,0 +1,43 @@
+package registration
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/platform/database"
+)
+
+// Statements on registrations that the hand-over's answers run, each inside the caller's
+// transaction; errors come back mapped (database.Map).
+
+// lockRegistration reads and locks one registration; sql.ErrNoRows when there is none.
+func lockRegistration(ctx context.Context, tx *sqlx.Tx, id int64) (row, error) {
+	var r row
+	err := tx.GetContext(ctx, &r, Queries.Get("registration-lock"), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return row{}, err
+	}
+	return r, database.Map(err)
+}
+
+// decide records a decision on a registration: its new status, the person it enrolled (nil for
+// none), the reject reason (nil for none), who decided and when.
+func decide(ctx context.Context, tx *sqlx.Tx, id int64, status string, activeResident, rejectReason any, by int64, now time.Time) error {
+	_, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), status, activeResident, rejectReason, by, now, now, id)
+	return database.Map(err)
+}
+
+// recordCityAnswer records the city centre's answer (CityProcessed or CityRefused) and its
+// reason ("" for none).
+func recordCityAnswer(ctx context.Context, tx *sqlx.Tx, id int64, result, reason string, now time.Time) error {
+	var cityReason any
+	if reason != "" {
+		cityReason = reason
+	}
+	_, err := tx.ExecContext(ctx, Queries.Get("registration-city-answer"), result, cityReason, now, id)
+	return database.Map(err)
+}
