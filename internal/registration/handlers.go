@@ -229,16 +229,15 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (Review, e
 	today := web.Today(s.now(), s.loc)
 	var out row
 	err := database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		var r row
-		if err := tx.GetContext(ctx, &r, Queries.Get("registration-lock"), id); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return errs.ErrNotFoundPublic
-			}
-			return database.Map(err)
+		r, err := lockRegistration(ctx, tx, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errs.ErrNotFoundPublic
+		} else if err != nil {
+			return err
 		}
-		var village string
-		if err := tx.GetContext(ctx, &village, Queries.Get("resident-village"), r.ResidentID); err != nil {
-			return database.Map(err)
+		village, err := residentVillage(ctx, tx, r.ResidentID)
+		if err != nil {
+			return err
 		}
 		if !p.CanSeeVillage(village) {
 			return errs.ErrNotFoundPublic
@@ -252,8 +251,8 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (Review, e
 		} else {
 			rejectReason = reason
 		}
-		if _, err := tx.ExecContext(ctx, Queries.Get("registration-decide"), to, active, rejectReason, p.ID, now, now, id); err != nil {
-			return database.Map(err)
+		if err := decide(ctx, tx, id, to, active, rejectReason, p.ID, now); err != nil {
+			return err
 		}
 		if to == StatusConfirmed {
 			if err := s.enroll(ctx, tx, r, today, now); err != nil {
@@ -289,11 +288,11 @@ func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, today, now tim
 	if err := s.fillPhone(ctx, tx, r, now); err != nil {
 		return err
 	}
-	var village string
-	if err := tx.GetContext(ctx, &village, Queries.Get("resident-village"), r.ResidentID); err != nil {
-		return database.Map(err)
+	village, err := residentVillage(ctx, tx, r.ResidentID)
+	if err != nil {
+		return err
 	}
-	_, err := s.enr.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ResidentID, Village: village, Scheme: r.Scheme,
+	_, err = s.enr.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ResidentID, Village: village, Scheme: r.Scheme,
 		Source: enrollment.SourceRegistration, SourceID: r.ID, Day: today})
 	return err
 }

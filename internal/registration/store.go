@@ -11,8 +11,8 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 )
 
-// Statements on registrations that the hand-over's answers run, each inside the caller's
-// transaction; errors come back mapped (database.Map).
+// Statements on registrations that a review and the hand-over's answers run, each inside the
+// caller's transaction; errors come back mapped (database.Map).
 
 // lockRegistration reads and locks one registration; sql.ErrNoRows when there is none.
 func lockRegistration(ctx context.Context, tx *sqlx.Tx, id int64) (row, error) {
@@ -40,4 +40,11 @@ func recordCityAnswer(ctx context.Context, tx *sqlx.Tx, id int64, result, reason
 	}
 	_, err := tx.ExecContext(ctx, Queries.Get("registration-city-answer"), result, cityReason, now, id)
 	return database.Map(err)
+}
+
+// residentVillage is the village the roster puts a registration's person in.
+func residentVillage(ctx context.Context, tx *sqlx.Tx, residentID int64) (string, error) {
+	var village string
+	err := tx.GetContext(ctx, &village, Queries.Get("resident-village"), residentID)
+	return village, database.Map(err)
 }
