@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/canbao/canbao/internal/platform/fakegate"
 )
 
 // The paths the fake answers.
@@ -61,22 +63,20 @@ type Server struct {
 	srv           *httptest.Server
 	appID, secret string
 
-	mu         sync.Mutex
-	anyCode    bool
-	codes      map[string]*login
-	unionIDs   map[string]string
-	fail       map[string][]failure
-	malformed  map[string]int
-	oversize   map[string]int
-	delay      time.Duration
-	token      string
-	tokenCalls int
-	sent       []SentMessage
-	refused    map[[2]string]bool
-	nextMsgID  int64
-	gate       chan struct{} // Hold: closed by its release
-	pass       int           // Hold: subscribe messages still let through before holding
-	held       int
+	mu            sync.Mutex
+	anyCode       bool
+	codes         map[string]*login
+	unionIDs      map[string]string
+	fail          map[string][]failure
+	malformed     map[string]int
+	oversize      map[string]int
+	delay         time.Duration
+	token         string
+	tokenCalls    int
+	sent          []SentMessage
+	refused       map[[2]string]bool
+	nextMsgID     int64
+	fakegate.Gate // Hold, Held
 }
 
 // NewServer starts a fake for one app; it is closed at the test's cleanup.
@@ -163,63 +163,6 @@ func (s *Server) Delay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
-}
-
-// Hold lets the next pass subscribe messages through (counted once past the injected failures
-// and the request checks) and holds every later one, unanswered and not recorded, until
-// release is called: the test knows which sends are in flight instead of guessing from
-// delays. A held send whose client gives up (its timeout, or its process killed) is dropped,
-// not recorded. Held says how many are held now.
-func (s *Server) Hold(pass int) (release func()) {
-	g := make(chan struct{})
-	s.mu.Lock()
-	s.gate, s.pass = g, pass
-	s.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			if s.gate == g {
-				s.gate = nil
-			}
-			s.mu.Unlock()
-			close(g)
-		})
-	}
-}
-
-// Held is how many subscribe messages Hold is holding now.
-func (s *Server) Held() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
-}
-
-// wait holds a send while a Hold is in force; false if its client gave up meanwhile.
-func (s *Server) wait(r *http.Request) bool {
-	s.mu.Lock()
-	g := s.gate
-	if g == nil || s.pass > 0 {
-		if g != nil {
-			s.pass--
-		}
-		s.mu.Unlock()
-		return true
-	}
-	s.held++
-	s.mu.Unlock()
-	_, _ = io.Copy(io.Discard, r.Body) // to its end: only then does the server notice a client that gave up
-	defer func() {
-		s.mu.Lock()
-		s.held--
-		s.mu.Unlock()
-	}()
-	select {
-	case <-g:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
 }
 
 // Malformed makes the next answer on path a 200 that is not JSON.
@@ -501,7 +444,7 @@ func (s *Server) subscribeSend(w http.ResponseWriter, r *http.Request) {
 		}
 		data[k] = str
 	}
-	if !s.wait(r) {
+	if !s.Wait(r) {
 		return
 	}
 	s.mu.Lock()

@@ -16,7 +16,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -26,6 +25,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/canbao/canbao/internal/platform/fakegate"
 )
 
 // Sent is a message the fake accepted (one per phone number).
@@ -50,19 +51,17 @@ type Server struct {
 	srv           *httptest.Server
 	keyID, secret string
 
-	mu        sync.Mutex
-	nonces    map[string]bool
-	fail      []failure
-	failPhone map[string]string
-	delay     time.Duration
-	malformed int
-	oversize  int
-	sent      []Sent
-	requests  int
-	nextBiz   int64
-	gate      chan struct{} // Hold: closed by its release
-	pass      int           // Hold: sends still let through before holding
-	held      int
+	mu            sync.Mutex
+	nonces        map[string]bool
+	fail          []failure
+	failPhone     map[string]string
+	delay         time.Duration
+	malformed     int
+	oversize      int
+	sent          []Sent
+	requests      int
+	nextBiz       int64
+	fakegate.Gate // Hold, Held
 }
 
 // NewServer starts a fake that knows one access key; it is closed at the test's cleanup.
@@ -104,63 +103,6 @@ func (s *Server) Delay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
-}
-
-// Hold lets the next pass sends through (counted once past authentication and the injected
-// failures) and holds every later one, unanswered and not recorded, until release is called:
-// the test knows which sends are in flight instead of guessing from delays. A held send whose
-// client gives up (its timeout, or its process killed) is dropped, not recorded. Held says how
-// many are held now.
-func (s *Server) Hold(pass int) (release func()) {
-	g := make(chan struct{})
-	s.mu.Lock()
-	s.gate, s.pass = g, pass
-	s.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			if s.gate == g {
-				s.gate = nil
-			}
-			s.mu.Unlock()
-			close(g)
-		})
-	}
-}
-
-// Held is how many sends Hold is holding now.
-func (s *Server) Held() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
-}
-
-// wait holds a send while a Hold is in force; false if its client gave up meanwhile.
-func (s *Server) wait(r *http.Request) bool {
-	s.mu.Lock()
-	g := s.gate
-	if g == nil || s.pass > 0 {
-		if g != nil {
-			s.pass--
-		}
-		s.mu.Unlock()
-		return true
-	}
-	s.held++
-	s.mu.Unlock()
-	_, _ = io.Copy(io.Discard, r.Body) // to its end: only then does the server notice a client that gave up
-	defer func() {
-		s.mu.Lock()
-		s.held--
-		s.mu.Unlock()
-	}()
-	select {
-	case <-g:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
 }
 
 // Malformed makes the next authenticated SendSms answer a 200 that is not JSON.
@@ -387,7 +329,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Unlock()
-	if !s.wait(r) {
+	if !s.Wait(r) {
 		return
 	}
 
