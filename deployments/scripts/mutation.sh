@@ -16,7 +16,9 @@
 #
 # Environment: GREMLINS (binary), MUTATION_WORKERS (default 1), MUTATION_TIMEOUT_COEFFICIENT
 # (default 10: the machine is shared, and a mutant's test run also recompiles the package),
-# MUTATION_OUT (directory for the JSON reports, default a temporary one, removed at the end).
+# MUTATION_OUT (directory for the JSON reports, default a temporary one, removed at the end),
+# MUTATION_REPORT_ONLY=1 (run nothing: score the reports already in MUTATION_OUT again, e.g.
+# after editing the list of equivalents).
 set -euo pipefail
 
 GREMLINS_VERSION=v0.6.0
@@ -87,45 +89,50 @@ for entry in "${packages[@]}"; do
 	IFS=';' read -r dir exclude <<<"$entry"
 	selected "$dir" || continue
 
-	# The work tree as it is (tracked and untracked files, not ignored ones), without the
-	# package's tests that need services.
-	rm -rf "$out/tree"
-	mkdir -p "$out/tree"
-	git ls-files -z --cached --others --exclude-standard | grep -zv '^web/node_modules' |
-		tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$out/tree"
-	find "$out/tree/$dir" -mindepth 2 -name '*_test.go' -delete # sub-packages are not mutated
-	left=() skip=()
-	for f in "$out/tree/$dir"/*_test.go; do
-		if grep -q '"github.com/canbao/canbao/internal/server/servertest"' "$f"; then
-			left+=("$(basename "$f")")
-			rm "$f"
-		elif grep -q '"github.com/canbao/canbao/internal/platform/dbtest"' "$f"; then
-			# Kept, since other test files may use its helpers, but its tests are skipped.
-			skip+=($(sed -n 's/^func \(Test[A-Za-z0-9_]*\)(.*/\1/p' "$f"))
-		fi
-	done
-	skipflag=
-	if [ ${#skip[@]} -gt 0 ]; then
-		skipflag="-skip=^($(
-			IFS='|'
-			echo "${skip[*]}"
-		))\$"
-	fi
-
-	args=(unleash "$dir" --workers "$workers" --timeout-coefficient "$coefficient" -o "$out/${dir//\//_}.json" "${mutators[@]}")
-	[ -n "$exclude" ] && args+=(-E "$exclude")
-	echo "== $dir"
-	[ ${#left[@]} -gt 0 ] && echo "   left out (they need a server): ${left[*]}"
-	[ ${#skip[@]} -gt 0 ] && echo "   skipped (they need MariaDB): ${skip[*]}"
-	if ! (cd "$out/tree" && GOFLAGS="$skipflag" "$gremlins" "${args[@]}" -S ltv); then
-		echo "mutation: gremlins failed on $dir" >&2
-		status=1
+	if [ -z "${MUTATION_REPORT_ONLY:-}" ]; then
+		# The work tree as it is (tracked and untracked files, not ignored ones), without the
+		# package's tests that need services.
 		rm -rf "$out/tree"
-		continue
-	fi
-	rm -rf "$out/tree"
+		mkdir -p "$out/tree"
+		git ls-files -z --cached --others --exclude-standard | grep -zv '^web/node_modules' |
+			tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$out/tree"
+		find "$out/tree/$dir" -mindepth 2 -name '*_test.go' -delete # sub-packages are not mutated
+		left=() skip=()
+		for f in "$out/tree/$dir"/*_test.go; do
+			if grep -q '"github.com/canbao/canbao/internal/server/servertest"' "$f"; then
+				left+=("$(basename "$f")")
+				rm "$f"
+			elif grep -q '"github.com/canbao/canbao/internal/platform/dbtest"' "$f"; then
+				# Kept, since other test files may use its helpers, but its tests are skipped.
+				skip+=($(sed -n 's/^func \(Test[A-Za-z0-9_]*\)(.*/\1/p' "$f"))
+			fi
+		done
+		skipflag=
+		if [ ${#skip[@]} -gt 0 ]; then
+			skipflag="-skip=^($(
+				IFS='|'
+				echo "${skip[*]}"
+			))\$"
+		fi
 
-	# One line per mutant: file:line:MUTATOR STATUS, the file named from the repository root.
+		args=(unleash "$dir" --workers "$workers" --timeout-coefficient "$coefficient" -o "$out/${dir//\//_}.json" "${mutators[@]}")
+		[ -n "$exclude" ] && args+=(-E "$exclude")
+		echo "== $dir"
+		[ ${#left[@]} -gt 0 ] && echo "   left out (they need a server): ${left[*]}"
+		[ ${#skip[@]} -gt 0 ] && echo "   skipped (they need MariaDB): ${skip[*]}"
+		if ! (cd "$out/tree" && GOFLAGS="$skipflag" "$gremlins" "${args[@]}" -S ltv); then
+			echo "mutation: gremlins failed on $dir" >&2
+			status=1
+			rm -rf "$out/tree"
+			continue
+		fi
+		rm -rf "$out/tree"
+	else
+		echo "== $dir"
+		[ -f "$out/${dir//\//_}.json" ] || { echo "   no report in $out"; continue; }
+	fi
+
+	# One line per mutant: file:line:column:MUTATOR STATUS, the file named from the repository root.
 	jq -r --arg dir "$dir" '.files[] | .file_name as $f | .mutations[] |
 		"\(if ($f | startswith($dir + "/")) then $f else $dir + "/" + $f end):\(.line):\(.column):\(.type) \(.status)"' \
 		"$out/${dir//\//_}.json" | sort -t: -k2,2n >"$out/${dir//\//_}.txt"
