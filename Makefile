@@ -30,7 +30,7 @@ help:
 	@echo "make web-test    browser tests of the console (Playwright + Debian's Chromium, ~2 min)"
 	@echo "make web-budgets the console's timing budgets, enforced (run on an idle machine)"
 	@echo "make drills      fault drills against real processes on a private MariaDB and Redis (drills/, ~6 min)"
-	@echo "make mutation    mutation testing (gremlins) of the pure packages, a score per package (docs/MUTATION.md, ~25 min)"
+	@echo "make mutation    mutation testing (gremlins) of the pure packages, a score per package (docs/MUTATION.md, ~20 min)"
 	@echo "make bench       load and 1,000,000-row benchmarks against baselines, writes docs/PERFORMANCE.md (~22 min)"
 
 services:
