@@ -7,11 +7,12 @@
 #
 # Each package is mutated alone, in a copy of the work tree, and only its own tests run against
 # each mutant: its test files that start a whole server (they import servertest) are left out of
-# the copy, since each mutant would otherwise relink the server, and the tests of files that need
-# MariaDB (they import dbtest) are skipped (GOFLAGS=-skip); sub-packages' tests are removed. Files that are not pure are excluded from mutation (the second field
-# below), so their code is neither mutated nor counted. Mutants listed in
-# deployments/scripts/mutation-equivalents.txt (file:line:column:MUTATOR, then the reason) change
-# nothing observable; they are counted apart and left out of the efficacy, which is
+# the copy, since each mutant would otherwise relink the server; the tests of files that need
+# MariaDB (they import dbtest) are skipped (GOFLAGS=-skip); sub-packages' tests are removed.
+# Only the pure files named below are mutated; every other Go file of the directory and its
+# sub-packages is excluded, so its code is neither mutated nor counted. Mutants listed in
+# deployments/scripts/mutation-equivalents.txt (file:line:column:MUTATOR, then the reason)
+# change nothing observable; they are counted apart and left out of the efficacy, which is
 # killed / (killed + lived).
 #
 # Environment: GREMLINS (binary), MUTATION_WORKERS (default 1), MUTATION_TIMEOUT_COEFFICIENT
@@ -39,7 +40,7 @@ if [ ! -x "$gremlins" ]; then
 	$GO install "github.com/go-gremlins/gremlins/cmd/gremlins@$GREMLINS_VERSION"
 	gremlins="$($GO env GOPATH | cut -d: -f1)/bin/gremlins"
 fi
-have="$($GO version -m "$gremlins" 2>/dev/null | awk '$1 == "mod" { print $3 }')"
+have="$($GO version -m "$gremlins" 2>/dev/null | awk '$1 == "mod" { print $3 }' || true)"
 if [ "$have" != "$GREMLINS_VERSION" ]; then
 	echo "mutation: warning: $gremlins is gremlins ${have:-of unknown version}, scores in docs/MUTATION.md are from $GREMLINS_VERSION" >&2
 fi
@@ -61,16 +62,16 @@ out="$(cd "$out" && pwd)"
 # & | ^ and their assignments).
 mutators=(--invert-logical --invert-loopctrl --invert-assignments --remove-self-assignments --invert-bitwise --invert-bwassign)
 
-# directory ; files not mutated (regexp on the path inside the directory)
+# directory ; the files mutated (a regexp on the path inside the directory)
 packages=(
-	'internal/idcard;'
-	'internal/pii;^keycheck/'
-	'internal/rules;^handler\.go$'
-	'internal/eligibility;'
-	'internal/progress;^(handlers|monthly|progress|xlsx)\.go$'
-	'campaigns;^((api|campaign|doc|status|store)\.go|(channels|counters|engine)/)'
-	'internal/visit;^handlers\.go$'
-	'internal/platform/errs;^errsdoc/'
+	'internal/idcard;^idcard\.go$'
+	'internal/pii;^(pii|mask|columns)\.go$'
+	'internal/rules;^rules\.go$'
+	'internal/eligibility;^(eligibility|handler)\.go$'
+	'internal/progress;^allocate\.go$'
+	'campaigns;^(template|segment)\.go$'
+	'internal/visit;^visit\.go$'
+	'internal/platform/errs;^(errs|catalog)\.go$'
 )
 
 want=("$@")
@@ -86,7 +87,7 @@ selected() {
 summary=()
 status=0
 for entry in "${packages[@]}"; do
-	IFS=';' read -r dir exclude <<<"$entry"
+	IFS=';' read -r dir only <<<"$entry"
 	selected "$dir" || continue
 
 	if [ -z "${MUTATION_REPORT_ONLY:-}" ]; then
@@ -116,7 +117,10 @@ for entry in "${packages[@]}"; do
 		fi
 
 		args=(unleash "$dir" --workers "$workers" --timeout-coefficient "$coefficient" -o "$out/${dir//\//_}.json" "${mutators[@]}")
-		[ -n "$exclude" ] && args+=(-E "$exclude")
+		while IFS= read -r f; do
+			f="${f#"$out/tree/$dir/"}"
+			[[ "$f" =~ $only ]] || args+=(-E "^${f//./\\.}\$")
+		done < <(find "$out/tree/$dir" -name '*.go' ! -name '*_test.go' | sort)
 		echo "== $dir"
 		[ ${#left[@]} -gt 0 ] && echo "   left out (they need a server): ${left[*]}"
 		[ ${#skip[@]} -gt 0 ] && echo "   skipped (they need MariaDB): ${skip[*]}"
