@@ -14,7 +14,7 @@ FUZZ_FAST ?= ./internal/idcard ./internal/pii
 
 .DEFAULT_GOAL := build
 
-.PHONY: help services build run test fuzz-short fuzz lint vet clean drills bench web web-check web-test web-deps web-budgets tidy-check spec-lint
+.PHONY: help services build run test fuzz-short fuzz lint vet clean drills bench web web-check web-test web-deps web-budgets tidy-check spec-lint mutation
 
 help:
 	@echo "make services    install/start MariaDB and Redis for development (deployments/scripts/ensure-services.sh)"
@@ -34,6 +34,7 @@ help:
 	@echo "make web-test    browser tests of the console (Playwright + Debian's Chromium, ~2 min)"
 	@echo "make web-budgets the console's timing budgets, enforced (run on an idle machine)"
 	@echo "make drills      fault drills against real processes on a private MariaDB and Redis (drills/, ~6 min)"
+	@echo "make mutation    mutation testing (gremlins) of the pure packages, a score per package (docs/MUTATION.md, ~20 min)"
 	@echo "make bench       load and 1,000,000-row benchmarks against baselines, writes docs/PERFORMANCE.md (~22 min)"
 
 services:
@@ -83,6 +84,13 @@ web-budgets: services web-deps
 # shared services (3306, 6379) are never touched. DRILLS_KEEP=1 keeps their logs and data in /tmp.
 drills:
 	$(GO) test -tags drills -count=1 -v -timeout 15m ./drills/
+
+# Mutation testing of the pure packages (deployments/scripts/mutation.sh, docs/MUTATION.md):
+# gremlins, installed at its pinned version if missing, mutates each package and runs only that
+# package's own tests against every mutant. Not part of make test or CI: it takes a while.
+# MUTATION_PACKAGES narrows it, e.g. MUTATION_PACKAGES='idcard pii'.
+mutation:
+	GO=$(GO) bash deployments/scripts/mutation.sh $(MUTATION_PACKAGES)
 
 fuzz-short:
 	FUZZ_PKGS="$(FUZZ_FAST)" FUZZTIME=$(FUZZTIME) GO=$(GO) bash deployments/scripts/fuzz-short.sh
