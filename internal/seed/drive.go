@@ -23,6 +23,7 @@ import (
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/registration"
+	residents "github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/targetage"
 	"github.com/canbao/canbao/internal/visit"
@@ -643,16 +644,14 @@ func (d *drive) writeImports(ctx context.Context, db *sqlx.DB, rec *enrollment.R
 				return err
 			}
 			imports++
-			ids := make([]any, 0, len(ps))
+			ids := make([]int64, 0, len(ps))
 			es := make([]enrollment.Enrollment, 0, len(ps))
 			for _, p := range ps {
 				ids = append(ids, p.ID)
 				es = append(es, enrollment.Enrollment{ResidentID: p.ID, Village: p.Village, Scheme: StatusResidentPension,
 					Source: enrollment.SourceImport, SourceID: importID, Day: day})
 			}
-			args := append([]any{StatusResidentPension, day, now}, ids...)
-			args = append(args, StatusUnenrolled)
-			if _, err := tx.ExecContext(ctx, database.ExpandIn(Queries.Get("residents-enroll"), len(ids)), args...); err != nil {
+			if err := residents.SetStatuses(ctx, tx, ids, StatusUnenrolled, StatusResidentPension, day, now); err != nil {
 				return database.Map(err)
 			}
 			all = append(all, es...)

@@ -42,12 +42,6 @@ INSERT INTO policy_article_revisions
 -- name: roster-count
 SELECT COUNT(*) FROM residents WHERE source = ?
 
--- name: roster-insert
--- Expanded to one tuple per person of a batch.
-INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id,
-    name, gender, birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-
 -- name: staff-usernames-in
 -- Which demo accounts exist already; the IN list is expanded by sqlx.In.
 SELECT username FROM staff_users WHERE username IN (?)
@@ -103,11 +97,6 @@ SET d.provider_msg_id = CONCAT('task-', t.id) WHERE d.campaign_id = ? AND d.stat
 INSERT INTO roster_imports (status, file_name, file_format, file_bytes, rows_total, rows_done,
     rows_failed, rows_created, rows_updated, rows_unchanged, rows_enrolled, created_by, created_at, started_at, finished_at, updated_at)
 VALUES ('completed', ?, 'xlsx', ?, ?, ?, 0, 0, ?, 0, ?, ?, ?, ?, ?, ?)
-
--- name: residents-enroll
--- The people an import shows insured; the IN list is expanded to the import.
-UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ?
-WHERE id IN (?) AND status = ?
 
 -- name: enrollments-of-source
 SELECT COUNT(*) FROM enrollments WHERE source = ?
