@@ -65,7 +65,6 @@ var exceptions = map[string][]string{
 	"plan_milestones":          {"internal/seed"},
 	"plan_targets":             {"internal/seed"},
 	"plan_tasks":               {"internal/seed"},
-	"resident_accounts":        {"internal/seed"},
 	"policy_articles":          {"internal/seed"},
 	"registrations":            {"internal/seed"},
 	"policy_article_revisions": {"internal/seed"},

@@ -783,14 +783,9 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 				when = d.now.Add(-time.Duration(1+i) * time.Minute)
 			}
 			ts := when.UTC()
-			acc, err := tx.ExecContext(ctx, Queries.Get("demo-account-insert"),
-				"demo-openid-"+strconv.FormatInt(p.ID, 10), ts, ts)
+			accountID, err := account.InsertDemoAccount(ctx, tx, "demo-openid-"+strconv.FormatInt(p.ID, 10), ts)
 			if err != nil {
 				return database.Map(err)
-			}
-			accountID, err := acc.LastInsertId()
-			if err != nil {
-				return err
 			}
 			if _, err := tx.ExecContext(ctx, registration.Queries.Get("registration-insert"), accountID, p.ID, p.ID, d.today.Year(), p.Name,
 				idEnc, phoneEnc, keyID, p.Village, p.Employed, p.Land, opt.Scheme, opt.Channel, opt.RegisterAt,

@@ -100,7 +100,3 @@ VALUES ('completed', ?, 'xlsx', ?, ?, ?, 0, 0, ?, 0, ?, ?, ?, ?, ?, ?)
 
 -- name: enrollments-of-source
 SELECT COUNT(*) FROM enrollments WHERE source = ?
-
--- name: demo-account-insert
--- A demo resident account (each pending registration has its own).
-INSERT INTO resident_accounts (openid, pii_key_id, created_at, last_login_at) VALUES (?, '', ?, ?)
