@@ -66,7 +66,6 @@ var exceptions = map[string][]string{
 	"plan_targets":             {"internal/seed"},
 	"plan_tasks":               {"internal/seed"},
 	"policy_articles":          {"internal/seed"},
-	"registrations":            {"internal/seed"},
 	"policy_article_revisions": {"internal/seed"},
 	"visit_tasks":              {"internal/seed"},
 	"roster_imports":           {"internal/seed"},

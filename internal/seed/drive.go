@@ -787,9 +787,10 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 			if err != nil {
 				return database.Map(err)
 			}
-			if _, err := tx.ExecContext(ctx, registration.Queries.Get("registration-insert"), accountID, p.ID, p.ID, d.today.Year(), p.Name,
-				idEnc, phoneEnc, keyID, p.Village, p.Employed, p.Land, opt.Scheme, opt.Channel, opt.RegisterAt,
-				tier, registration.StatusSubmitted, d.privacy, ts, ts); err != nil {
+			if _, err := registration.Insert(ctx, tx, registration.Row{AccountID: accountID, ResidentID: p.ID, Year: d.today.Year(),
+				Name: p.Name, IDEnc: idEnc, PhoneEnc: phoneEnc, KeyID: keyID, Village: p.Village, Employed: p.Employed, Land: p.Land,
+				Scheme: opt.Scheme, Channel: opt.Channel, RegisterAt: opt.RegisterAt, Tier: &tier,
+				Status: registration.StatusSubmitted, Privacy: d.privacy, At: ts}); err != nil {
 				return database.Map(err)
 			}
 			if err := account.LinkPerson(ctx, tx, accountID, p.ID); err != nil {
