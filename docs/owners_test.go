@@ -67,7 +67,6 @@ var exceptions = map[string][]string{
 	"plan_tasks":               {"internal/seed"},
 	"policy_articles":          {"internal/seed"},
 	"policy_article_revisions": {"internal/seed"},
-	"visit_tasks":              {"internal/seed"},
 	"roster_imports":           {"internal/seed"},
 	"campaigns":                {"internal/seed"},
 	"campaign_runs":            {"internal/seed"},

@@ -579,13 +579,14 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 	case campaigns.ChannelVisitTask:
 		// What the visit_task channel does: an open task on the village's list, due in a week.
 		if len(c.sent) > 0 {
-			args := make([]any, 0, len(c.sent)*7)
+			tasks := make([]visit.OpenedTask, 0, len(c.sent))
 			for _, s := range c.sent {
 				due := civilDay(s.at, d.loc).AddDate(0, 0, 7)
 				note := campaigns.Render(c.text, campaigns.Vars{Name: s.p.Name})
-				args = append(args, s.p.ID, s.p.Village, id, note, due, s.p.ID, s.at.UTC())
+				tasks = append(tasks, visit.OpenedTask{CampaignTask: visit.CampaignTask{ResidentID: s.p.ID, Village: s.p.Village,
+					CampaignID: id, Note: note, DueOn: due}, At: s.at.UTC()})
 			}
-			if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("visit-tasks-insert"), len(c.sent)), args...); err != nil {
+			if err := visit.OpenCampaignTasks(ctx, tx, tasks); err != nil {
 				return 0, database.Map(err)
 			}
 			if _, err := tx.ExecContext(ctx, Queries.Get("deliveries-task-ids"), id); err != nil {

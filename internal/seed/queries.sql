@@ -82,12 +82,6 @@ INSERT INTO deliveries (campaign_id, run_id, resident_id, village_code, status, 
 -- What the log channel leaves on a sent delivery.
 UPDATE deliveries SET provider_msg_id = CONCAT('log-', id) WHERE campaign_id = ? AND status = 'sent'
 
--- name: visit-tasks-insert
--- What the visit_task channel writes: an open task on the village's list; expanded to one
--- tuple per sent delivery.
-INSERT INTO visit_tasks (resident_id, village_code, source, campaign_id, note, due_on, status, open_slot, created_at)
-VALUES (?, ?, 'campaign', ?, ?, ?, 'open', ?, ?)
-
 -- name: deliveries-task-ids
 UPDATE deliveries d JOIN visit_tasks t ON t.open_slot = d.resident_id AND t.campaign_id = d.campaign_id
 SET d.provider_msg_id = CONCAT('task-', t.id) WHERE d.campaign_id = ? AND d.status = 'sent'
