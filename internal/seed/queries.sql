@@ -30,15 +30,6 @@ VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
 INSERT INTO contribution_tiers (year, amount, subsidy)
 VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE year = year
 
--- name: article-insert
-INSERT INTO policy_articles
-(slug, title, summary, body, category, published, version, published_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id
-
--- name: revision-insert
-INSERT INTO policy_article_revisions
-(article_id, version, title, summary, body, category, created_at) VALUES (?, 1, ?, ?, ?, ?, ?)
-
 -- name: roster-count
 SELECT COUNT(*) FROM residents WHERE source = ?
 

@@ -24,6 +24,7 @@ import (
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/policy"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed/content"
 	"github.com/canbao/canbao/internal/village"
@@ -257,21 +258,13 @@ func seedArticles(ctx context.Context, db *sqlx.DB) (int, error) {
 		created = 0
 		now := database.Now()
 		for _, a := range articles {
-			res, err := tx.ExecContext(ctx, Queries.Get("article-insert"),
-				a.Slug, a.Title, a.Summary, a.Body, a.Category, now, now, now)
+			ok, err := policy.InsertPublished(ctx, tx, policy.Article{Slug: a.Slug, Title: a.Title, Summary: a.Summary,
+				Body: a.Body, Category: a.Category}, now)
 			if err != nil {
 				return fmt.Errorf("seed: article %s: %w", a.Slug, err)
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
+			if !ok {
 				continue // already there
-			}
-			id, err := res.LastInsertId()
-			if err != nil {
-				return fmt.Errorf("seed: article %s: %w", a.Slug, err)
-			}
-			if _, err := tx.ExecContext(ctx, Queries.Get("revision-insert"),
-				id, a.Title, a.Summary, a.Body, a.Category, now); err != nil {
-				return fmt.Errorf("seed: article %s revision: %w", a.Slug, err)
 			}
 			created++
 		}
