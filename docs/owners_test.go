@@ -65,7 +65,6 @@ var exceptions = map[string][]string{
 	"plan_milestones": {"internal/seed"},
 	"plan_targets":    {"internal/seed"},
 	"plan_tasks":      {"internal/seed"},
-	"roster_imports":  {"internal/seed"},
 	"campaigns":       {"internal/seed"},
 	"campaign_runs":   {"internal/seed"},
 	"deliveries":      {"internal/seed"},

@@ -20,6 +20,7 @@ import (
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/idcard"
+	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/registration"
@@ -620,9 +621,9 @@ func (d *drive) writeImports(ctx context.Context, db *sqlx.DB, rec *enrollment.R
 		}
 	}
 	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
-	var by any
+	var by *int64
 	if id, ok := staff["admin"]; ok {
-		by = id
+		by = &id
 	}
 	imports, enrolled := 0, 0
 	err = database.InTx(ctx, db, func(tx *sqlx.Tx) error {
@@ -634,15 +635,11 @@ func (d *drive) writeImports(ctx context.Context, db *sqlx.DB, rec *enrollment.R
 			sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 			started := at(day, d.loc, 9, 30).UTC()
 			finished := started.Add(40 * time.Second)
-			res, err := tx.ExecContext(ctx, Queries.Get("import-insert"),
-				"市社保中心参保名单-"+day.Format("20060102")+".xlsx", 9000+len(ps)*96, len(ps), len(ps), len(ps), len(ps),
-				by, started, started, finished, finished)
+			importID, err := importer.InsertCompleted(ctx, tx, importer.Completed{
+				FileName: "市社保中心参保名单-" + day.Format("20060102") + ".xlsx", FileBytes: 9000 + len(ps)*96, Rows: len(ps),
+				CreatedBy: by, Started: started, Finished: finished})
 			if err != nil {
 				return database.Map(err)
-			}
-			importID, err := res.LastInsertId()
-			if err != nil {
-				return err
 			}
 			imports++
 			ids := make([]int64, 0, len(ps))

@@ -77,11 +77,5 @@ UPDATE deliveries SET provider_msg_id = CONCAT('log-', id) WHERE campaign_id = ?
 UPDATE deliveries d JOIN visit_tasks t ON t.open_slot = d.resident_id AND t.campaign_id = d.campaign_id
 SET d.provider_msg_id = CONCAT('task-', t.id) WHERE d.campaign_id = ? AND d.status = 'sent'
 
--- name: import-insert
--- A completed import of the city centre's weekly list.
-INSERT INTO roster_imports (status, file_name, file_format, file_bytes, rows_total, rows_done,
-    rows_failed, rows_created, rows_updated, rows_unchanged, rows_enrolled, created_by, created_at, started_at, finished_at, updated_at)
-VALUES ('completed', ?, 'xlsx', ?, ?, ?, 0, 0, ?, 0, ?, ?, ?, ?, ?, ?)
-
 -- name: enrollments-of-source
 SELECT COUNT(*) FROM enrollments WHERE source = ?
