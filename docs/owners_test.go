@@ -65,9 +65,6 @@ var exceptions = map[string][]string{
 	"plan_milestones": {"internal/seed"},
 	"plan_targets":    {"internal/seed"},
 	"plan_tasks":      {"internal/seed"},
-	"campaigns":       {"internal/seed"},
-	"campaign_runs":   {"internal/seed"},
-	"deliveries":      {"internal/seed"},
 }
 
 // pending are writers still to move behind their table's owner. The doc names them in the

@@ -515,12 +515,7 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 			last = s.at.UTC()
 		}
 	}
-	var createdBy any
-	if by != 0 {
-		createdBy = by
-	}
-	if _, err := tx.ExecContext(ctx, Queries.Get("campaign-backdate"),
-		created, last, createdBy, id); err != nil {
+	if err := campaigns.Backdate(ctx, tx, id, created, last, by); err != nil {
 		return 0, database.Map(err)
 	}
 
@@ -529,18 +524,15 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 		return 0, database.Map(err)
 	}
 	status, snapDone := "dispatching", c.start.Add(time.Minute).UTC()
-	var completedAt any
+	var completedAt *time.Time
 	if completed {
-		status, completedAt = "completed", last
+		status, completedAt = "completed", &last
 	}
 	targeted := len(c.sent) + len(c.queued)
-	res, err := tx.ExecContext(ctx, Queries.Get("run-insert"), id, status, maxID, targeted, start, snapDone, completedAt)
+	runID, err := campaigns.InsertPastRun(ctx, tx, campaigns.PastRun{Campaign: id, Status: status, Cursor: maxID,
+		Targeted: targeted, Started: start, SnapshotDone: snapDone, Completed: completedAt})
 	if err != nil {
 		return 0, database.Map(err)
-	}
-	runID, err := res.LastInsertId()
-	if err != nil {
-		return 0, err
 	}
 
 	// The outbox rows, in resident order as the snapshot writes them.
@@ -556,25 +548,27 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 		all = append(all, row{p: p})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].p.ID < all[j].p.ID })
-	const cols = 12
+	channel := c.channel
 	for startAt := 0; startAt < len(all); startAt += 500 {
 		chunk := all[startAt:min(startAt+500, len(all))]
-		args := make([]any, 0, len(chunk)*cols)
+		ds := make([]campaigns.PastDelivery, 0, len(chunk))
 		for _, r := range chunk {
 			if r.sent.IsZero() {
-				args = append(args, id, runID, r.p.ID, r.p.Village, "queued", nil, 0, nil, nil, snapDone, snapDone, nil)
+				ds = append(ds, campaigns.PastDelivery{Campaign: id, Run: runID, Resident: r.p.ID, Village: r.p.Village,
+					Status: "queued", Created: snapDone, Updated: snapDone})
 				continue
 			}
-			enq := r.sent.Add(-time.Minute)
-			args = append(args, id, runID, r.p.ID, r.p.Village, "sent", c.channel, 1, enq, r.sent, snapDone, r.sent, nil)
+			enq, sent := r.sent.Add(-time.Minute), r.sent
+			ds = append(ds, campaigns.PastDelivery{Campaign: id, Run: runID, Resident: r.p.ID, Village: r.p.Village,
+				Status: "sent", Channel: &channel, Attempts: 1, Enqueued: &enq, Sent: &sent, Created: snapDone, Updated: r.sent})
 		}
-		if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("deliveries-insert"), len(chunk)), args...); err != nil {
+		if err := campaigns.InsertPastDeliveries(ctx, tx, ds); err != nil {
 			return 0, database.Map(err)
 		}
 	}
 	switch c.channel {
 	case campaigns.ChannelLog:
-		if _, err := tx.ExecContext(ctx, Queries.Get("deliveries-log-ids"), id); err != nil {
+		if err := campaigns.StampPastMsgIDs(ctx, tx, id, c.channel); err != nil {
 			return 0, database.Map(err)
 		}
 	case campaigns.ChannelVisitTask:
@@ -590,7 +584,7 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 			if err := visit.OpenCampaignTasks(ctx, tx, tasks); err != nil {
 				return 0, database.Map(err)
 			}
-			if _, err := tx.ExecContext(ctx, Queries.Get("deliveries-task-ids"), id); err != nil {
+			if err := campaigns.StampPastMsgIDs(ctx, tx, id, c.channel); err != nil {
 				return 0, database.Map(err)
 			}
 		}
