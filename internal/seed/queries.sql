@@ -5,27 +5,6 @@
 INSERT INTO villages (code, name, town, sort_order, created_at)
 VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE code = code
 
--- name: plan-insert
-INSERT INTO plans (code, title, document, base_year, quota, created_at)
-VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id
-
--- name: plan-id
-SELECT id FROM plans WHERE code = ?
-
--- name: milestone-insert
-INSERT INTO plan_milestones (plan_id, year, ratio)
-VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
-
--- name: target-insert
-INSERT INTO plan_targets
-(plan_id, village_code, population_16_59, enrolled_baseline, unenrolled_baseline, expansion_target)
-VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
-
--- name: tasks-insert
--- A village's tasks of the base year and the next.
-INSERT INTO plan_tasks (plan_id, village_code, year, task)
-VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
-
 -- name: tier-insert
 INSERT INTO contribution_tiers (year, amount, subsidy)
 VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE year = year
