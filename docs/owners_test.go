@@ -58,8 +58,8 @@ var fixtures = map[string]string{
 	"bench/cmd/canbao-bench":     "the benchmark's set-up",
 }
 
-// exceptions are the other writers a table keeps on purpose: the demo seed's reference and
-// demo data. Each is named in the doc's third column.
+// exceptions are the other writers a table keeps on purpose, each named in the doc's third
+// column. There are none: the demo seed writes through the owners too.
 var exceptions = map[string][]string{}
 
 // pending are writers still to move behind their table's owner. The doc names them in the

@@ -1,5 +1,5 @@
--- The demo's own statements. Rows that the services write in production are written here as
--- those services leave them; what a service can write itself goes through it instead.
+-- The demo's own statements: the reference data it owns (villages, contribution tiers) and its
+-- reads. Every other table of the demo is written through its owner's functions.
 
 -- name: village-insert
 INSERT INTO villages (code, name, town, sort_order, created_at)
