@@ -135,3 +135,27 @@ UPDATE deliveries SET not_before = ?, error_code = NULL, updated_at = ? WHERE id
 -- name: delivery-finish
 UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''),
     channel = COALESCE(NULLIF(?, ''), channel), lease_until = NULL, updated_at = ? WHERE id = ? AND status = ?
+
+-- The demo seed's campaigns, written as the engine would have left them (backfill.go).
+
+-- name: campaign-backdate
+-- The campaign rows carry the campaign's own times, not the seeding's.
+UPDATE campaigns SET created_at = ?, updated_at = ?, created_by = ? WHERE id = ?
+
+-- name: run-insert-past
+INSERT INTO campaign_runs (campaign_id, run_no, status, snapshot_cursor, targeted, started_at, snapshot_done_at, completed_at)
+VALUES (?, 1, ?, ?, ?, ?, ?, ?)
+
+-- name: deliveries-insert-past
+-- Expanded to one tuple per delivery of a chunk.
+INSERT INTO deliveries (campaign_id, run_id, resident_id, village_code, status, channel,
+    attempts, enqueued_at, sent_at, created_at, updated_at, not_before) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+
+-- name: deliveries-log-ids
+-- What the log channel leaves on a sent delivery.
+UPDATE deliveries SET provider_msg_id = CONCAT('log-', id) WHERE campaign_id = ? AND status = 'sent'
+
+-- name: deliveries-task-ids
+-- What the visit_task channel leaves on a sent delivery: the ID of the person's task.
+UPDATE deliveries d JOIN visit_tasks t ON t.open_slot = d.resident_id AND t.campaign_id = d.campaign_id
+SET d.provider_msg_id = CONCAT('task-', t.id) WHERE d.campaign_id = ? AND d.status = 'sent'

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -12,6 +13,17 @@ import (
 // The resident package owns the writes of resident_accounts (docs/ARCHITECTURE.md, "Who writes
 // which table"): registrations and logout change an account through the functions below, inside
 // the caller's transaction (ext is its *sqlx.Tx).
+
+// InsertDemoAccount adds an account that never logged in through WeChat (no session key),
+// created and last seen at the given time, and returns its ID: the demo seed's accounts of its
+// pending registrations. It returns the driver's error as it is.
+func InsertDemoAccount(ctx context.Context, ext sqlx.ExecerContext, openid string, at time.Time) (int64, error) {
+	res, err := ext.ExecContext(ctx, Queries.Get("account-insert-demo"), openid, at, at)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
 
 // LinkPerson makes a person the account's own resident, unless the account already has one.
 // It returns the driver's error as it is.

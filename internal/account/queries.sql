@@ -7,6 +7,10 @@ SELECT id, token_version, disabled FROM resident_accounts WHERE openid = ? FOR U
 INSERT INTO resident_accounts (openid, unionid, session_key_enc, pii_key_id, created_at, last_login_at)
 VALUES (?, ?, ?, ?, ?, ?)
 
+-- name: account-insert-demo
+-- A demo account, without a session key (the demo seed's pending registrations have one each).
+INSERT INTO resident_accounts (openid, pii_key_id, created_at, last_login_at) VALUES (?, '', ?, ?)
+
 -- name: account-login
 -- A later login keeps the new session key; a unionid once known is kept.
 UPDATE resident_accounts SET session_key_enc = ?, pii_key_id = ?, unionid = COALESCE(?, unionid),

@@ -3,6 +3,13 @@
 INSERT INTO roster_imports (status, file_name, file_format, file_bytes, created_by, created_at, updated_at)
 VALUES ('queued', ?, ?, ?, ?, ?, ?)
 
+-- name: import-insert-completed
+-- A completed import of the city centre's weekly list (the demo seed's): every row updated a
+-- person and showed them insured.
+INSERT INTO roster_imports (status, file_name, file_format, file_bytes, rows_total, rows_done,
+    rows_failed, rows_created, rows_updated, rows_unchanged, rows_enrolled, created_by, created_at, started_at, finished_at, updated_at)
+VALUES ('completed', ?, 'xlsx', ?, ?, ?, 0, 0, ?, 0, ?, ?, ?, ?, ?, ?)
+
 -- name: import-start
 -- A worker takes a queued import; rows_total comes from a first pass over the file.
 UPDATE roster_imports SET status = 'running', rows_total = ?, started_at = ?, updated_at = ?

@@ -27,6 +27,26 @@ var queryFS embed.FS
 // Queries are the package's named SQL, checked against the server at start-up.
 var Queries = database.RegisterQueries("importer", queryFS, "queries.sql")
 
+// Completed is an xlsx import that ran elsewhere, entered as finished: every row of it updated
+// a person already on the roster and showed them insured.
+type Completed struct {
+	FileName          string
+	FileBytes, Rows   int
+	CreatedBy         *int64 // nil for no staff member
+	Started, Finished time.Time
+}
+
+// InsertCompleted enters a completed import and returns its ID, in the caller's transaction:
+// the demo seed's weekly lists. It returns the driver's errors as they are.
+func InsertCompleted(ctx context.Context, ext sqlx.ExecerContext, c Completed) (int64, error) {
+	res, err := ext.ExecContext(ctx, Queries.Get("import-insert-completed"), c.FileName, c.FileBytes, c.Rows, c.Rows, c.Rows,
+		c.Rows, c.CreatedBy, c.Started, c.Started, c.Finished, c.Finished)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
 // batchRows is how many rows of the file go into one transaction.
 const batchRows = 1000
 

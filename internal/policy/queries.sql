@@ -17,6 +17,17 @@ WHERE id = ?
 INSERT INTO policy_article_revisions (article_id, version, title, summary, body, category, edited_by, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 
+-- name: article-insert-published
+-- An explainer published at version 1 by no one (the demo seed's), unless its slug is there.
+INSERT INTO policy_articles
+(slug, title, summary, body, category, published, version, published_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id
+
+-- name: revision-insert-first
+-- Its first revision, edited by no one.
+INSERT INTO policy_article_revisions
+(article_id, version, title, summary, body, category, created_at) VALUES (?, 1, ?, ?, ?, ?, ?)
+
 -- name: article-by-slug
 -- One explainer, drafts included; the public side checks `published` itself.
 SELECT id, slug, title, summary, body, category, published, version, published_at, created_at, updated_at

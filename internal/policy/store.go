@@ -20,6 +20,30 @@ var queryFS embed.FS
 // Queries are the package's named SQL, checked against the server at start-up.
 var Queries = database.RegisterQueries("policy", queryFS, "queries.sql")
 
+// InsertPublished publishes an explainer at version 1 with its first revision, created and
+// published at now and edited by no one, unless an article of its slug is there already; it
+// reports whether it created one. It runs in the caller's transaction (the demo seed's
+// explainers) and returns the driver's errors as they are.
+func InsertPublished(ctx context.Context, ext sqlx.ExecerContext, a Article, now time.Time) (bool, error) {
+	res, err := ext.ExecContext(ctx, Queries.Get("article-insert-published"),
+		a.Slug, a.Title, a.Summary, a.Body, a.Category, now, now, now)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return false, nil // already there
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return false, err
+	}
+	if _, err := ext.ExecContext(ctx, Queries.Get("revision-insert-first"),
+		id, a.Title, a.Summary, a.Body, a.Category, now); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // row is a row of policy_articles (body is empty in lists).
 type row struct {
 	ID          int64        `db:"id"`

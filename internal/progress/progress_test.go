@@ -1,4 +1,4 @@
-package progress
+package progress_test
 
 import (
 	"archive/zip"
@@ -18,6 +18,7 @@ import (
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/dbtest"
+	"github.com/canbao/canbao/internal/progress"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed"
 )
@@ -80,7 +81,7 @@ func enroll(t *testing.T, db *sqlx.DB, village, on, source string, n int) {
 
 func TestProgressOnTheSeededDemoEqualsTheAnnex(t *testing.T) {
 	db := seeded(t)
-	s := NewStore(db)
+	s := progress.NewStore(db)
 	r, err := s.Progress(context.Background(), day(seed.ReferenceDay))
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +111,7 @@ func TestProgressOnTheSeededDemoEqualsTheAnnex(t *testing.T) {
 
 func TestProgressCountsEachEnrollmentOnceOnItsDayAndVillage(t *testing.T) {
 	db := seeded(t)
-	s := NewStore(db)
+	s := progress.NewStore(db)
 	enroll(t, db, "zhenxing", "2019-08-05", enrollment.SourceRegistration, 3)
 	enroll(t, db, "zhenxing", "2019-08-20", enrollment.SourceImport, 2)
 	enroll(t, db, "luoxi", "2019-09-02", enrollment.SourceVisit, 4)
@@ -158,7 +159,7 @@ func TestProgressCountsEachEnrollmentOnceOnItsDayAndVillage(t *testing.T) {
 
 func TestClosedMonthIsFrozen(t *testing.T) {
 	db := seeded(t)
-	s := NewStore(db)
+	s := progress.NewStore(db)
 	ctx := context.Background()
 	enroll(t, db, "zhenxing", "2019-08-05", enrollment.SourceRegistration, 10)
 	aug := day("2019-08-01")
@@ -193,7 +194,7 @@ func TestClosedMonthIsFrozen(t *testing.T) {
 
 func TestMonthlyRankPaceAndXLSX(t *testing.T) {
 	db := seeded(t)
-	s := NewStore(db)
+	s := progress.NewStore(db)
 	// zhenxing (task 842) enrolls 100 a week through September; luoxi nothing.
 	for w := 0; w < 4; w++ {
 		enroll(t, db, "zhenxing", day("2019-09-03").AddDate(0, 0, 7*w).Format(time.DateOnly), enrollment.SourceVisit, 100)
@@ -202,7 +203,7 @@ func TestMonthlyRankPaceAndXLSX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]MonthlyRow{}
+	rows := map[string]progress.MonthlyRow{}
 	for _, r := range m.Villages {
 		rows[r.Code] = r
 	}
@@ -221,7 +222,7 @@ func TestMonthlyRankPaceAndXLSX(t *testing.T) {
 		t.Fatalf("behind %d, total %+v", len(m.BehindPace), m.Total)
 	}
 
-	data, err := MonthlyXLSX(m)
+	data, err := progress.MonthlyXLSX(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +261,7 @@ func TestMonthlyRankPaceAndXLSX(t *testing.T) {
 
 func TestAssessment(t *testing.T) {
 	db := seeded(t)
-	s := NewStore(db)
+	s := progress.NewStore(db)
 	enroll(t, db, "xinyuting", "2019-10-01", enrollment.SourceVisit, 3) // task 3: met
 	enroll(t, db, "yinhexincheng", "2019-10-01", enrollment.SourceVisit, 39)
 	a, err := s.Assess(context.Background(), 2019, day("2026-01-01"))

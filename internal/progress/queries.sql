@@ -55,3 +55,26 @@ INSERT INTO monthly_reports (plan_id, month, body, generated_at) VALUES (?, ?, ?
 
 -- name: monthly-frozen
 SELECT body FROM monthly_reports WHERE plan_id = ? AND month = ?
+
+-- A plan as adopted on paper (adopt.go), each row written where missing.
+
+-- name: plan-insert-adopted
+INSERT INTO plans (code, title, document, base_year, quota, created_at)
+VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id
+
+-- name: plan-id-of-code
+SELECT id FROM plans WHERE code = ?
+
+-- name: milestone-insert-adopted
+INSERT INTO plan_milestones (plan_id, year, ratio)
+VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
+
+-- name: target-insert-adopted
+INSERT INTO plan_targets
+(plan_id, village_code, population_16_59, enrolled_baseline, unenrolled_baseline, expansion_target)
+VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
+
+-- name: tasks-insert-adopted
+-- A village's tasks of the base year and the years after it; expanded to one tuple per year.
+INSERT INTO plan_tasks (plan_id, village_code, year, task)
+VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id

@@ -257,16 +257,16 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 			return err
 		}
 		// The unique key (year, active_resident_id) refuses a second open registration.
-		res, err := tx.ExecContext(ctx, Queries.Get("registration-insert"), accountID, residentID, residentID, v.year, v.name,
-			idEnc, phoneEnc, keyID, v.village, v.employed, v.land, v.option.Scheme, v.option.Channel, v.option.RegisterAt,
-			v.tier, status, v.privacy, now, now)
+		id, err := Insert(ctx, tx, Row{AccountID: accountID, ResidentID: residentID, Year: v.year, Name: v.name,
+			IDEnc: idEnc, PhoneEnc: phoneEnc, KeyID: keyID, Village: v.village, Employed: v.employed, Land: v.land,
+			Scheme: v.option.Scheme, Channel: v.option.Channel, RegisterAt: v.option.RegisterAt,
+			Tier: v.tier, Status: status, Privacy: v.privacy, At: now})
 		if database.IsDuplicate(err) {
 			return errs.New(errs.AlreadyRegistered, "您今年已提交过参保登记，请勿重复提交。可在“我的登记”中查看办理进度。")
 		}
 		if err != nil {
 			return database.Map(err)
 		}
-		id, _ := res.LastInsertId()
 		if err := account.LinkPerson(ctx, tx, accountID, residentID); err != nil {
 			return database.Map(err)
 		}

@@ -11,6 +11,36 @@ import (
 	"github.com/canbao/canbao/internal/platform/database"
 )
 
+// Row is a new registration: the person's open registration of the year, in a scheme.
+type Row struct {
+	AccountID, ResidentID int64
+	Year                  int
+	Name                  string
+	IDEnc, PhoneEnc       []byte
+	KeyID, Village        string
+	Employed, Land        bool
+	Scheme, Channel       string
+	RegisterAt            string
+	Tier                  *int // nil when none was chosen (stored as NULL)
+	Status                string
+	Privacy               string // the privacy notice version accepted
+	At                    time.Time
+}
+
+// Insert adds a registration, open for its person (active_resident_id), and returns its ID, in
+// the caller's transaction: the service's submissions and the demo seed's pending ones. A second
+// open registration of the person in the year is a duplicate-key error (database.IsDuplicate);
+// errors come back as the driver returns them.
+func Insert(ctx context.Context, ext sqlx.ExecerContext, r Row) (int64, error) {
+	res, err := ext.ExecContext(ctx, Queries.Get("registration-insert"), r.AccountID, r.ResidentID, r.ResidentID, r.Year, r.Name,
+		r.IDEnc, r.PhoneEnc, r.KeyID, r.Village, r.Employed, r.Land, r.Scheme, r.Channel, r.RegisterAt,
+		r.Tier, r.Status, r.Privacy, r.At, r.At)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
 // Statements on registrations that a review and the hand-over's answers run, each inside the
 // caller's transaction; errors come back mapped (database.Map).
 

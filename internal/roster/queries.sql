@@ -10,6 +10,12 @@ INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii
     village_code, employed, land_expropriated, status, source, created_at, updated_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'import', ?, ?)
 
+-- name: insert-people
+-- Expanded to one tuple per person of a batch; the demo seed's roster, with its own source.
+INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,
+    village_code, employed, land_expropriated, status, source, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
 -- name: update-from-import
 -- A person whose row in the file differs from the roster, phone unchanged or not given.
 UPDATE residents SET name = ?, village_code = ?, employed = ?, land_expropriated = ?, status = ?,
@@ -34,6 +40,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'unenrolled', 'registration', ?, ?)
 -- A confirmed registration makes the person insured in that scheme; a visit's outcome moves an
 -- unenrolled person to the status it implies.
 UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ? WHERE id = ?
+
+-- name: set-statuses
+-- The people of an IN list (expanded to the list) still in one status move to another.
+UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ?
+WHERE id IN (?) AND status = ?
 
 -- name: fill-phone
 -- A confirmed registration gives a person without a phone on the roster the registration's

@@ -50,6 +50,22 @@ func InsertFromImport(ctx context.Context, ext sqlx.ExecerContext, people []Impo
 	return err
 }
 
+// InsertPeople adds people of the given source in one multi-row INSERT: the demo seed's
+// synthetic roster, a batch at a time. The rows are as InsertFromImport's but for source.
+func InsertPeople(ctx context.Context, ext sqlx.ExecerContext, source string, people []Imported, now time.Time) error {
+	args := make([]any, 0, len(people)*15)
+	for _, p := range people {
+		var phoneEnc, phoneBidx any // NULL without a phone
+		if p.PhoneEnc != nil {
+			phoneEnc, phoneBidx = p.PhoneEnc, p.PhoneBidx
+		}
+		args = append(args, p.IDEnc, p.IDBidx, phoneEnc, phoneBidx, p.KeyID, p.Name, p.Gender,
+			p.Birth.Format(time.DateOnly), p.Village, p.Employed, p.Land, p.Status, source, now, now)
+	}
+	_, err := ext.ExecContext(ctx, database.MultiRow(Queries.Get("insert-people"), len(people)), args...)
+	return err
+}
+
 // ImportChange is what an import changes about a person already on the roster.
 type ImportChange struct {
 	ID             int64
@@ -106,6 +122,19 @@ func AddFromRegistration(ctx context.Context, ext sqlx.ExecerContext, r Registra
 // SetStatus sets a person's status, changed on the given day.
 func SetStatus(ctx context.Context, ext sqlx.ExecerContext, id int64, status string, changedOn, now time.Time) error {
 	_, err := ext.ExecContext(ctx, Queries.Get("set-status"), status, changedOn, now, id)
+	return err
+}
+
+// SetStatuses moves the people of ids still in status from to status, changed on the given
+// day, in one statement: the people the demo seed's imports show insured.
+func SetStatuses(ctx context.Context, ext sqlx.ExecerContext, ids []int64, from, status string, changedOn, now time.Time) error {
+	args := make([]any, 0, len(ids)+4)
+	args = append(args, status, changedOn, now)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, from)
+	_, err := ext.ExecContext(ctx, database.ExpandIn(Queries.Get("set-statuses"), len(ids)), args...)
 	return err
 }
 

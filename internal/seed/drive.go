@@ -20,9 +20,11 @@ import (
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/idcard"
+	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/registration"
+	residents "github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/targetage"
 	"github.com/canbao/canbao/internal/visit"
@@ -513,12 +515,7 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 			last = s.at.UTC()
 		}
 	}
-	var createdBy any
-	if by != 0 {
-		createdBy = by
-	}
-	if _, err := tx.ExecContext(ctx, Queries.Get("campaign-backdate"),
-		created, last, createdBy, id); err != nil {
+	if err := campaigns.Backdate(ctx, tx, id, created, last, by); err != nil {
 		return 0, database.Map(err)
 	}
 
@@ -527,18 +524,15 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 		return 0, database.Map(err)
 	}
 	status, snapDone := "dispatching", c.start.Add(time.Minute).UTC()
-	var completedAt any
+	var completedAt *time.Time
 	if completed {
-		status, completedAt = "completed", last
+		status, completedAt = "completed", &last
 	}
 	targeted := len(c.sent) + len(c.queued)
-	res, err := tx.ExecContext(ctx, Queries.Get("run-insert"), id, status, maxID, targeted, start, snapDone, completedAt)
+	runID, err := campaigns.InsertPastRun(ctx, tx, campaigns.PastRun{Campaign: id, Status: status, Cursor: maxID,
+		Targeted: targeted, Started: start, SnapshotDone: snapDone, Completed: completedAt})
 	if err != nil {
 		return 0, database.Map(err)
-	}
-	runID, err := res.LastInsertId()
-	if err != nil {
-		return 0, err
 	}
 
 	// The outbox rows, in resident order as the snapshot writes them.
@@ -554,40 +548,43 @@ func (d *drive) writeCampaign(ctx context.Context, tx *sqlx.Tx, store *campaigns
 		all = append(all, row{p: p})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].p.ID < all[j].p.ID })
-	const cols = 12
+	channel := c.channel
 	for startAt := 0; startAt < len(all); startAt += 500 {
 		chunk := all[startAt:min(startAt+500, len(all))]
-		args := make([]any, 0, len(chunk)*cols)
+		ds := make([]campaigns.PastDelivery, 0, len(chunk))
 		for _, r := range chunk {
 			if r.sent.IsZero() {
-				args = append(args, id, runID, r.p.ID, r.p.Village, "queued", nil, 0, nil, nil, snapDone, snapDone, nil)
+				ds = append(ds, campaigns.PastDelivery{Campaign: id, Run: runID, Resident: r.p.ID, Village: r.p.Village,
+					Status: "queued", Created: snapDone, Updated: snapDone})
 				continue
 			}
-			enq := r.sent.Add(-time.Minute)
-			args = append(args, id, runID, r.p.ID, r.p.Village, "sent", c.channel, 1, enq, r.sent, snapDone, r.sent, nil)
+			enq, sent := r.sent.Add(-time.Minute), r.sent
+			ds = append(ds, campaigns.PastDelivery{Campaign: id, Run: runID, Resident: r.p.ID, Village: r.p.Village,
+				Status: "sent", Channel: &channel, Attempts: 1, Enqueued: &enq, Sent: &sent, Created: snapDone, Updated: r.sent})
 		}
-		if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("deliveries-insert"), len(chunk)), args...); err != nil {
+		if err := campaigns.InsertPastDeliveries(ctx, tx, ds); err != nil {
 			return 0, database.Map(err)
 		}
 	}
 	switch c.channel {
 	case campaigns.ChannelLog:
-		if _, err := tx.ExecContext(ctx, Queries.Get("deliveries-log-ids"), id); err != nil {
+		if err := campaigns.StampPastMsgIDs(ctx, tx, id, c.channel); err != nil {
 			return 0, database.Map(err)
 		}
 	case campaigns.ChannelVisitTask:
 		// What the visit_task channel does: an open task on the village's list, due in a week.
 		if len(c.sent) > 0 {
-			args := make([]any, 0, len(c.sent)*7)
+			tasks := make([]visit.OpenedTask, 0, len(c.sent))
 			for _, s := range c.sent {
 				due := civilDay(s.at, d.loc).AddDate(0, 0, 7)
 				note := campaigns.Render(c.text, campaigns.Vars{Name: s.p.Name})
-				args = append(args, s.p.ID, s.p.Village, id, note, due, s.p.ID, s.at.UTC())
+				tasks = append(tasks, visit.OpenedTask{CampaignTask: visit.CampaignTask{ResidentID: s.p.ID, Village: s.p.Village,
+					CampaignID: id, Note: note, DueOn: due}, At: s.at.UTC()})
 			}
-			if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("visit-tasks-insert"), len(c.sent)), args...); err != nil {
+			if err := visit.OpenCampaignTasks(ctx, tx, tasks); err != nil {
 				return 0, database.Map(err)
 			}
-			if _, err := tx.ExecContext(ctx, Queries.Get("deliveries-task-ids"), id); err != nil {
+			if err := campaigns.StampPastMsgIDs(ctx, tx, id, c.channel); err != nil {
 				return 0, database.Map(err)
 			}
 		}
@@ -618,9 +615,9 @@ func (d *drive) writeImports(ctx context.Context, db *sqlx.DB, rec *enrollment.R
 		}
 	}
 	sort.Slice(days, func(i, j int) bool { return days[i].Before(days[j]) })
-	var by any
+	var by *int64
 	if id, ok := staff["admin"]; ok {
-		by = id
+		by = &id
 	}
 	imports, enrolled := 0, 0
 	err = database.InTx(ctx, db, func(tx *sqlx.Tx) error {
@@ -632,27 +629,21 @@ func (d *drive) writeImports(ctx context.Context, db *sqlx.DB, rec *enrollment.R
 			sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
 			started := at(day, d.loc, 9, 30).UTC()
 			finished := started.Add(40 * time.Second)
-			res, err := tx.ExecContext(ctx, Queries.Get("import-insert"),
-				"市社保中心参保名单-"+day.Format("20060102")+".xlsx", 9000+len(ps)*96, len(ps), len(ps), len(ps), len(ps),
-				by, started, started, finished, finished)
+			importID, err := importer.InsertCompleted(ctx, tx, importer.Completed{
+				FileName: "市社保中心参保名单-" + day.Format("20060102") + ".xlsx", FileBytes: 9000 + len(ps)*96, Rows: len(ps),
+				CreatedBy: by, Started: started, Finished: finished})
 			if err != nil {
 				return database.Map(err)
 			}
-			importID, err := res.LastInsertId()
-			if err != nil {
-				return err
-			}
 			imports++
-			ids := make([]any, 0, len(ps))
+			ids := make([]int64, 0, len(ps))
 			es := make([]enrollment.Enrollment, 0, len(ps))
 			for _, p := range ps {
 				ids = append(ids, p.ID)
 				es = append(es, enrollment.Enrollment{ResidentID: p.ID, Village: p.Village, Scheme: StatusResidentPension,
 					Source: enrollment.SourceImport, SourceID: importID, Day: day})
 			}
-			args := append([]any{StatusResidentPension, day, now}, ids...)
-			args = append(args, StatusUnenrolled)
-			if _, err := tx.ExecContext(ctx, database.ExpandIn(Queries.Get("residents-enroll"), len(ids)), args...); err != nil {
+			if err := residents.SetStatuses(ctx, tx, ids, StatusUnenrolled, StatusResidentPension, day, now); err != nil {
 				return database.Map(err)
 			}
 			all = append(all, es...)
@@ -784,18 +775,14 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 				when = d.now.Add(-time.Duration(1+i) * time.Minute)
 			}
 			ts := when.UTC()
-			acc, err := tx.ExecContext(ctx, Queries.Get("demo-account-insert"),
-				"demo-openid-"+strconv.FormatInt(p.ID, 10), ts, ts)
+			accountID, err := account.InsertDemoAccount(ctx, tx, "demo-openid-"+strconv.FormatInt(p.ID, 10), ts)
 			if err != nil {
 				return database.Map(err)
 			}
-			accountID, err := acc.LastInsertId()
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, registration.Queries.Get("registration-insert"), accountID, p.ID, p.ID, d.today.Year(), p.Name,
-				idEnc, phoneEnc, keyID, p.Village, p.Employed, p.Land, opt.Scheme, opt.Channel, opt.RegisterAt,
-				tier, registration.StatusSubmitted, d.privacy, ts, ts); err != nil {
+			if _, err := registration.Insert(ctx, tx, registration.Row{AccountID: accountID, ResidentID: p.ID, Year: d.today.Year(),
+				Name: p.Name, IDEnc: idEnc, PhoneEnc: phoneEnc, KeyID: keyID, Village: p.Village, Employed: p.Employed, Land: p.Land,
+				Scheme: opt.Scheme, Channel: opt.Channel, RegisterAt: opt.RegisterAt, Tier: &tier,
+				Status: registration.StatusSubmitted, Privacy: d.privacy, At: ts}); err != nil {
 				return database.Map(err)
 			}
 			if err := account.LinkPerson(ctx, tx, accountID, p.ID); err != nil {

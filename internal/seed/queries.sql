@@ -1,52 +1,16 @@
--- The demo's own statements. Rows that the services write in production are written here as
--- those services leave them; what a service can write itself goes through it instead.
+-- The demo's own statements: the reference data it owns (villages, contribution tiers) and its
+-- reads. Every other table of the demo is written through its owner's functions.
 
 -- name: village-insert
 INSERT INTO villages (code, name, town, sort_order, created_at)
 VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE code = code
 
--- name: plan-insert
-INSERT INTO plans (code, title, document, base_year, quota, created_at)
-VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id
-
--- name: plan-id
-SELECT id FROM plans WHERE code = ?
-
--- name: milestone-insert
-INSERT INTO plan_milestones (plan_id, year, ratio)
-VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
-
--- name: target-insert
-INSERT INTO plan_targets
-(plan_id, village_code, population_16_59, enrolled_baseline, unenrolled_baseline, expansion_target)
-VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
-
--- name: tasks-insert
--- A village's tasks of the base year and the next.
-INSERT INTO plan_tasks (plan_id, village_code, year, task)
-VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON DUPLICATE KEY UPDATE plan_id = plan_id
-
 -- name: tier-insert
 INSERT INTO contribution_tiers (year, amount, subsidy)
 VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE year = year
 
--- name: article-insert
-INSERT INTO policy_articles
-(slug, title, summary, body, category, published, version, published_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id
-
--- name: revision-insert
-INSERT INTO policy_article_revisions
-(article_id, version, title, summary, body, category, created_at) VALUES (?, 1, ?, ?, ?, ?, ?)
-
 -- name: roster-count
 SELECT COUNT(*) FROM residents WHERE source = ?
-
--- name: roster-insert
--- Expanded to one tuple per person of a batch.
-INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id,
-    name, gender, birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at)
-VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 
 -- name: staff-usernames-in
 -- Which demo accounts exist already; the IN list is expanded by sqlx.In.
@@ -68,50 +32,8 @@ SELECT COUNT(*) FROM conversions
 -- name: staff-ids
 SELECT id, username FROM staff_users
 
--- name: campaign-backdate
--- The campaign rows carry the campaign's own times, not the seeding's.
-UPDATE campaigns SET created_at = ?, updated_at = ?, created_by = ? WHERE id = ?
-
 -- name: residents-max-id
 SELECT COALESCE(MAX(id), 0) FROM residents
 
--- name: run-insert
-INSERT INTO campaign_runs (campaign_id, run_no, status, snapshot_cursor, targeted, started_at, snapshot_done_at, completed_at)
-VALUES (?, 1, ?, ?, ?, ?, ?, ?)
-
--- name: deliveries-insert
--- Expanded to one tuple per delivery of a chunk.
-INSERT INTO deliveries (campaign_id, run_id, resident_id, village_code, status, channel,
-    attempts, enqueued_at, sent_at, created_at, updated_at, not_before) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
-
--- name: deliveries-log-ids
--- What the log channel leaves on a sent delivery.
-UPDATE deliveries SET provider_msg_id = CONCAT('log-', id) WHERE campaign_id = ? AND status = 'sent'
-
--- name: visit-tasks-insert
--- What the visit_task channel writes: an open task on the village's list; expanded to one
--- tuple per sent delivery.
-INSERT INTO visit_tasks (resident_id, village_code, source, campaign_id, note, due_on, status, open_slot, created_at)
-VALUES (?, ?, 'campaign', ?, ?, ?, 'open', ?, ?)
-
--- name: deliveries-task-ids
-UPDATE deliveries d JOIN visit_tasks t ON t.open_slot = d.resident_id AND t.campaign_id = d.campaign_id
-SET d.provider_msg_id = CONCAT('task-', t.id) WHERE d.campaign_id = ? AND d.status = 'sent'
-
--- name: import-insert
--- A completed import of the city centre's weekly list.
-INSERT INTO roster_imports (status, file_name, file_format, file_bytes, rows_total, rows_done,
-    rows_failed, rows_created, rows_updated, rows_unchanged, rows_enrolled, created_by, created_at, started_at, finished_at, updated_at)
-VALUES ('completed', ?, 'xlsx', ?, ?, ?, 0, 0, ?, 0, ?, ?, ?, ?, ?, ?)
-
--- name: residents-enroll
--- The people an import shows insured; the IN list is expanded to the import.
-UPDATE residents SET status = ?, status_changed_on = ?, updated_at = ?
-WHERE id IN (?) AND status = ?
-
 -- name: enrollments-of-source
 SELECT COUNT(*) FROM enrollments WHERE source = ?
-
--- name: demo-account-insert
--- A demo resident account (each pending registration has its own).
-INSERT INTO resident_accounts (openid, pii_key_id, created_at, last_login_at) VALUES (?, '', ?, ?)

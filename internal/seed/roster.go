@@ -14,6 +14,7 @@ import (
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
+	residents "github.com/canbao/canbao/internal/roster"
 )
 
 // ReferenceDay is the date of the plan (罗政〔2019〕185号, 2019-07-18). Every synthetic
@@ -62,12 +63,8 @@ const (
 // idSeqLimit bounds the sequence numbers given to idcard.Generate (0..499 are distinct numbers).
 const idSeqLimit = 500
 
-// The roster is inserted rosterBatchRows rows per statement (roster-insert, widened), with
-// placeholders.
-const (
-	rosterBatchRows     = 1000
-	residentColumnCount = 15
-)
+// The roster is inserted rosterBatchRows rows per statement, through residents.InsertPeople.
+const rosterBatchRows = 1000
 
 // person is one synthetic resident before encryption.
 type person struct {
@@ -198,7 +195,7 @@ func birthForAge(r *rand.Rand, age int) time.Time {
 // rosterBatch is one multi-row INSERT of residents, filled by an encryption worker.
 type rosterBatch struct {
 	people []person
-	args   []any
+	rows   []residents.Imported
 	err    error
 	done   chan struct{}
 }
@@ -225,7 +222,7 @@ func insertRoster(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, people []pe
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				b.args, b.err = encryptBatch(kr, keyID, now, b.people)
+				b.rows, b.err = encryptBatch(kr, keyID, b.people)
 				close(b.done)
 			}
 		}()
@@ -242,7 +239,6 @@ func insertRoster(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, people []pe
 	}()
 	defer wg.Wait()
 
-	fullQuery := batchQuery(rosterBatchRows)
 	err := database.InTx(ctx, db, func(tx *sqlx.Tx) error {
 		for _, b := range batches {
 			select {
@@ -253,11 +249,7 @@ func insertRoster(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, people []pe
 			if b.err != nil {
 				return b.err
 			}
-			q := fullQuery
-			if len(b.people) != rosterBatchRows {
-				q = batchQuery(len(b.people))
-			}
-			if _, err := tx.ExecContext(ctx, q, b.args...); err != nil {
+			if err := residents.InsertPeople(ctx, tx, Source, b.rows, now); err != nil {
 				if database.IsDuplicate(err) {
 					return errors.New("seed: roster: a seeded ID number is already in residents " +
 						"(did another seed run at the same time, or was the roster imported?); reset the database and seed again")
@@ -271,12 +263,10 @@ func insertRoster(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, people []pe
 	return err
 }
 
-func batchQuery(rows int) string { return database.MultiRow(Queries.Get("roster-insert"), rows) }
-
-// encryptBatch returns the INSERT arguments of people: ID number and phone encrypted under the
-// active key and bound to their columns, with their blind indexes.
-func encryptBatch(kr *pii.Keyring, keyID string, now time.Time, people []person) ([]any, error) {
-	args := make([]any, 0, len(people)*residentColumnCount)
+// encryptBatch returns the rows of people: ID number and phone encrypted under the active key
+// and bound to their columns, with their blind indexes.
+func encryptBatch(kr *pii.Keyring, keyID string, people []person) ([]residents.Imported, error) {
+	rows := make([]residents.Imported, 0, len(people))
 	for i := range people {
 		p := &people[i]
 		idEnc, kid, err := kr.Encrypt(p.IDNumber, pii.AADResidentIDNumber)
@@ -286,7 +276,7 @@ func encryptBatch(kr *pii.Keyring, keyID string, now time.Time, people []person)
 		if kid != keyID {
 			return nil, errors.New("seed: roster: the active key changed while seeding")
 		}
-		var phoneEnc, phoneBidx any // NULL without a phone
+		var phoneEnc, phoneBidx []byte // NULL without a phone
 		if p.Phone != "" {
 			ct, _, err := kr.Encrypt(p.Phone, pii.AADResidentPhone)
 			if err != nil {
@@ -294,10 +284,9 @@ func encryptBatch(kr *pii.Keyring, keyID string, now time.Time, people []person)
 			}
 			phoneEnc, phoneBidx = ct, kr.BlindIndex(pii.IndexPhone, p.Phone)
 		}
-		args = append(args,
-			idEnc, kr.BlindIndex(pii.IndexIDNumber, p.IDNumber), phoneEnc, phoneBidx, keyID,
-			p.Name, string(p.Gender), p.Birth.Format(time.DateOnly), p.Village,
-			p.Employed, p.LandExpropriated, p.Status, Source, now, now)
+		rows = append(rows, residents.Imported{IDEnc: idEnc, IDBidx: kr.BlindIndex(pii.IndexIDNumber, p.IDNumber),
+			PhoneEnc: phoneEnc, PhoneBidx: phoneBidx, KeyID: keyID, Name: p.Name, Gender: string(p.Gender),
+			Birth: p.Birth, Village: p.Village, Employed: p.Employed, Land: p.LandExpropriated, Status: p.Status})
 	}
-	return args, nil
+	return rows, nil
 }

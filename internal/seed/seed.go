@@ -24,6 +24,8 @@ import (
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
+	"github.com/canbao/canbao/internal/policy"
+	"github.com/canbao/canbao/internal/progress"
 	"github.com/canbao/canbao/internal/rules"
 	"github.com/canbao/canbao/internal/seed/content"
 	"github.com/canbao/canbao/internal/village"
@@ -164,30 +166,19 @@ func seedPlan(ctx context.Context, db *sqlx.DB, book *rules.Book, rows []AnnexRo
 			}
 		}
 
-		if _, err := tx.ExecContext(ctx, Queries.Get("plan-insert"), PlanCode, PlanTitle, PlanDocument, PlanBaseYear, total.ExpansionTarget, now); err != nil {
-			return fmt.Errorf("seed: plan: %w", err)
-		}
-		var planID int64
-		if err := tx.GetContext(ctx, &planID, Queries.Get("plan-id"), PlanCode); err != nil {
-			return fmt.Errorf("seed: plan: %w", err)
-		}
-
+		plan := progress.AdoptedPlan{Code: PlanCode, Title: PlanTitle, Document: PlanDocument, BaseYear: PlanBaseYear,
+			Quota: total.ExpansionTarget}
 		for _, year := range sortedYears(milestones) {
-			if _, err := tx.ExecContext(ctx, Queries.Get("milestone-insert"), planID, year, milestones[year]); err != nil {
-				return fmt.Errorf("seed: plan milestone %d: %w", year, err)
-			}
+			plan.Milestones = append(plan.Milestones, progress.Milestone{Year: year, Ratio: milestones[year]})
 		}
 		for _, row := range rows {
-			if _, err := tx.ExecContext(ctx, Queries.Get("target-insert"),
-				planID, row.Code, row.Population, row.Enrolled, row.Unenrolled, row.ExpansionTarget); err != nil {
-				return fmt.Errorf("seed: plan target %s: %w", row.Code, err)
-			}
 			// 2019: the printed task (80% of the unrounded share); 2020: the whole target (100%).
-			if _, err := tx.ExecContext(ctx, Queries.Get("tasks-insert"),
-				planID, row.Code, PlanBaseYear, row.Task2019,
-				planID, row.Code, PlanBaseYear+1, row.ExpansionTarget); err != nil {
-				return fmt.Errorf("seed: plan tasks %s: %w", row.Code, err)
-			}
+			plan.Villages = append(plan.Villages, progress.VillageTarget{Code: row.Code, Population: row.Population,
+				Enrolled: row.Enrolled, Unenrolled: row.Unenrolled, ExpansionTarget: row.ExpansionTarget,
+				Tasks: []int{row.Task2019, row.ExpansionTarget}})
+		}
+		if err := progress.InsertAdoptedPlan(ctx, tx, plan, now); err != nil {
+			return fmt.Errorf("seed: %w", err)
 		}
 		return nil
 	})
@@ -257,21 +248,13 @@ func seedArticles(ctx context.Context, db *sqlx.DB) (int, error) {
 		created = 0
 		now := database.Now()
 		for _, a := range articles {
-			res, err := tx.ExecContext(ctx, Queries.Get("article-insert"),
-				a.Slug, a.Title, a.Summary, a.Body, a.Category, now, now, now)
+			ok, err := policy.InsertPublished(ctx, tx, policy.Article{Slug: a.Slug, Title: a.Title, Summary: a.Summary,
+				Body: a.Body, Category: a.Category}, now)
 			if err != nil {
 				return fmt.Errorf("seed: article %s: %w", a.Slug, err)
 			}
-			if n, _ := res.RowsAffected(); n != 1 {
+			if !ok {
 				continue // already there
-			}
-			id, err := res.LastInsertId()
-			if err != nil {
-				return fmt.Errorf("seed: article %s: %w", a.Slug, err)
-			}
-			if _, err := tx.ExecContext(ctx, Queries.Get("revision-insert"),
-				id, a.Title, a.Summary, a.Body, a.Category, now); err != nil {
-				return fmt.Errorf("seed: article %s revision: %w", a.Slug, err)
 			}
 			created++
 		}

@@ -46,6 +46,27 @@ func OpenCampaignTask(ctx context.Context, db sqlx.ExtContext, t CampaignTask, n
 	return id, nil
 }
 
+// OpenedTask is a campaign task opened at a given time.
+type OpenedTask struct {
+	CampaignTask
+	At time.Time
+}
+
+// OpenCampaignTasks opens many campaign tasks in one multi-row INSERT, in the caller's
+// transaction: the demo seed's campaign, whose people have no open task yet (a person who has
+// one is a duplicate-key error, for the caller). It returns the driver's error as it is.
+func OpenCampaignTasks(ctx context.Context, ext sqlx.ExecerContext, tasks []OpenedTask) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(tasks)*7)
+	for _, t := range tasks {
+		args = append(args, t.ResidentID, t.Village, t.CampaignID, t.Note, t.DueOn, t.ResidentID, t.At)
+	}
+	_, err := ext.ExecContext(ctx, database.MultiRow(Queries.Get("task-open-campaign"), len(tasks)), args...)
+	return err
+}
+
 // taskCounts counts the people worth a visit: All of them, Target those 16-59 today.
 type taskCounts struct {
 	All    int `db:"all_"`
