@@ -65,7 +65,8 @@ mutators=(--invert-logical --invert-loopctrl --invert-assignments --remove-self-
 # directory ; the files mutated (a regexp on the path inside the directory)
 packages=(
 	'internal/idcard;^idcard\.go$'
-	'internal/pii;^(pii|mask|columns)\.go$'
+	'internal/person;^name\.go$'
+	'internal/pii;^(pii|mask|columns|secrets)\.go$'
 	'internal/rules;^rules\.go$'
 	'internal/eligibility;^(eligibility|handler)\.go$'
 	'internal/progress;^allocate\.go$'

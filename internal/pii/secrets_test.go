@@ -58,3 +58,30 @@ func TestRedactSecretsErr(t *testing.T) {
 		t.Error("nil is not nil")
 	}
 }
+
+// TestRedactSecretsEdges pins the boundaries: a two-byte value is a secret, the longer of two
+// overlapping values goes first whatever order they are given in, a text of exactly the cap is
+// kept whole, a longer one is cut at the cap (or before a rune that straddles it), and a text
+// with no rune start at all is cut to nothing rather than read out of range.
+func TestRedactSecretsEdges(t *testing.T) {
+	if got := RedactSecrets("id=ab;", "ab"); got != "id="+Redacted+";" {
+		t.Errorf("a two-byte value: %q", got)
+	}
+	if got := RedactSecrets("x token123 y", "token", "token123"); got != "x "+Redacted+" y" {
+		t.Errorf("overlapping values: %q, want the longer one replaced whole", got)
+	}
+	exact := strings.Repeat("a", RedactedMaxLen)
+	if got := RedactSecrets(exact); got != exact {
+		t.Errorf("a text of exactly %d bytes changed: %d bytes", RedactedMaxLen, len(got))
+	}
+	if got := RedactSecrets(strings.Repeat("a", 300)); got != exact+"…" {
+		t.Errorf("300 ASCII bytes: %d bytes %q…", len(got), got[:min(20, len(got))])
+	}
+	// 255 ASCII bytes, then a three-byte rune across the cap: cut before the rune.
+	if got := RedactSecrets(strings.Repeat("a", RedactedMaxLen-1) + "参参"); got != strings.Repeat("a", RedactedMaxLen-1)+"…" {
+		t.Errorf("a rune across the cap: %q", got[max(0, len(got)-10):])
+	}
+	if got := RedactSecrets(strings.Repeat("\x80", 300)); got != "…" {
+		t.Errorf("no rune start: %q", got)
+	}
+}
