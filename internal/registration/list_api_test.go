@@ -31,13 +31,7 @@ func TestRegistrationQueueFiltersResistInjection(t *testing.T) {
 		} `json:"items"`
 		Total int `json:"total"`
 	}
-	for _, h := range []string{
-		`' OR '1'='1`,
-		`luoxi' OR 1=1 -- `,
-		`x'); DELETE FROM registrations; -- `,
-		`") OR 1=1 #`,
-		`\' OR 1=1 /*`,
-	} {
+	for _, h := range servertest.InjectionProbes("registrations") {
 		// The contract allows only code-like villages and wants others refused; the server
 		// answers an empty list. That gap is not this test's subject, the statement is.
 		env.SkipContract = true

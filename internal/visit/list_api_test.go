@@ -31,13 +31,7 @@ func TestVisitListFiltersResistInjection(t *testing.T) {
 		} `json:"items"`
 		Total int `json:"total"`
 	}
-	for _, h := range []string{
-		`' OR '1'='1`,
-		`luoxi' OR 1=1 -- `,
-		`x'); DELETE FROM visits; -- `,
-		`") OR 1=1 #`,
-		`\' OR 1=1 /*`,
-	} {
+	for _, h := range servertest.InjectionProbes("visits") {
 		// The contract allows only code-like villages; the server answers an empty list. That
 		// gap is not this test's subject, the statement is.
 		env.SkipContract = true

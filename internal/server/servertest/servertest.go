@@ -409,3 +409,15 @@ func (e *Env) AddResident(s ResidentSpec) (int64, string) {
 	id, _ := res.LastInsertId()
 	return id, number
 }
+
+// InjectionProbes are filter values written to break out of a string literal or the statement,
+// one of them deleting from table: a list endpoint must treat each as a plain value.
+func InjectionProbes(table string) []string {
+	return []string{
+		`' OR '1'='1`,
+		`luoxi' OR 1=1 -- `,
+		`x'); DELETE FROM ` + table + `; -- `,
+		`") OR 1=1 #`,
+		`\' OR 1=1 /*`,
+	}
+}
