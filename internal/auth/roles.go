@@ -4,6 +4,7 @@
 package auth
 
 import (
+	"regexp"
 	"slices"
 
 	"github.com/gin-gonic/gin"
@@ -67,6 +68,9 @@ func (p *Principal) CanSeeVillage(code string) bool {
 // VillageFilter resolves a list's village filter: village-bound staff see only their own
 // village, and naming another one is 404 so that its records' existence does not leak.
 func (p *Principal) VillageFilter(requested string) (string, error) {
+	if err := CheckVillageCode(requested); err != nil {
+		return "", err
+	}
 	if p.SeesAllVillages() {
 		return requested, nil
 	}
@@ -126,4 +130,16 @@ func itoa(n int64) string {
 		b[i] = '-'
 	}
 	return string(b[i:])
+}
+
+// villageCode is the contract's VillageCode.
+var villageCode = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+// CheckVillageCode refuses a village filter that cannot be a village code (an empty one means
+// no filter): 400 INVALID_INPUT on the field village.
+func CheckVillageCode(code string) error {
+	if code != "" && !villageCode.MatchString(code) {
+		return errs.Field(errs.InvalidInput, "village", "村（居）代码格式不正确，请从列表中选择")
+	}
+	return nil
 }

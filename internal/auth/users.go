@@ -79,7 +79,11 @@ func (u *UserAdmin) list(c *gin.Context) error {
 	if role != "" && !Role(role).IsStaff() {
 		return errs.Field(errs.RoleInvalid, "role", "角色不正确")
 	}
-	count, q, args := staffListSQL(role, c.Query("village"))
+	village := c.Query("village")
+	if err := CheckVillageCode(village); err != nil {
+		return err
+	}
+	count, q, args := staffListSQL(role, village)
 	ctx := c.Request.Context()
 	var total int
 	if err := u.db.GetContext(ctx, &total, count, args...); err != nil {

@@ -80,7 +80,11 @@ func (s *Service) export(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	req := ExportRequest{From: from, To: to, Village: c.Query("village"), Full: auth.MustPrincipal(c).Role == auth.RoleAdmin}
+	village := c.Query("village")
+	if err := auth.CheckVillageCode(village); err != nil {
+		return err
+	}
+	req := ExportRequest{From: from, To: to, Village: village, Full: auth.MustPrincipal(c).Role == auth.RoleAdmin}
 	xlsx, err := s.Export(c.Request.Context(), auth.AuditContext(c), req)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,6 +100,14 @@ func TestHandoverToTheCityAndBack(t *testing.T) {
 	}
 	if w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/exports/registrations?from=2020-01-01&to=2019-01-01", Token: admin}); w.Code != 400 {
 		t.Fatalf("reversed range: %d", w.Code)
+	}
+	if w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/exports/registrations?from=" + monthAgo + "&to=" + today +
+		"&village=" + url.QueryEscape("x'); DELETE FROM registrations; -- "), Token: admin}); w.Code != 400 ||
+		w.ErrorCode() != "INVALID_INPUT" || w.ErrorField() != "village" {
+		t.Fatalf("a village that is no code: %d %s", w.Code, w.Body)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM audit_log WHERE action = 'registration.export'`); n != 2 {
+		t.Fatalf("a refused export was audited: %d rows", n)
 	}
 
 	// The centre answers: #1 processed (already confirmed: unchanged), #2 refused, #3 (referral)

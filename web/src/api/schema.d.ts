@@ -2470,7 +2470,7 @@ export interface components {
         IfNoneMatch: string;
         IdPath: components["schemas"]["Id"];
         SlugPath: components["schemas"]["Slug"];
-        /** @description a village code; outside the caller's village scope → 404 */
+        /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
         VillageFilter: components["schemas"]["VillageCode"];
     };
     requestBodies: never;
@@ -3281,7 +3281,7 @@ export interface operations {
     adminListRegistrations: {
         parameters: {
             query?: {
-                /** @description a village code; outside the caller's village scope → 404 */
+                /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
                 village?: components["parameters"]["VillageFilter"];
                 status?: components["schemas"]["RegistrationStatus"];
                 /** @description page number, from 1 */
@@ -3386,7 +3386,7 @@ export interface operations {
     listResidents: {
         parameters: {
             query?: {
-                /** @description a village code; outside the caller's village scope → 404 */
+                /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
                 village?: components["parameters"]["VillageFilter"];
                 status?: components["schemas"]["ResidentStatus"];
                 gender?: components["schemas"]["Gender"];
@@ -3524,7 +3524,7 @@ export interface operations {
     listVisits: {
         parameters: {
             query?: {
-                /** @description a village code; outside the caller's village scope → 404 */
+                /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
                 village?: components["parameters"]["VillageFilter"];
                 from?: string;
                 to?: string;
@@ -4146,7 +4146,7 @@ export interface operations {
             query: {
                 from: string;
                 to: string;
-                /** @description a village code; outside the caller's village scope → 404 */
+                /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
                 village?: components["parameters"]["VillageFilter"];
             };
             header?: never;
@@ -4616,7 +4616,7 @@ export interface operations {
         parameters: {
             query?: {
                 role?: components["schemas"]["StaffRole"];
-                /** @description a village code; outside the caller's village scope → 404 */
+                /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
                 village?: components["parameters"]["VillageFilter"];
                 /** @description page number, from 1 */
                 page?: components["parameters"]["Page"];
