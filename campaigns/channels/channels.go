@@ -41,6 +41,35 @@ func permanent(err error) error { return errors.Join(ErrPermanent, err) }
 // IsPermanent reports whether a send error should not be retried.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
 
+// ErrOutcomeUnknown wraps errors after which the provider may or may not have the message: the
+// answer timed out. Resending could reach the resident twice, so the engine records the
+// delivery as unknown (as it does a send whose lease expired) and staff may retry it. A timeout
+// that came before anything was sent (dialling) is counted too: the client cannot tell them
+// apart, and a message held back is better than one sent twice.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
+// IsOutcomeUnknown reports whether a send may have reached the resident although it failed.
+func IsOutcomeUnknown(err error) bool { return errors.Is(err, ErrOutcomeUnknown) }
+
+// timedOut reports whether err is, or wraps, a timeout.
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// classify marks a provider error as permanent or of unknown outcome for the engine.
+func classify(err error, permanentErr bool) error {
+	switch {
+	case err == nil:
+		return nil
+	case permanentErr:
+		return permanent(err)
+	case timedOut(err):
+		return errors.Join(ErrOutcomeUnknown, err)
+	}
+	return err
+}
+
 // Channel sends one message.
 type Channel interface {
 	// Send delivers to r and returns the provider's message id.
@@ -96,10 +125,10 @@ type WeChat struct{ Client WeChatSender }
 func (w WeChat) Send(ctx context.Context, c *campaigns.Campaign, r Recipient) (string, error) {
 	part := c.Spec.Template.WeChat
 	id, err := w.Client.SendSubscribe(ctx, wechat.SubscribeMessage{ToUser: r.OpenID, TemplateID: part.TemplateID, Page: part.Page, Data: part.Render(r.Vars)})
-	if err != nil && wechat.IsPermanent(err) {
-		return "", permanent(err)
+	if err != nil {
+		return "", classify(err, wechat.IsPermanent(err))
 	}
-	return id, err
+	return id, nil
 }
 
 // SMSSender is the part of the SMS client the channel uses.
@@ -115,10 +144,10 @@ func (s SMS) Send(ctx context.Context, c *campaigns.Campaign, r Recipient) (stri
 	part := c.Spec.Template.SMS
 	id, err := s.Client.Send(ctx, sms.Message{Phone: r.Phone, SignName: part.SignName, TemplateCode: part.TemplateCode,
 		Params: part.Render(r.Vars), OutID: strconv.FormatInt(r.DeliveryID, 10)})
-	if err != nil && sms.IsPermanent(err) {
-		return "", permanent(err)
+	if err != nil {
+		return "", classify(err, sms.IsPermanent(err))
 	}
-	return id, err
+	return id, nil
 }
 
 // ErrorCode is a short, log-safe code of a send error.
@@ -131,7 +160,7 @@ func ErrorCode(err error) string {
 	if errors.As(err, &se) {
 		return "sms:" + se.Code
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || timedOut(err) {
 		return "timeout"
 	}
 	return "error"

@@ -370,6 +370,13 @@ func (e *Engine) send(ctx context.Context, c campaigns.Campaign, d delivery, p *
 		if err == nil {
 			return e.sent(ctx, c, d, name, msgID)
 		}
+		if channels.IsOutcomeUnknown(err) {
+			// It may have reached the resident: neither resent nor tried on the next channel
+			// (and a WeChat consent it used is not given back).
+			_, err := e.finish(ctx, d.Campaign, d.ID, campaigns.DeliverySending, campaigns.DeliveryUnknown, "", name, channels.ErrorCode(err),
+				change(d.Campaign, d.Village, campaigns.DeliverySending, campaigns.DeliveryUnknown))
+			return err
+		}
 		lastErr, lastChannel = err, name
 		if name == campaigns.ChannelWeChat {
 			e.afterWeChatError(ctx, p.recipient.AccountID, c.Spec.Template.WeChat.TemplateID, err)

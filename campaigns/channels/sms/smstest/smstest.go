@@ -56,6 +56,7 @@ type Server struct {
 	fail          []failure
 	failPhone     map[string]string
 	delay         time.Duration
+	lose          int // LoseAnswers: accepted sends still to answer never
 	malformed     int
 	oversize      int
 	sent          []Sent
@@ -88,6 +89,14 @@ func (s *Server) FailNext(code, message string, httpStatus int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fail = append(s.fail, failure{code, message, httpStatus})
+}
+
+// LoseAnswers makes the next n sends that the provider accepts (and records, as sent) go
+// unanswered until their client gives up: the message went out, but the client cannot know.
+func (s *Server) LoseAnswers(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lose = n
 }
 
 // FailPhone makes every send to phone answer code (HTTP 200), as the provider does for a
@@ -333,11 +342,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	s.sendSms(w, form.Get("PhoneNumbers"), form.Get("SignName"), form.Get("TemplateCode"),
+	s.sendSms(w, r, form.Get("PhoneNumbers"), form.Get("SignName"), form.Get("TemplateCode"),
 		form.Get("TemplateParam"), form.Has("TemplateParam"), form.Get("OutId"))
 }
 
-func (s *Server) sendSms(w http.ResponseWriter, phones, signName, templateCode, templateParam string, hasParam bool, outID string) {
+func (s *Server) sendSms(w http.ResponseWriter, r *http.Request, phones, signName, templateCode, templateParam string, hasParam bool, outID string) {
 	switch {
 	case phones == "":
 		writeErr(w, http.StatusBadRequest, "MissingPhoneNumbers", "PhoneNumbers is mandatory for this action.")
@@ -407,7 +416,15 @@ func (s *Server) sendSms(w http.ResponseWriter, phones, signName, templateCode, 
 		}
 		s.sent = append(s.sent, Sent{Phone: p, SignName: signName, TemplateCode: templateCode, Params: cp, OutID: outID, BizID: biz})
 	}
+	lost := s.lose > 0
+	if lost {
+		s.lose--
+	}
 	s.mu.Unlock()
+	if lost {
+		<-r.Context().Done() // its client gave up
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"RequestId": requestID(), "BizId": biz, "Code": "OK", "Message": "OK"})
 }
 
