@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fuzz-short.sh: run every Go fuzz target of the module for a short while.
 #
-# Usage: deployments/scripts/fuzz-short.sh [FUZZTIME]   (default: $FUZZTIME, else 5s)
+# Usage: deployments/scripts/fuzz-short.sh [FUZZTIME]   (default: $FUZZTIME, else 50000x)
+#        FUZZTIME is a count of runs (Nx) rather than a duration: see the Makefile.
 #        FUZZ_PKGS="./internal/idcard ./internal/pii" limits it to those packages' targets.
 #
 # Building is what costs: a fuzz binary is built with every package it links instrumented,
@@ -25,7 +26,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root="$(pwd)"
-fuzztime="${1:-${FUZZTIME:-5s}}"
+fuzztime="${1:-${FUZZTIME:-50000x}}"
 go="${GO:-go}"
 jobs="${FUZZ_JOBS:-2}"
 cpus="$(nproc 2>/dev/null || echo 2)"
