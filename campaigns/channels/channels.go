@@ -160,7 +160,7 @@ func ErrorCode(err error) string {
 	if errors.As(err, &se) {
 		return "sms:" + se.Code
 	}
-	if errors.Is(err, context.DeadlineExceeded) || timedOut(err) {
+	if timedOut(err) { // context.DeadlineExceeded included: it reports Timeout() true
 		return "timeout"
 	}
 	return "error"

@@ -812,18 +812,6 @@ func TestConcurrentEditsEachGetAVersion(t *testing.T) {
 	}
 }
 
-// revision is GET …/revisions/{version}'s answer.
-type revision struct {
-	Slug      string    `json:"slug"`
-	Version   int       `json:"version"`
-	Title     string    `json:"title"`
-	Summary   string    `json:"summary"`
-	Body      string    `json:"body"`
-	Category  string    `json:"category"`
-	EditedBy  *int64    `json:"edited_by"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 // TestRevision: one saved version of an article, with its full text, for staff and admins;
 // unknown articles and versions are 404 and a version that is not a positive integer is 400,
 // each with a Chinese message; nothing is written.
@@ -846,7 +834,7 @@ func TestRevision(t *testing.T) {
 		if r.Code != http.StatusOK {
 			t.Fatalf("version %s: %d %s", tc.version, r.Code, r.Body)
 		}
-		var got revision
+		var got policy.RevisionText
 		r.JSON(t, &got)
 		if got.Slug != "xiuding" || strconv.Itoa(got.Version) != tc.version || got.Title != tc.title || got.Summary != tc.summary ||
 			got.Body != tc.body || got.Category != tc.category || got.EditedBy == nil || *got.EditedBy != e.staffID || got.CreatedAt.IsZero() {

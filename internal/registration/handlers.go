@@ -255,7 +255,7 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (Review, e
 			return err
 		}
 		if to == StatusConfirmed {
-			if err := s.enroll(ctx, tx, r, today, now); err != nil {
+			if err := s.enroll(ctx, tx, r, village, today, now); err != nil {
 				return err
 			}
 		}
@@ -281,18 +281,15 @@ func (s *Service) decide(c *gin.Context, id int64, to, reason string) (Review, e
 // enroll marks the person insured and records the new enrollment once. It runs when staff
 // accept the registration (a village admin's confirmation, or the city centre's "processed"
 // imported by an admin), and that is when the registration's phone may reach the roster.
-func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, today, now time.Time) error {
+// village is the one the roster puts the person in (residentVillage).
+func (s *Service) enroll(ctx context.Context, tx *sqlx.Tx, r row, village string, today, now time.Time) error {
 	if err := roster.SetStatus(ctx, tx, r.ResidentID, r.Scheme, today, now); err != nil {
 		return database.Map(err)
 	}
 	if err := s.fillPhone(ctx, tx, r, now); err != nil {
 		return err
 	}
-	village, err := residentVillage(ctx, tx, r.ResidentID)
-	if err != nil {
-		return err
-	}
-	_, err = s.enr.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ResidentID, Village: village, Scheme: r.Scheme,
+	_, err := s.enr.Record(ctx, tx, enrollment.Enrollment{ResidentID: r.ResidentID, Village: village, Scheme: r.Scheme,
 		Source: enrollment.SourceRegistration, SourceID: r.ID, Day: today})
 	return err
 }

@@ -399,7 +399,11 @@ func (s *Service) answer(ctx context.Context, by, id int64, to, reason string) (
 			if err := decide(ctx, tx, id, StatusConfirmed, r.ResidentID, nil, by, now); err != nil {
 				return err
 			}
-			if err := s.enroll(ctx, tx, r, today, now); err != nil {
+			village, err := residentVillage(ctx, tx, r.ResidentID)
+			if err != nil {
+				return err
+			}
+			if err := s.enroll(ctx, tx, r, village, today, now); err != nil {
 				return err
 			}
 		case (r.Status == StatusReferred || r.Status == StatusConfirmed) && to == CityRefused:

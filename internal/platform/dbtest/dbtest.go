@@ -77,13 +77,8 @@ func DSN(t testing.TB) string {
 // on (TestCloneEqualsMigrate checks that both ways give the same database).
 func New(t testing.TB) *sqlx.DB {
 	t.Helper()
-	dsn := DSN(t)
+	db, dsn := open(t)
 	ctx := context.Background()
-	db, err := database.Open(ctx, dsn, database.Options{MaxOpenConns: 16, MaxIdleConns: 16})
-	if err != nil {
-		t.Fatalf("dbtest: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
 	if s := migrated.Load(); s != nil {
 		if err := s.apply(ctx, dsn); err != nil {
 			t.Fatalf("dbtest: copy the migrated schema: %v", err)
@@ -106,17 +101,23 @@ func New(t testing.TB) *sqlx.DB {
 // NewMigrated is New that always runs the migrations, for tests of the copy itself.
 func NewMigrated(t testing.TB) *sqlx.DB {
 	t.Helper()
+	db, _ := open(t)
+	if err := database.Migrate(context.Background(), db, nil); err != nil {
+		t.Fatalf("dbtest: migrate: %v", err)
+	}
+	return db
+}
+
+// open connects to a new, empty database of the test's own (dropped at cleanup).
+func open(t testing.TB) (*sqlx.DB, string) {
+	t.Helper()
 	dsn := DSN(t)
-	ctx := context.Background()
-	db, err := database.Open(ctx, dsn, database.Options{MaxOpenConns: 16, MaxIdleConns: 16})
+	db, err := database.Open(context.Background(), dsn, database.Options{MaxOpenConns: 16, MaxIdleConns: 16})
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	if err := database.Migrate(ctx, db, nil); err != nil {
-		t.Fatalf("dbtest: migrate: %v", err)
-	}
-	return db
+	return db, dsn
 }
 
 // Redis returns a client and a key prefix of the test's own; keys under the prefix are
