@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -32,11 +33,23 @@ var (
 	}()
 )
 
-const (
-	benchDB          = "canbao_bench"
-	benchRedisPrefix = "canbao_bench:"
-	loopback         = "127.0.0.1"
-)
+// benchDB names the benchmark's database, and benchRedisPrefix its Redis keys: canbao_bench,
+// or canbao_bench_NAME when CANBAO_BENCH_NAME=NAME (letters, digits, underscore), so that two
+// benchmarks on one machine do not drop each other's database.
+var benchDB, benchRedisPrefix = benchNames(os.Getenv("CANBAO_BENCH_NAME"))
+
+func benchNames(suffix string) (db, prefix string) {
+	db = "canbao_bench"
+	if suffix != "" {
+		if !regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`).MatchString(suffix) {
+			panic("CANBAO_BENCH_NAME: letters, digits and underscores only, at most 32")
+		}
+		db += "_" + suffix
+	}
+	return db, db + ":"
+}
+
+const loopback = "127.0.0.1"
 
 // env is what every step shares: the configuration the children run with, and the bench's
 // own connections to the same MariaDB and Redis.
