@@ -39,6 +39,7 @@ var owners = map[string]string{
 	"subscription_consents":    "internal/account",
 	"enrollments":              "internal/enrollment",
 	"enrollment_daily":         "internal/enrollment",
+	"enrollment_totals":        "internal/enrollment",
 	"conversions":              "internal/enrollment",
 	"roster_imports":           "internal/importer",
 	"roster_import_errors":     "internal/importer",

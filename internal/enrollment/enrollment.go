@@ -1,7 +1,8 @@
 // Package enrollment records new enrollments (新增参保): a person counts once, on the day a
 // registration was confirmed, an import showed them insured, or a visit found them enrolled.
-// Every write goes through here, so the per-village daily aggregate that progress reports read
-// stays equal to the rows it sums.
+// Every write goes through here, so the aggregates that progress reports read (the per-village
+// daily totals, enrollment_daily, and running totals, enrollment_totals) stay equal to the rows
+// they sum: they change in the same transaction as the enrollments rows.
 package enrollment
 
 import (
@@ -9,6 +10,7 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
+	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -168,26 +170,47 @@ func insert(ctx context.Context, tx *sqlx.Tx, es []Enrollment) ([]Enrollment, er
 	return in, nil
 }
 
-// bumpAll adds the enrollments to the per-village daily totals in one statement.
+// bumpAll adds the enrollments to the per-village daily totals and the per-village running
+// totals, one statement each. Rows are written in (village, day) order, so that two batches
+// lock the rows they share in the same order.
 func bumpAll(ctx context.Context, tx *sqlx.Tx, es []Enrollment) error {
 	type key struct {
 		village string
 		day     time.Time
 	}
-	var order []key
 	per := map[key]int{}
+	perVillage := map[string]int{}
 	for _, e := range es {
-		k := key{e.Village, e.Day}
-		if per[k] == 0 {
-			order = append(order, k)
-		}
-		per[k]++
+		per[key{e.Village, e.Day}]++
+		perVillage[e.Village]++
 	}
+	order := make([]key, 0, len(per))
+	for k := range per {
+		order = append(order, k)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		if order[i].village != order[j].village {
+			return order[i].village < order[j].village
+		}
+		return order[i].day.Before(order[j].day)
+	})
 	args := make([]any, 0, len(order)*3)
 	for _, k := range order {
 		args = append(args, k.village, k.day, per[k])
 	}
-	_, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("daily-add"), len(order)), args...)
+	if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("daily-add"), len(order)), args...); err != nil {
+		return database.Map(err)
+	}
+	villages := make([]string, 0, len(perVillage))
+	for v := range perVillage {
+		villages = append(villages, v)
+	}
+	sort.Strings(villages)
+	args = args[:0]
+	for _, v := range villages {
+		args = append(args, v, perVillage[v])
+	}
+	_, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("totals-add"), len(villages)), args...)
 	return database.Map(err)
 }
 
@@ -302,7 +325,11 @@ func Revoke(ctx context.Context, tx *sqlx.Tx, residentID int64, source string, s
 	return true, bump(ctx, tx, e.Village, e.Day, -1)
 }
 
+// bump moves one village's daily total and running total by delta.
 func bump(ctx context.Context, tx *sqlx.Tx, village string, day time.Time, delta int) error {
-	_, err := tx.ExecContext(ctx, Queries.Get("daily-bump"), village, day, delta, delta)
+	if _, err := tx.ExecContext(ctx, Queries.Get("daily-bump"), village, day, delta, delta); err != nil {
+		return database.Map(err)
+	}
+	_, err := tx.ExecContext(ctx, Queries.Get("totals-bump"), village, delta, delta)
 	return database.Map(err)
 }

@@ -145,6 +145,26 @@ func (e *env) consistent() map[string]int {
 			e.t.Fatalf("enrollment_daily %v, enrollments give %v", got, want)
 		}
 	}
+	// The per-village running totals equal the enrollments too.
+	type total struct {
+		Village string `db:"village_code"`
+		N       int    `db:"enrolled"`
+	}
+	var gotT, wantT []total
+	if err := e.db.Select(&gotT, `SELECT village_code, enrolled FROM enrollment_totals WHERE enrolled <> 0 ORDER BY 1`); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.db.Select(&wantT, `SELECT village_code, COUNT(*) AS enrolled FROM enrollments GROUP BY 1 ORDER BY 1`); err != nil {
+		e.t.Fatal(err)
+	}
+	if len(gotT) != len(wantT) {
+		e.t.Fatalf("enrollment_totals %v, enrollments give %v", gotT, wantT)
+	}
+	for i := range gotT {
+		if gotT[i] != wantT[i] {
+			e.t.Fatalf("enrollment_totals %v, enrollments give %v", gotT, wantT)
+		}
+	}
 	return out
 }
 
@@ -187,6 +207,20 @@ func TestRecordBatchCountsEachPersonOnceAndKeepsTheDailyTotals(t *testing.T) {
 	}
 	if n := e.batch(r, nil); n != 0 {
 		t.Errorf("empty batch counted %d", n)
+	}
+	// A revoked enrollment leaves the daily and the running totals.
+	err := database.InTx(context.Background(), e.db, func(tx *sqlx.Tx) error {
+		ok, err := enrollment.Revoke(context.Background(), tx, b, enrollment.SourceImport, 1)
+		if !ok && err == nil {
+			t.Error("nothing revoked")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.consistent(); len(got) != 2 || got["zhenxing 2019-09-09"] != 1 {
+		t.Fatalf("daily after revoke = %v", got)
 	}
 }
 

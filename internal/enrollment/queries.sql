@@ -13,6 +13,11 @@ INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, e
 INSERT INTO enrollment_daily (village_code, enrolled_on, enrolled) VALUES (?, ?, ?)
 ON DUPLICATE KEY UPDATE enrolled = enrolled + VALUES(enrolled)
 
+-- name: totals-add
+-- Adds a batch to the per-village running totals; expanded to one tuple per village.
+INSERT INTO enrollment_totals (village_code, enrolled) VALUES (?, ?)
+ON DUPLICATE KEY UPDATE enrolled = enrolled + VALUES(enrolled)
+
 -- name: deliveries-reaching
 -- The campaign deliveries sent to a batch's people within the widest attribution window of the
 -- batch, latest first for each person; the IN list is expanded to the batch.
@@ -38,4 +43,9 @@ DELETE FROM enrollments WHERE id = ?
 -- name: daily-bump
 -- Moves one village's daily total by a delta (-1 when an enrollment is revoked).
 INSERT INTO enrollment_daily (village_code, enrolled_on, enrolled) VALUES (?, ?, ?)
+ON DUPLICATE KEY UPDATE enrolled = enrolled + ?
+
+-- name: totals-bump
+-- Moves one village's running total by a delta (-1 when an enrollment is revoked).
+INSERT INTO enrollment_totals (village_code, enrolled) VALUES (?, ?)
 ON DUPLICATE KEY UPDATE enrolled = enrolled + ?

@@ -105,7 +105,11 @@ func (s *Store) Tasks(ctx context.Context, p Plan, year int) (map[string]int, in
 	return out, total, nil
 }
 
-// Enrolled sums new enrollments per village on days in [from, to] (either may be zero).
+// Enrolled sums new enrollments per village on days in [from, to] (either may be zero). With no
+// lower bound it starts from internal/enrollment's running totals (one row a village) and takes
+// off the days after to, so "to date" does not read every village-day since the plan; a bounded
+// range reads only its days (ix_enrollment_daily_day). Both aggregates change in the
+// transaction of each enrollment, so a late or backdated enrollment is in the next answer.
 func (s *Store) Enrolled(ctx context.Context, from, to time.Time) (map[string]int, error) {
 	var q string
 	var args []any

@@ -283,3 +283,49 @@ func TestAssessment(t *testing.T) {
 		}
 	}
 }
+
+// TestBackdatedEnrollmentReachesTheLiveFigures: a late import dated in a closed month changes
+// every live figure that spans that day at once (the current month's "to date", progress, a
+// live computation of the closed month), while the closed month's stored bulletin stays as sent.
+// The running totals and the day index are maintained in the enrollment's own transaction, so
+// nothing cached can serve the sums from before it.
+func TestBackdatedEnrollmentReachesTheLiveFigures(t *testing.T) {
+	db := seeded(t)
+	s := progress.NewStore(db)
+	ctx := context.Background()
+	enroll(t, db, "zhenxing", "2019-08-05", enrollment.SourceRegistration, 10)
+	enroll(t, db, "zhenxing", "2019-09-02", enrollment.SourceVisit, 2)
+	aug, sep, today := day("2019-08-01"), day("2019-09-01"), day("2019-09-20")
+	frozen, err := s.Monthly(ctx, aug, today, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Monthly(ctx, sep, today, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Total.NewToDate != 12 || before.Total.NewMonth != 2 {
+		t.Fatalf("before: %+v", before.Total)
+	}
+	enroll(t, db, "zhenxing", "2019-08-20", enrollment.SourceImport, 5) // backdated into August
+	after, _ := s.Monthly(ctx, sep, today, time.Now())
+	if after.Total.NewToDate != 17 || after.Total.NewMonth != 2 {
+		t.Fatalf("september after the backdated import: %+v", after.Total)
+	}
+	p, _ := s.Progress(ctx, today)
+	if p.Total.NewEnrolled != 17 {
+		t.Fatalf("progress after the backdated import: %d", p.Total.NewEnrolled)
+	}
+	// "To date" on a day before the late one leaves it out; on a day after, it is in.
+	for d, want := range map[string]int{"2019-08-19": 10, "2019-08-20": 15, "2019-09-01": 15, "2019-09-02": 17} {
+		if p, _ := s.Progress(ctx, day(d)); p.Total.NewEnrolled != want {
+			t.Errorf("progress on %s: %d, want %d", d, p.Total.NewEnrolled, want)
+		}
+	}
+	if live, _ := s.ComputeMonthly(ctx, aug, day("2019-08-31"), time.Now()); live.Total.NewMonth != 15 || live.Total.NewToDate != 15 {
+		t.Fatalf("august live: %+v", live.Total)
+	}
+	if again, _ := s.Monthly(ctx, aug, today, time.Now()); again.Total.NewMonth != 10 || !again.GeneratedAt.Equal(frozen.GeneratedAt) {
+		t.Fatalf("the stored august bulletin changed: %+v", again.Total)
+	}
+}

@@ -22,14 +22,22 @@ SELECT village_code, task FROM plan_tasks WHERE plan_id = ? AND year = ?
 SELECT ratio FROM plan_milestones WHERE plan_id = ? AND year = ?
 
 -- name: enrolled-all
--- New enrollments per village from the daily totals; the next three bound the days.
-SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily GROUP BY village_code
-
--- name: enrolled-since
-SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily WHERE enrolled_on >= ? GROUP BY village_code
+-- New enrollments per village: internal/enrollment's running totals, one row a village.
+SELECT village_code, enrolled AS n FROM enrollment_totals
 
 -- name: enrolled-until
-SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily WHERE enrolled_on <= ? GROUP BY village_code
+-- Up to a day: the running total less the days after it, in one statement (one read view).
+-- The days after are a range of ix_enrollment_daily_day, empty when the day is today.
+SELECT village_code, SUM(n) AS n FROM (
+    SELECT village_code, enrolled AS n FROM enrollment_totals
+    UNION ALL
+    SELECT village_code, -enrolled AS n FROM enrollment_daily WHERE enrolled_on > ?
+) t GROUP BY village_code
+
+-- name: enrolled-since
+-- The next two bound the days: a range of ix_enrollment_daily_day (enrolled_on, village_code,
+-- enrolled), read from the index alone.
+SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily WHERE enrolled_on >= ? GROUP BY village_code
 
 -- name: enrolled-between
 SELECT village_code, SUM(enrolled) AS n FROM enrollment_daily WHERE enrolled_on >= ? AND enrolled_on <= ? GROUP BY village_code

@@ -248,7 +248,7 @@ func (e *env) grow(ctx context.Context, target int, log *slog.Logger) (*rosterSt
 		"rows_per_s", int(float64(add)/time.Since(t).Seconds()))
 
 	// New enrollments since the plan for some insured people, spread over the drive's days,
-	// and the daily aggregate the progress report reads, rebuilt from them.
+	// and the daily aggregate and running totals the progress report reads, rebuilt from them.
 	t = time.Now()
 	days := int(st.today.Sub(time.Date(2019, 7, 18, 0, 0, 0, 0, time.UTC)).Hours() / 24)
 	if _, err := e.db.ExecContext(ctx, `INSERT INTO enrollments (resident_id, village_code, scheme, source, source_id, enrolled_on, created_at)
@@ -263,6 +263,13 @@ func (e *env) grow(ctx context.Context, target int, log *slog.Logger) (*rosterSt
 	if _, err := e.db.ExecContext(ctx, `INSERT INTO enrollment_daily (village_code, enrolled_on, enrolled)
 		SELECT village_code, enrolled_on, COUNT(*) FROM enrollments GROUP BY village_code, enrolled_on`); err != nil {
 		return nil, fmt.Errorf("enrollment_daily: %w", err)
+	}
+	if _, err := e.db.ExecContext(ctx, `DELETE FROM enrollment_totals`); err != nil {
+		return nil, err
+	}
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO enrollment_totals (village_code, enrolled)
+		SELECT village_code, SUM(enrolled) FROM enrollment_daily GROUP BY village_code`); err != nil {
+		return nil, fmt.Errorf("enrollment_totals: %w", err)
 	}
 	// The synthetic villages' rows of the plan: baseline from their residents, target 62% of
 	// the unenrolled, 2019 task 80% of it, 2020 all of it.
@@ -280,7 +287,7 @@ func (e *env) grow(ctx context.Context, target int, log *slog.Logger) (*rosterSt
 		UNION ALL SELECT plan_id, village_code, 2020, expansion_target FROM plan_targets WHERE plan_id = ? AND village_code LIKE 'bv%'`, planID, planID); err != nil {
 		return nil, fmt.Errorf("plan_tasks: %w", err)
 	}
-	if _, err := e.db.ExecContext(ctx, `ANALYZE TABLE residents, enrollments, enrollment_daily, plan_targets, plan_tasks`); err != nil {
+	if _, err := e.db.ExecContext(ctx, `ANALYZE TABLE residents, enrollments, enrollment_daily, enrollment_totals, plan_targets, plan_tasks`); err != nil {
 		return nil, err
 	}
 	if err := e.db.GetContext(ctx, &st.residents, `SELECT COUNT(*) FROM residents`); err != nil {
