@@ -15,6 +15,15 @@
 #   ENSURE_SERVICES_MYSQL_PORT    port to check and start MariaDB on (default 3306)
 #   ENSURE_SERVICES_REDIS_PORT    port to check and start Redis on (default 6379)
 #   ENSURE_SERVICES_WAIT          seconds to wait for each service to answer (default 60)
+#   CANBAO_INNODB_BUFFER_POOL_MB  MariaDB's innodb_buffer_pool_size in MiB (default: 40% of the
+#                                 machine's memory, or of the cgroup's limit if lower, capped at
+#                                 4096 and at least 128); 0 leaves the buffer pool alone
+#
+# MariaDB's buffer pool (default 128 MiB) is sized for the machine: the size goes into
+# /etc/mysql/mariadb.conf.d/60-canbao.cnf (the directory is added to /etc/mysql/my.cnf with
+# Debian's stock `!includedir` line if my.cnf does not include it) for the next start, and, when
+# the running server's pool is smaller, it is grown at once with SET GLOBAL (dynamic in MariaDB
+# 10.11; a running pool is never shrunk). innodb_flush_log_at_trx_commit is never touched.
 #
 # DEVELOPMENT ONLY: on a fresh Debian install MariaDB's root user logs in only through the unix
 # socket; this script lets root log in over TCP from localhost with an EMPTY password.
@@ -207,6 +216,62 @@ else
 	log "Redis answers on $HOST:$REDIS_PORT"
 fi
 
+# --- 3b. MariaDB's buffer pool for the next start ---------------------------------------------
+readonly POOL_CNF_DIR=/etc/mysql/mariadb.conf.d
+readonly POOL_CNF="$POOL_CNF_DIR/60-canbao.cnf"
+readonly MY_CNF=/etc/mysql/my.cnf
+
+# pool_mb: the buffer pool to have, in MiB (0: leave it alone).
+pool_mb() {
+	local want="${CANBAO_INNODB_BUFFER_POOL_MB:-}" mem_kb limit
+	if [[ -n "$want" ]]; then
+		[[ "$want" =~ ^[0-9]+$ ]] || die "CANBAO_INNODB_BUFFER_POOL_MB must be a whole number of MiB, not '$want'"
+		printf '%s\n' "$want"
+		return
+	fi
+	mem_kb="$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo 2>/dev/null || true)"
+	[[ "$mem_kb" =~ ^[0-9]+$ ]] || { printf '0\n'; return; }
+	# A container's memory limit, when there is one and it is lower.
+	limit="$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || true)"
+	if [[ "$limit" =~ ^[0-9]+$ ]] && ((limit / 1024 < mem_kb)); then
+		mem_kb=$((limit / 1024))
+	fi
+	want=$((mem_kb * 40 / 100 / 1024))
+	((want > 4096)) && want=4096
+	((want < 128)) && want=128
+	printf '%s\n' $((want / 128 * 128)) # a whole number of 128 MiB chunks
+}
+
+POOL_MB="$(pool_mb)"
+readonly POOL_MB
+if ((POOL_MB == 0)); then
+	log "innodb_buffer_pool_size: left alone (CANBAO_INNODB_BUFFER_POOL_MB=0 or no /proc/meminfo)"
+else
+	cnf_body="# Written by canbao's deployments/scripts/ensure-services.sh: the buffer pool sized for this
+# machine (40% of its memory, at most 4 GiB; CANBAO_INNODB_BUFFER_POOL_MB overrides).
+[mysqld]
+innodb_buffer_pool_size = ${POOL_MB}M"
+	if [[ "$(cat "$POOL_CNF" 2>/dev/null || true)" == "$cnf_body" ]]; then
+		log "innodb_buffer_pool_size ${POOL_MB}M already in $POOL_CNF"
+	elif as_root install -d -m 0755 "$POOL_CNF_DIR" 2>/dev/null &&
+		printf '%s\n' "$cnf_body" | as_root tee "$POOL_CNF.tmp" >/dev/null 2>&1 &&
+		as_root chmod 0644 "$POOL_CNF.tmp" && as_root mv -f "$POOL_CNF.tmp" "$POOL_CNF"; then
+		log "wrote innodb_buffer_pool_size = ${POOL_MB}M to $POOL_CNF"
+	else
+		warn "could not write $POOL_CNF: the buffer pool size will not survive a restart of MariaDB"
+	fi
+	# Debian's stock my.cnf includes the directory; a trimmed one may not.
+	if [[ -f "$POOL_CNF" && -f "$MY_CNF" ]] &&
+		! grep -Eq "^[[:space:]]*!includedir[[:space:]]+${POOL_CNF_DIR}/?[[:space:]]*$" "$MY_CNF"; then
+		if printf '\n# Added by canbao ensure-services.sh (Debian stock line): server settings such as 60-canbao.cnf.\n!includedir %s/\n' \
+			"$POOL_CNF_DIR" | as_root tee -a "$MY_CNF" >/dev/null 2>&1; then
+			log "added !includedir $POOL_CNF_DIR/ to $MY_CNF"
+		else
+			warn "$MY_CNF does not include $POOL_CNF_DIR and could not be changed: $POOL_CNF is not read"
+		fi
+	fi
+fi
+
 # --- 4. root over TCP with an empty password (development only) ------------------------------
 if [[ -n "${CANBAO_MYSQL_DSN:-}" && "${CANBAO_MYSQL_DSN}" != "$DEFAULT_DSN" ]]; then
 	log "CANBAO_MYSQL_DSN is customised: not checking root login or creating database $DB_NAME"
@@ -246,4 +311,33 @@ fi
 db_tcp -e "CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci" ||
 	die "could not create database $DB_NAME"
 log "database $DB_NAME exists"
+
+# --- 5. the running server's buffer pool ------------------------------------------------------
+# grow_pool: grow the running server's buffer pool to POOL_MB MiB (never shrink it: shrinking a
+# busy pool stalls it). The resize runs in the server's background; wait for it to finish.
+grow_pool() {
+	local have want=$((POOL_MB * 1024 * 1024)) deadline=$((SECONDS + WAIT))
+	have="$(db_tcp -e 'SELECT @@innodb_buffer_pool_size')" || {
+		warn "could not read innodb_buffer_pool_size"
+		return 0
+	}
+	if ((have >= want)); then
+		log "innodb_buffer_pool_size is $((have / 1048576))M (wanted ${POOL_MB}M): left as is"
+		return 0
+	fi
+	log "growing innodb_buffer_pool_size from $((have / 1048576))M to ${POOL_MB}M (SET GLOBAL)"
+	db_tcp -e "SET GLOBAL innodb_buffer_pool_size = $want" || {
+		warn "SET GLOBAL innodb_buffer_pool_size failed: it applies at the next start of MariaDB"
+		return 0
+	}
+	while ((SECONDS < deadline)); do
+		have="$(db_tcp -e 'SELECT @@innodb_buffer_pool_size' 2>/dev/null || echo 0)"
+		((have >= want)) && break
+		sleep 1
+	done
+	log "innodb_buffer_pool_size is now $((have / 1048576))M"
+}
+if ((POOL_MB > 0)); then
+	grow_pool
+fi
 log "done"
