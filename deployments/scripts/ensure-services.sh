@@ -69,6 +69,12 @@ as_root() {
 	fi
 }
 
+# can_root: as_root would work without asking for a password (root, or sudo -n).
+can_root() {
+	[[ "$(id -u)" -eq 0 ]] && return 0
+	first_cmd sudo >/dev/null && sudo -n true 2>/dev/null
+}
+
 # first_cmd NAME...: print the path of the first NAME found on PATH as an executable file.
 first_cmd() {
 	local c p
@@ -253,6 +259,8 @@ else
 innodb_buffer_pool_size = ${POOL_MB}M"
 	if [[ "$(cat "$POOL_CNF" 2>/dev/null || true)" == "$cnf_body" ]]; then
 		log "innodb_buffer_pool_size ${POOL_MB}M already in $POOL_CNF"
+	elif ! can_root; then
+		warn "not root and no sudo: $POOL_CNF not written, the buffer pool size will not survive a restart of MariaDB"
 	elif as_root install -d -m 0755 "$POOL_CNF_DIR" 2>/dev/null &&
 		printf '%s\n' "$cnf_body" | as_root tee "$POOL_CNF.tmp" >/dev/null 2>&1 &&
 		as_root chmod 0644 "$POOL_CNF.tmp" && as_root mv -f "$POOL_CNF.tmp" "$POOL_CNF"; then
@@ -261,7 +269,7 @@ innodb_buffer_pool_size = ${POOL_MB}M"
 		warn "could not write $POOL_CNF: the buffer pool size will not survive a restart of MariaDB"
 	fi
 	# Debian's stock my.cnf includes the directory; a trimmed one may not.
-	if [[ -f "$POOL_CNF" && -f "$MY_CNF" ]] &&
+	if [[ -f "$POOL_CNF" && -f "$MY_CNF" ]] && can_root &&
 		! grep -Eq "^[[:space:]]*!includedir[[:space:]]+${POOL_CNF_DIR}/?[[:space:]]*$" "$MY_CNF"; then
 		if printf '\n# Added by canbao ensure-services.sh (Debian stock line): server settings such as 60-canbao.cnf.\n!includedir %s/\n' \
 			"$POOL_CNF_DIR" | as_root tee -a "$MY_CNF" >/dev/null 2>&1; then
