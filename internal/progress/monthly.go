@@ -142,6 +142,14 @@ func val(p *float64) float64 {
 // Monthly returns the bulletin of month as known on today. A closed month is frozen: the
 // first time it is asked for after its end it is stored, and from then on it is answered as
 // stored, whatever corrections arrive later.
+//
+// Writes dated in a closed month do happen: a visit logged late is dated the day it was made,
+// an import that runs past midnight keeps its start day, and a refusal from the city revokes an
+// enrollment on its original day. They never reach a stored bulletin (it is the record that was
+// sent: TestClosedMonthIsFrozen), and they reach every live figure at once: the sums read
+// enrollment_daily and enrollment_totals, which internal/enrollment changes in the transaction
+// of the enrollment itself, so there is no cached sum to invalidate
+// (TestBackdatedEnrollmentReachesTheLiveFigures).
 func (s *Store) Monthly(ctx context.Context, month, today time.Time, now time.Time) (Monthly, error) {
 	monthEnd := month.AddDate(0, 1, -1)
 	if today.After(monthEnd) {
