@@ -63,6 +63,11 @@ func checkDrive(t *testing.T, db *sqlx.DB, kr *pii.Keyring, rep DriveReport) {
 			WHERE e.village_code = d.village_code AND e.enrolled_on = d.enrolled_on)`); bad != 0 {
 			t.Errorf("%d enrollment_daily rows differ from the enrollments they count", bad)
 		}
+		// And the per-village running totals.
+		if bad := count(`SELECT COUNT(*) FROM (SELECT village_code, COUNT(*) AS n FROM enrollments GROUP BY village_code) e
+			LEFT JOIN enrollment_totals t ON t.village_code = e.village_code WHERE COALESCE(t.enrolled, 0) <> e.n`); bad != 0 {
+			t.Errorf("%d villages whose enrollment_totals differ from their enrollments", bad)
+		}
 		// The enrolled were unenrolled roster people: now insured, changed on their enrollment day.
 		if bad := count(`SELECT COUNT(*) FROM enrollments e JOIN residents r ON r.id = e.resident_id
 			WHERE r.status <> 'resident_pension' OR r.source <> 'seed' OR r.village_code <> e.village_code
