@@ -1,0 +1,55 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/canbao/canbao/campaigns"
+)
+
+// TestRefeedSkipsWhatTheStreamStillHolds: deliveries fed long ago but still queued are fed
+// again only when no consumer can still read them. With no worker reading, every fed delivery
+// still waits on the stream, and reconciler rounds add no duplicates however long ago they were
+// fed (before, each round fed all of them again: a long backlog filled the stream with copies);
+// once the stream is lost, the next round feeds every one of them again: nothing is lost.
+func TestRefeedSkipsWhatTheStreamStillHolds(t *testing.T) {
+	h := newHarness(t)
+	const n = 30
+	for i := 0; i < n; i++ {
+		h.person(personSpec{})
+	}
+	h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelLog}})
+	cfg := testConfig()
+	cfg.Workers = 0                    // nothing reads the stream
+	cfg.RequeueAfter = time.Nanosecond // "fed long ago" is everything fed
+	e := h.startOnDemand(cfg)
+	h.waitFor("every delivery fed", 15*time.Second, func() bool {
+		return h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE enqueued_at IS NOT NULL`) == n
+	})
+	stream := h.env.Prefix + "engine:deliveries"
+	xlen := func() int64 {
+		t.Helper()
+		l, err := h.env.Redis.XLen(context.Background(), stream).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if l := xlen(); l != n {
+		t.Fatalf("stream holds %d entries after the feed, want %d", l, n)
+	}
+	for i := 0; i < 3; i++ {
+		h.reconcile(e)
+	}
+	if l := xlen(); l != n {
+		t.Fatalf("stream holds %d entries after three reconciler rounds, want %d: what still waited was fed again", l, n)
+	}
+	if err := h.env.Redis.Del(context.Background(), stream).Err(); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile(e)
+	if l := xlen(); l != n {
+		t.Fatalf("stream holds %d entries after it was lost and a reconciler round, want all %d fed again", l, n)
+	}
+}
