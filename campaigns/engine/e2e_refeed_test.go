@@ -53,3 +53,34 @@ func TestRefeedSkipsWhatTheStreamStillHolds(t *testing.T) {
 		t.Fatalf("stream holds %d entries after it was lost and a reconciler round, want all %d fed again", l, n)
 	}
 }
+
+// TestFeedFindsADeliveryQueuedAgainBehindItsCursor: the feeder reads a run from the last id it
+// fed, a page at a time; a delivery queued again behind that cursor (a retry of the failed ones
+// clears enqueued_at) is still fed, once the feeder has reached the run's end and starts over.
+func TestFeedFindsADeliveryQueuedAgainBehindItsCursor(t *testing.T) {
+	h := newHarness(t)
+	const n = 7
+	for i := 0; i < n; i++ {
+		h.person(personSpec{})
+	}
+	h.scheduled(campaignSpec{Channels: []string{campaigns.ChannelLog}})
+	cfg := testConfig()
+	cfg.Workers = 0   // nothing reads the stream
+	cfg.FeedBatch = 2 // several pages per run
+	cfg.RequeueAfter = time.Hour
+	h.startOnDemand(cfg)
+	h.waitFor("every delivery fed", 15*time.Second, func() bool {
+		return h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE enqueued_at IS NOT NULL`) == n
+	})
+	var first int64
+	if err := h.env.DB.Get(&first, `SELECT MIN(id) FROM deliveries`); err != nil {
+		t.Fatal(err)
+	}
+	h.env.Exec(`UPDATE deliveries SET enqueued_at = NULL WHERE id = ?`, first)
+	h.waitFor("the first delivery fed again", 15*time.Second, func() bool {
+		return h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE enqueued_at IS NOT NULL`) == n
+	})
+	if l, err := h.env.Redis.XLen(context.Background(), h.env.Prefix+"engine:deliveries").Result(); err != nil || l != n+1 {
+		t.Fatalf("stream holds %d entries (%v), want %d: each delivery once and the requeued one again", l, err, n+1)
+	}
+}
