@@ -60,7 +60,7 @@ type View struct {
 	Channels      []string      `json:"channels"`
 	Template      Template      `json:"template"`
 	Schedule      ScheduleSpec  `json:"schedule"`
-	RatePerMinute int           `json:"rate_per_minute"`
+	RatePerMinute int           `json:"rate_per_minute,omitempty"` // absent: as fast as the channels allow
 	FrequencyCap  *FrequencyCap `json:"frequency_cap"`
 	CreatedBy     *int64        `json:"created_by,omitempty"`
 	CreatedAt     time.Time     `json:"created_at"`

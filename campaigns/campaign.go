@@ -132,23 +132,38 @@ type FrequencyCap struct {
 
 // Spec is a campaign as staff write it.
 type Spec struct {
-	Name          string        `json:"name"`
-	Segment       Segment       `json:"segment"`
-	Channels      []string      `json:"channels"`
-	Template      Template      `json:"template"`
-	Schedule      ScheduleSpec  `json:"schedule"`
+	Name     string       `json:"name"`
+	Segment  Segment      `json:"segment"`
+	Channels []string     `json:"channels"`
+	Template Template     `json:"template"`
+	Schedule ScheduleSpec `json:"schedule"`
+	// RatePerMinute, when set, is the campaign's own limit, at most its channels'; 0: as fast
+	// as its channels allow.
 	RatePerMinute int           `json:"rate_per_minute,omitempty"`
 	FrequencyCap  *FrequencyCap `json:"frequency_cap"`
 }
 
-// MaxRatePerMinute is the highest rate a campaign may send at.
-const MaxRatePerMinute = 10000
-
 // Limits are the configured bounds a spec is checked against.
 type Limits struct {
-	DefaultRatePerMinute int
-	TemplateIDs          []string // approved WeChat templates
-	MaxDuration          time.Duration
+	// ChannelRates are the channels' send limits per minute (sms, wechat); a channel absent or
+	// at 0 (log, visit_task) is not throttled.
+	ChannelRates map[string]int
+	TemplateIDs  []string // approved WeChat templates
+	MaxDuration  time.Duration
+}
+
+// channelNames are the channels as staff read them.
+var channelNames = map[string]string{ChannelWeChat: "微信订阅消息", ChannelSMS: "短信", ChannelVisitTask: "入户走访任务", ChannelLog: "日志"}
+
+// ChannelLimit is the lowest send limit among channels, and the channel that has it; 0 when
+// none of them is throttled.
+func ChannelLimit(rates map[string]int, chain []string) (perMinute int, channel string) {
+	for _, c := range chain {
+		if r := rates[c]; r > 0 && (perMinute == 0 || r < perMinute) {
+			perMinute, channel = r, c
+		}
+	}
+	return perMinute, channel
 }
 
 func bad(field, msg string) error { return errs.Field(errs.InvalidInput, field, msg) }
@@ -181,11 +196,11 @@ func (s *Spec) Validate(l Limits, now time.Time) error {
 	if err := s.Schedule.validate(l, now); err != nil {
 		return err
 	}
-	if s.RatePerMinute == 0 {
-		s.RatePerMinute = l.DefaultRatePerMinute
+	if s.RatePerMinute < 0 {
+		return bad("rate_per_minute", "每分钟发送上限须为正整数；不填则按渠道允许的最快速度发送")
 	}
-	if s.RatePerMinute < 1 || s.RatePerMinute > MaxRatePerMinute {
-		return bad("rate_per_minute", "每分钟发送上限须为 1 至 10000")
+	if lim, ch := ChannelLimit(l.ChannelRates, s.Channels); s.RatePerMinute > 0 && lim > 0 && s.RatePerMinute > lim {
+		return bad("rate_per_minute", fmt.Sprintf("每分钟发送上限不能超过%s渠道（%s）的上限：每分钟 %d 条", channelNames[ch], ch, lim))
 	}
 	if c := s.FrequencyCap; c != nil && (c.Max < 1 || c.Max > 100 || c.PerDays < 1 || c.PerDays > 365) {
 		return bad("frequency_cap", "频次上限须为每 1 至 365 天不超过 1 至 100 条")

@@ -10,7 +10,7 @@ func FuzzTemplate(f *testing.F) {
 	for _, s := range []string{"{{name}}您好", "{{ village }}{{scheme}}", "{{unknown}}", "{{", "}}{{name", "截止{{deadline}}", "{{tier}}元"} {
 		f.Add(s, "张三", "振兴村")
 	}
-	lim := Limits{DefaultRatePerMinute: 60, TemplateIDs: []string{"t1"}, MaxDuration: 366 * 24 * time.Hour}
+	lim := Limits{ChannelRates: map[string]int{"sms": 3000, "wechat": 6000}, TemplateIDs: []string{"t1"}, MaxDuration: 366 * 24 * time.Hour}
 	f.Fuzz(func(t *testing.T, text, name, village string) {
 		v := Vars{Name: name, Village: village, Scheme: "城乡居民养老保险", Tier: "100", Deadline: "2019-12-31"}
 		out := Render(text, v)

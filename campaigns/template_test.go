@@ -10,7 +10,7 @@ import (
 	"github.com/canbao/canbao/internal/platform/errs"
 )
 
-var tplLimits = Limits{DefaultRatePerMinute: 60, TemplateIDs: []string{"tpl-ok"}, MaxDuration: 366 * 24 * time.Hour}
+var tplLimits = Limits{ChannelRates: map[string]int{"sms": 3000, "wechat": 6000}, TemplateIDs: []string{"tpl-ok"}, MaxDuration: 366 * 24 * time.Hour}
 
 // wantBad checks err is an INVALID_INPUT on field with exactly msg ("" = no error).
 func wantBad(t *testing.T, what string, err error, field, msg string) {

@@ -42,12 +42,13 @@ type Config struct {
 	Lease             time.Duration // how long a claimed delivery may stay in sending
 	Tick              time.Duration // scheduler and feeder period
 	ReconcileEvery    time.Duration
-	RequeueAfter      time.Duration // queued rows not picked up for this long are fed again
-	MaxAttempts       int           // transient failures before a delivery fails
-	RetryBackoff      time.Duration // wait before the first retry after a transient failure; doubles each attempt (0: 30s)
-	RemindersForVisit int           // K: after K unanswered reminders a person becomes a visit task
-	VisitedRecently   time.Duration // a person visited this recently is not messaged
-	SMSWindow         [2]int        // minutes after midnight, Asia/Shanghai: 08:00-20:00
+	RequeueAfter      time.Duration  // queued rows not picked up for this long are fed again
+	MaxAttempts       int            // transient failures before a delivery fails
+	RetryBackoff      time.Duration  // wait before the first retry after a transient failure; doubles each attempt (0: 30s)
+	RemindersForVisit int            // K: after K unanswered reminders a person becomes a visit task
+	VisitedRecently   time.Duration  // a person visited this recently is not messaged
+	SMSWindow         [2]int         // minutes after midnight, Asia/Shanghai: 08:00-20:00
+	ChannelRates      map[string]int // per-channel send limit per minute, across instances; absent or 0: not throttled (log, visit_task)
 }
 
 // DefaultConfig is a sensible configuration.
@@ -201,6 +202,12 @@ func (e *Engine) campaign(ctx context.Context, id int64) (campaigns.Campaign, er
 	return c, nil
 }
 
+// unthrottled stands for "no rate of its own" (a campaign without rate_per_minute).
+const unthrottled = 1 << 30
+
 func redisRateLimit(perMinute int) redis_rate.Limit {
+	if perMinute <= 0 {
+		perMinute = unthrottled
+	}
 	return redis_rate.Limit{Rate: perMinute, Burst: max(1, perMinute/60), Period: time.Minute}
 }

@@ -21,7 +21,8 @@ SELECT cr.id, cr.campaign_id, cr.snapshot_cursor, cr.started_at FROM campaign_ru
 JOIN campaigns c ON c.id = cr.campaign_id WHERE cr.status = 'dispatching' AND c.status = 'running'
 
 -- name: deliveries-to-feed
-SELECT id FROM deliveries WHERE run_id = ? AND status = 'queued' AND enqueued_at IS NULL
+-- A run's unfed deliveries past the last id fed: a range of ix_deliveries_run_feed.
+SELECT id FROM deliveries WHERE run_id = ? AND status = 'queued' AND enqueued_at IS NULL AND id > ?
 ORDER BY id LIMIT ?
 
 -- name: deliveries-stuck
@@ -33,10 +34,10 @@ SELECT d.campaign_id, d.village_code, d.id FROM deliveries d JOIN campaigns c ON
 WHERE c.status = 'cancelled' AND d.status = 'queued' LIMIT 5000
 
 -- name: deliveries-to-refeed
--- Fed long ago but still queued, due, of a running campaign.
-SELECT d.id FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id
-WHERE d.status = 'queued' AND d.enqueued_at < ? AND (d.not_before IS NULL OR d.not_before <= ?) AND c.status = 'running'
-ORDER BY d.id LIMIT 20000
+-- A dispatching run's deliveries fed before a time but still queued, and due, oldest fed
+-- first: a range of ix_deliveries_run_feed.
+SELECT id FROM deliveries WHERE run_id = ? AND status = 'queued' AND enqueued_at < ?
+AND (not_before IS NULL OR not_before <= ?) ORDER BY enqueued_at LIMIT ?
 
 -- name: runs-done
 -- Dispatching runs with nothing queued or in flight.

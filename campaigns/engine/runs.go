@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -147,7 +148,11 @@ func dayOf(t time.Time, loc *time.Location) time.Time {
 }
 
 // feed puts the ids of new queued deliveries of running campaigns on the stream, each run's at
-// its campaign's rate (see feedPace).
+// its campaign's rate (see feedPace). A run is read by keyset, from the last id fed: the
+// (run_id, status, enqueued_at, id) index holds a run's unfed rows together, and the cursor
+// steps over the entries its own rounds just stamped (left in the index until purged). When a
+// round reaches the run's end the cursor goes back to the start, so a delivery queued again
+// behind it (a retry of the failed ones) is found in the next round.
 func (e *Engine) feed(ctx context.Context) error {
 	var runs []run
 	if err := e.DB.SelectContext(ctx, &runs, Queries.Get("runs-dispatching")); err != nil {
@@ -155,6 +160,9 @@ func (e *Engine) feed(ctx context.Context) error {
 	}
 	now := e.now()
 	seen := make(map[int64]bool, len(runs))
+	// Runs of campaigns no channel throttles are fed as fast as the workers read: until the
+	// stream holds unpacedBacklog entries no consumer has read yet.
+	unpaced, backlogKnown := int64(0), false
 	for _, r := range runs {
 		seen[r.ID] = true
 		if ok, err := e.leaseRun(ctx, r.ID); err != nil || !ok {
@@ -167,28 +175,44 @@ func (e *Engine) feed(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		rate := c.Spec.RatePerMinute
-		if rate <= 0 { // a spec from before rates were required: the highest rate
-			rate = campaigns.MaxRatePerMinute
-		}
+		rate := feedRate(c, e.cfg.ChannelRates)
 		p := e.pace[r.ID]
 		if p == nil {
 			p = newFeedPace(rate, e.cfg.Tick, now)
 			e.pace[r.ID] = p
 		}
-		p.refill(rate, now)
+		if rate > 0 {
+			p.refill(rate, now)
+		} else {
+			if !backlogKnown {
+				st, err := e.streamState(ctx)
+				if err != nil {
+					return err
+				}
+				unpaced, backlogKnown = max(0, int64(e.unpacedBacklog())-st.waiting), true
+			}
+			p.credit = float64(unpaced)
+		}
 		for ctx.Err() == nil && p.credit >= 1 {
+			want := min(e.cfg.FeedBatch, int(p.credit))
 			var ids []int64
-			if err := e.DB.SelectContext(ctx, &ids, Queries.Get("deliveries-to-feed"), r.ID, min(e.cfg.FeedBatch, int(p.credit))); err != nil {
+			if err := e.DB.SelectContext(ctx, &ids, Queries.Get("deliveries-to-feed"), r.ID, p.after, want); err != nil {
 				return database.Map(err)
 			}
-			if len(ids) == 0 {
+			if len(ids) > 0 {
+				if err := e.enqueue(ctx, ids); err != nil {
+					return err
+				}
+				p.after = ids[len(ids)-1]
+				p.credit -= float64(len(ids))
+				if rate <= 0 {
+					unpaced -= int64(len(ids))
+				}
+			}
+			if len(ids) < want { // the run's end: the next round starts over
+				p.after = 0
 				break
 			}
-			if err := e.enqueue(ctx, ids); err != nil {
-				return err
-			}
-			p.credit -= float64(len(ids))
 		}
 	}
 	for id := range e.pace {
@@ -197,6 +221,73 @@ func (e *Engine) feed(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// feedRate is the rate a run is fed at: its campaign's own, or lower when one of its channels
+// allows less; 0 when neither the campaign nor its channels throttle it.
+func feedRate(c campaigns.Campaign, channelRates map[string]int) int {
+	rate := c.Spec.RatePerMinute
+	if lim, _ := campaigns.ChannelLimit(channelRates, c.Spec.Channels); lim > 0 && (rate <= 0 || lim < rate) {
+		rate = lim
+	}
+	return rate
+}
+
+// unpacedBacklog is how many unread entries the stream may hold for the runs fed without a
+// rate: ten feed batches (50,000 by default, a few seconds of work at 10,000 a second).
+func (e *Engine) unpacedBacklog() int { return 10 * e.cfg.FeedBatch }
+
+// streamState is what the consumer group has not read yet.
+type streamState struct {
+	waiting int64     // entries no consumer has read
+	oldest  time.Time // when the oldest of them was added, on this process's clock; zero: none
+}
+
+// streamState reads the group's lag and its oldest unread entry. Entry ids are the Redis
+// server's clock in milliseconds; Redis TIME relates that clock to this process's.
+func (e *Engine) streamState(ctx context.Context) (streamState, error) {
+	groups, err := e.Redis.XInfoGroups(ctx, e.stream).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") { // flushed: nothing waits
+			return streamState{}, nil
+		}
+		return streamState{}, err
+	}
+	var g *redis.XInfoGroup
+	for i := range groups {
+		if groups[i].Name == e.group {
+			g = &groups[i]
+		}
+	}
+	if g == nil {
+		return streamState{}, nil
+	}
+	unread := "(" + g.LastDeliveredID
+	first, err := e.Redis.XRangeN(ctx, e.stream, unread, "+", 1).Result()
+	if err != nil || len(first) == 0 {
+		return streamState{}, err
+	}
+	st := streamState{waiting: g.Lag}
+	if st.waiting < 0 { // Redis cannot tell after deletions: count, up to what matters
+		n := int64(e.unpacedBacklog())
+		all, err := e.Redis.XRangeN(ctx, e.stream, unread, "+", n).Result()
+		if err != nil {
+			return streamState{}, err
+		}
+		st.waiting = int64(len(all))
+	}
+	ms, err := strconv.ParseInt(first[0].ID[:strings.IndexByte(first[0].ID, '-')], 10, 64)
+	if err != nil {
+		return streamState{}, fmt.Errorf("engine: stream entry id %q: %w", first[0].ID, err)
+	}
+	before := time.Now()
+	redisNow, err := e.Redis.Time(ctx).Result()
+	if err != nil {
+		return streamState{}, err
+	}
+	local := before.Add(time.Since(before) / 2)
+	st.oldest = time.UnixMilli(ms).Add(local.Sub(redisNow)).UTC()
+	return st, nil
 }
 
 // feedPace feeds a run's deliveries at its campaign's rate. Fed all at once, a slow campaign's
@@ -208,6 +299,7 @@ func (e *Engine) feed(ctx context.Context) error {
 type feedPace struct {
 	credit, max float64
 	at          time.Time
+	after       int64 // the last id fed: the next round reads past it
 }
 
 func newFeedPace(perMinute int, tick time.Duration, now time.Time) *feedPace {
@@ -281,14 +373,40 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		return err
 	}
 	// Fed long ago but still queued (Redis flushed, a worker died, a wait ended, a pause was
-	// lifted): feed again. A duplicate on the stream is harmless: the claim lets one through.
-	var again []int64
-	if err := e.DB.SelectContext(ctx, &again, Queries.Get("deliveries-to-refeed"), now.Add(-e.cfg.RequeueAfter), now); err != nil {
+	// lifted): feed again, but only what no consumer can still read. Entries behind the
+	// group's oldest unread one were all read, so only deliveries fed before it (a second's
+	// margin for the clocks) may be fed again; those after it still wait on the stream, and a
+	// long backlog is not fed twice. A duplicate on the stream is harmless: the claim lets one
+	// through. What a dead consumer read and never acknowledged is fed again (after
+	// RequeueAfter); after a FLUSHDB nothing waits, and everything old enough is.
+	cutoff := now.Add(-e.cfg.RequeueAfter)
+	st, err := e.streamState(ctx)
+	if err != nil {
+		return err
+	}
+	if !st.oldest.IsZero() {
+		if c := st.oldest.Add(-time.Second); c.Before(cutoff) {
+			cutoff = c
+		}
+	}
+	var runs []run
+	if err := e.DB.SelectContext(ctx, &runs, Queries.Get("runs-dispatching")); err != nil {
 		return database.Map(err)
 	}
-	for i := 0; i < len(again); i += e.cfg.FeedBatch {
-		if err := e.enqueue(ctx, again[i:min(i+e.cfg.FeedBatch, len(again))]); err != nil {
-			return err
+	budget := refeedMax
+	for _, r := range runs {
+		if budget <= 0 {
+			break
+		}
+		var again []int64
+		if err := e.DB.SelectContext(ctx, &again, Queries.Get("deliveries-to-refeed"), r.ID, cutoff, now, budget); err != nil {
+			return database.Map(err)
+		}
+		budget -= len(again)
+		for i := 0; i < len(again); i += e.cfg.FeedBatch {
+			if err := e.enqueue(ctx, again[i:min(i+e.cfg.FeedBatch, len(again))]); err != nil {
+				return err
+			}
 		}
 	}
 	if err := e.ensureGroup(ctx); err != nil { // after a FLUSHDB the stream and group are gone
@@ -373,6 +491,9 @@ func (e *Engine) complete(ctx context.Context, runID, campaign int64) error {
 	}
 	return err
 }
+
+// refeedMax bounds the deliveries one reconcile round feeds again.
+const refeedMax = 20000
 
 var errNotSettled = errors.New("engine: counters not rebuilt")
 

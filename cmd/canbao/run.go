@@ -609,6 +609,7 @@ func newEngine(a *app, stats *counters.Counters, wx *wechat.Client) *engine.Engi
 	ec.RemindersForVisit = cfg.Campaigns.RemindersForVisit
 	ec.VisitedRecently = time.Duration(cfg.Campaigns.VisitedRecentlyDays) * 24 * time.Hour
 	ec.Lease, ec.RequeueAfter = cfg.Campaigns.Lease, cfg.Campaigns.RequeueAfter
+	ec.ChannelRates = cfg.Campaigns.ChannelRates()
 	return engine.New(engine.Deps{
 		DB: a.db, Redis: a.rdb, Prefix: cfg.Redis.Prefix, Keyring: a.kr, Rules: a.rules, Location: cfg.Location(), Log: a.log,
 		Counters: stats,

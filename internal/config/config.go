@@ -135,7 +135,15 @@ type Idem struct {
 
 // Campaigns tunes the outreach engine.
 type Campaigns struct {
-	Workers              int    `koanf:"workers"`
+	Workers int `koanf:"workers"`
+	// SMSRatePerMinute and WeChatRatePerMinute are the channels' send limits, per minute across
+	// every instance (the provider's quota); log and visit_task are not throttled. A campaign
+	// may ask for less (rate_per_minute), never more; one that asks for nothing sends as fast as
+	// its channels allow.
+	SMSRatePerMinute    int `koanf:"sms_rate_per_minute"`
+	WeChatRatePerMinute int `koanf:"wechat_rate_per_minute"`
+	// DefaultRatePerMinute is gone (a campaign without a rate is bounded by its channels); it is
+	// read only to refuse a configuration that still sets it.
 	DefaultRatePerMinute int    `koanf:"default_rate_per_minute"`
 	RemindersForVisit    int    `koanf:"reminders_for_visit"`
 	VisitedRecentlyDays  int    `koanf:"visited_recently_days"`
@@ -145,6 +153,12 @@ type Campaigns struct {
 	Lease time.Duration `koanf:"lease"`
 	// RequeueAfter is how long a fed delivery may wait before the reconciler feeds it again.
 	RequeueAfter time.Duration `koanf:"requeue_after"`
+}
+
+// ChannelRates are the throttled channels' send limits per minute, keyed by channel name
+// ("sms", "wechat"); a channel not in the map (log, visit_task) is not throttled.
+func (c Campaigns) ChannelRates() map[string]int {
+	return map[string]int{"sms": c.SMSRatePerMinute, "wechat": c.WeChatRatePerMinute}
 }
 
 // Business holds domain settings.
@@ -293,10 +307,16 @@ func (c *Config) Validate() error {
 	if c.Auth.LoginMaxFailures <= 0 || c.Auth.Lockout <= 0 {
 		errs = append(errs, errors.New("auth.login_max_failures and auth.lockout must be positive"))
 	}
-	if c.Campaigns.Workers < 1 || c.Campaigns.Workers > 256 || c.Campaigns.DefaultRatePerMinute < 1 ||
+	if c.Campaigns.Workers < 1 || c.Campaigns.Workers > 256 ||
 		c.Campaigns.AttributionDays < 1 || c.Campaigns.VisitedRecentlyDays < 0 || c.Campaigns.RemindersForVisit < 0 ||
 		c.Campaigns.Lease < time.Second || c.Campaigns.RequeueAfter < time.Second {
-		errs = append(errs, errors.New("campaigns: workers 1-256; default_rate_per_minute and attribution_days positive; lease and requeue_after at least 1s"))
+		errs = append(errs, errors.New("campaigns: workers 1-256; attribution_days positive; lease and requeue_after at least 1s"))
+	}
+	if c.Campaigns.SMSRatePerMinute < 1 || c.Campaigns.WeChatRatePerMinute < 1 {
+		errs = append(errs, errors.New("campaigns.sms_rate_per_minute and campaigns.wechat_rate_per_minute (CANBAO_CAMPAIGNS_SMS_RATE_PER_MINUTE, CANBAO_CAMPAIGNS_WECHAT_RATE_PER_MINUTE) must be positive"))
+	}
+	if c.Campaigns.DefaultRatePerMinute != 0 {
+		errs = append(errs, errors.New("campaigns.default_rate_per_minute is no longer read: the send limits belong to the channels (campaigns.sms_rate_per_minute, campaigns.wechat_rate_per_minute); remove it"))
 	}
 	if c.Idem.PurgeInterval < time.Second || c.Idem.PurgeBatch < 1 || c.Idem.PurgeBatch > 10000 {
 		errs = append(errs, errors.New("idempotency: purge_interval at least 1s, purge_batch 1-10000"))

@@ -151,3 +151,30 @@ func TestBadConfigurationIsRejected(t *testing.T) {
 		}
 	})
 }
+
+// TestChannelRates: the SMS and WeChat send limits have defaults and environment overrides;
+// log and visit_task are not throttled; the old campaign-wide default rate is refused.
+func TestChannelRates(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"CANBAO_DEV_SECRETS_FILE=" + filepath.Join(dir, "s.yaml")}
+	cfg, err := Load(Options{Environ: environ(base...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Campaigns.ChannelRates()
+	if r["sms"] != 3000 || r["wechat"] != 6000 || r["log"] != 0 || r["visit_task"] != 0 {
+		t.Fatalf("default channel rates: %v", r)
+	}
+	cfg, err = Load(Options{Environ: environ(append(base, "CANBAO_CAMPAIGNS_SMS_RATE_PER_MINUTE=1200", "CANBAO_CAMPAIGNS_WECHAT_RATE_PER_MINUTE=90")...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Campaigns.ChannelRates(); r["sms"] != 1200 || r["wechat"] != 90 {
+		t.Fatalf("env not applied: %v", r)
+	}
+	for _, kv := range []string{"CANBAO_CAMPAIGNS_SMS_RATE_PER_MINUTE=0", "CANBAO_CAMPAIGNS_DEFAULT_RATE_PER_MINUTE=600"} {
+		if _, err := Load(Options{Environ: environ(append(base, kv)...)}); err == nil {
+			t.Errorf("%s accepted", kv)
+		}
+	}
+}

@@ -160,7 +160,7 @@ func New(d Deps) (*Server, error) {
 		roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog),
 		visit.NewService(d.DB, auditLog, cfg.Location(), enrollments, d.Keyring),
 		progress.NewHandlers(d.DB, auditLog, cfg.Location()),
-		campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{DefaultRatePerMinute: cfg.Campaigns.DefaultRatePerMinute,
+		campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{ChannelRates: cfg.Campaigns.ChannelRates(),
 			TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()),
 		console.New(webui.DistFS), // the staff web console (web/), public static files at /console/
 	}

@@ -1930,7 +1930,7 @@ export interface components {
             channels: components["schemas"]["CampaignChannel"][];
             template: components["schemas"]["CampaignTemplate"];
             schedule: components["schemas"]["CampaignSchedule"];
-            /** @description default from configuration */
+            /** @description the campaign's own send limit per minute, at most the lowest limit among its throttled channels (sms and wechat, set in configuration: campaigns.sms_rate_per_minute and campaigns.wechat_rate_per_minute; log and visit_task are not throttled), else 400 INVALID_INPUT on rate_per_minute; absent: as fast as the channels allow */
             rate_per_minute?: number;
             frequency_cap?: components["schemas"]["FrequencyCap"];
         };
@@ -1942,6 +1942,7 @@ export interface components {
             channels: components["schemas"]["CampaignChannel"][];
             template: components["schemas"]["CampaignTemplate"];
             schedule: components["schemas"]["CampaignSchedule"];
+            /** @description the campaign's own send limit per minute; absent: as fast as its channels allow */
             rate_per_minute?: number;
             /** @description as in `FrequencyCap`; null when the campaign has none */
             frequency_cap?: {
