@@ -42,12 +42,13 @@ type Config struct {
 	Lease             time.Duration // how long a claimed delivery may stay in sending
 	Tick              time.Duration // scheduler and feeder period
 	ReconcileEvery    time.Duration
-	RequeueAfter      time.Duration // queued rows not picked up for this long are fed again
-	MaxAttempts       int           // transient failures before a delivery fails
-	RetryBackoff      time.Duration // wait before the first retry after a transient failure; doubles each attempt (0: 30s)
-	RemindersForVisit int           // K: after K unanswered reminders a person becomes a visit task
-	VisitedRecently   time.Duration // a person visited this recently is not messaged
-	SMSWindow         [2]int        // minutes after midnight, Asia/Shanghai: 08:00-20:00
+	RequeueAfter      time.Duration  // queued rows not picked up for this long are fed again
+	MaxAttempts       int            // transient failures before a delivery fails
+	RetryBackoff      time.Duration  // wait before the first retry after a transient failure; doubles each attempt (0: 30s)
+	RemindersForVisit int            // K: after K unanswered reminders a person becomes a visit task
+	VisitedRecently   time.Duration  // a person visited this recently is not messaged
+	SMSWindow         [2]int         // minutes after midnight, Asia/Shanghai: 08:00-20:00
+	ChannelRates      map[string]int // per-channel send limit per minute, across instances; absent or 0: not throttled (log, visit_task)
 }
 
 // DefaultConfig is a sensible configuration.
@@ -91,6 +92,8 @@ type Engine struct {
 	// countHook (tests only, export_test.go) is called instead of applying a counter change;
 	// apply applies it.
 	countHook func(ch counters.Change, apply func())
+	// claimHook (tests only) is called before each claim of a batch.
+	claimHook func()
 }
 
 type cachedCampaign struct {
