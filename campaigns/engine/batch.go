@@ -287,6 +287,22 @@ func (e *Engine) step(ctx context.Context, out []outcome, mv *moves, claim []*it
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	// Optimistically each move runs on its own and is expected to change every row it names;
+	// when one changes fewer (another instance got there first), the transaction is redone
+	// with a locking read before each move, to know exactly which rows it moves.
+	exact := false
+	for {
+		claimed, sent, err = e.stepTx(ctx, ids, out, mv, claim, exact)
+		if !errors.Is(err, errNotAll) || exact {
+			return claimed, sent, err
+		}
+		exact = true
+	}
+}
+
+var errNotAll = errors.New("engine: a move found some of its rows moved already")
+
+func (e *Engine) stepTx(ctx context.Context, ids []int64, out []outcome, mv *moves, claim []*item, exact bool) (claimed []*item, sent []outcome, err error) {
 	err = database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
 		claimed, sent = nil, nil
 		// The campaign rows first, as every transition does: a pause or cancel that committed
@@ -303,7 +319,7 @@ func (e *Engine) step(ctx context.Context, out []outcome, mv *moves, claim []*it
 		now := database.Now()
 		var changes []counters.Change
 		var err error
-		if changes, sent, err = e.record(ctx, tx, out, now); err != nil {
+		if changes, sent, err = e.record(ctx, tx, out, now, exact); err != nil {
 			return err
 		}
 		reasons := make([]string, 0, len(mv.skips))
@@ -313,11 +329,10 @@ func (e *Engine) step(ctx context.Context, out []outcome, mv *moves, claim []*it
 		slices.Sort(reasons)
 		for _, r := range reasons {
 			ds := mv.skips[r]
-			locked, err := lockRows(ctx, tx, "deliveries-lock-queued", deliveryIDs(ds))
+			locked, err := moveRows(ctx, tx, exact, "deliveries-lock-queued", deliveryIDs(ds), func(ids []int64) (int64, error) {
+				return campaigns.SkipQueuedMany(ctx, tx, ids, r, now)
+			})
 			if err != nil {
-				return err
-			}
-			if _, err := campaigns.SkipQueuedMany(ctx, tx, keys(locked), r, now); err != nil {
 				return err
 			}
 			for _, d := range ds {
@@ -332,7 +347,7 @@ func (e *Engine) step(ctx context.Context, out []outcome, mv *moves, claim []*it
 			}
 		}
 		var ch []counters.Change
-		if claimed, ch, err = e.claimTx(ctx, tx, claim, status, now); err != nil {
+		if claimed, ch, err = e.claimTx(ctx, tx, claim, status, now, exact); err != nil {
 			return err
 		}
 		e.count(ctx, append(changes, ch...)...)
@@ -344,7 +359,7 @@ func (e *Engine) step(ctx context.Context, out []outcome, mv *moves, claim []*it
 // claimTx claims the items still queued of running campaigns, locking their rows; with a
 // frequency cap, their residents are locked first, so that two campaigns cannot both take
 // the last slot of a resident's cap, and those whose cap is used up are skipped.
-func (e *Engine) claimTx(ctx context.Context, tx *sqlx.Tx, items []*item, status map[int64]string, now time.Time) ([]*item, []counters.Change, error) {
+func (e *Engine) claimTx(ctx context.Context, tx *sqlx.Tx, items []*item, status map[int64]string, now time.Time, exact bool) ([]*item, []counters.Change, error) {
 	var want []*item
 	capped := false
 	for _, it := range items {
@@ -396,9 +411,16 @@ func (e *Engine) claimTx(ctx context.Context, tx *sqlx.Tx, items []*item, status
 	for i, it := range want {
 		ids[i] = it.d.ID
 	}
-	locked, err := lockRows(ctx, tx, "deliveries-lock-queued", ids)
-	if err != nil {
-		return nil, nil, err
+	locked := map[int64]bool{}
+	if exact {
+		var err error
+		if locked, err = lockRows(ctx, tx, "deliveries-lock-queued", ids); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		for _, id := range ids {
+			locked[id] = true // every one, or errNotAll below
+		}
 	}
 	var claim, capSkip []int64
 	var claimed []*item
@@ -419,63 +441,75 @@ func (e *Engine) claimTx(ctx context.Context, tx *sqlx.Tx, items []*item, status
 		claimed = append(claimed, it)
 		changes = append(changes, change(it.d.Campaign, it.d.Village, campaigns.DeliveryQueued, campaigns.DeliverySending))
 	}
-	if _, err := campaigns.SkipQueuedMany(ctx, tx, capSkip, SkipFrequencyCap, now); err != nil {
+	if n, err := campaigns.SkipQueuedMany(ctx, tx, capSkip, SkipFrequencyCap, now); err != nil {
 		return nil, nil, err
+	} else if n != int64(len(capSkip)) {
+		return nil, nil, errNotAll // cannot happen once locked
 	}
-	if _, err := campaigns.ClaimMany(ctx, tx, claim, now.Add(e.cfg.Lease), now); err != nil {
+	if n, err := campaigns.ClaimMany(ctx, tx, claim, now.Add(e.cfg.Lease), now); err != nil {
 		return nil, nil, err
+	} else if n != int64(len(claim)) {
+		return nil, nil, errNotAll
 	}
 	return claimed, changes, nil
 }
 
 // record stores the outcomes of claimed sends that are still in sending (a lease that ran out
 // retired the others as unknown) and returns their counter changes and the sends recorded.
-func (e *Engine) record(ctx context.Context, tx *sqlx.Tx, out []outcome, now time.Time) ([]counters.Change, []outcome, error) {
+func (e *Engine) record(ctx context.Context, tx *sqlx.Tx, out []outcome, now time.Time, exact bool) ([]counters.Change, []outcome, error) {
 	if len(out) == 0 {
 		return nil, nil, nil
 	}
-	ids := make([]int64, len(out))
-	for i, o := range out {
-		ids[i] = o.d.ID
+	var changes []counters.Change
+	var sentIDs []int64
+	rows := map[int64]campaigns.Sent{}
+	for _, o := range out {
+		d := o.d
+		var ok bool
+		var err error
+		switch o.to {
+		case campaigns.DeliverySent:
+			sentIDs = append(sentIDs, d.ID)
+			rows[d.ID] = campaigns.Sent{ID: d.ID, Channel: o.channel, MsgID: o.msgID}
+			continue
+		case campaigns.DeliveryQueued:
+			ok, err = campaigns.Requeue(ctx, tx, d.ID, o.notBefore, o.code, now)
+		default: // unknown, failed
+			ok, err = campaigns.Finish(ctx, tx, d.ID, campaigns.DeliverySending, o.to, "", o.channel, o.code, now)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			continue // no longer in sending: its lease ran out
+		}
+		ch := change(d.Campaign, d.Village, campaigns.DeliverySending, o.to)
+		if o.to == campaigns.DeliveryFailed {
+			ch.Channel = o.channel
+		}
+		changes = append(changes, ch)
 	}
-	locked, err := lockRows(ctx, tx, "deliveries-lock-sending", ids)
+	if len(sentIDs) == 0 {
+		return changes, nil, nil
+	}
+	moved, err := moveRows(ctx, tx, exact, "deliveries-lock-sending", sentIDs, func(ids []int64) (int64, error) {
+		rs := make([]campaigns.Sent, len(ids))
+		for i, id := range ids {
+			rs[i] = rows[id]
+		}
+		return campaigns.MarkSentMany(ctx, tx, rs, now)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
-	var changes []counters.Change
 	var sent []outcome
-	var rows []campaigns.Sent
 	for _, o := range out {
-		if !locked[o.d.ID] {
-			continue
-		}
-		d := o.d
-		switch o.to {
-		case campaigns.DeliverySent:
+		if o.to == campaigns.DeliverySent && moved[o.d.ID] {
 			sent = append(sent, o)
-			rows = append(rows, campaigns.Sent{ID: d.ID, Channel: o.channel, MsgID: o.msgID})
-		case campaigns.DeliveryQueued:
-			if _, err := campaigns.Requeue(ctx, tx, d.ID, o.notBefore, o.code, now); err != nil {
-				return nil, nil, err
-			}
-			changes = append(changes, change(d.Campaign, d.Village, campaigns.DeliverySending, campaigns.DeliveryQueued))
-		case campaigns.DeliveryUnknown:
-			if _, err := campaigns.Finish(ctx, tx, d.ID, campaigns.DeliverySending, campaigns.DeliveryUnknown, "", o.channel, o.code, now); err != nil {
-				return nil, nil, err
-			}
-			changes = append(changes, change(d.Campaign, d.Village, campaigns.DeliverySending, campaigns.DeliveryUnknown))
-		case campaigns.DeliveryFailed:
-			if _, err := campaigns.Finish(ctx, tx, d.ID, campaigns.DeliverySending, campaigns.DeliveryFailed, "", o.channel, o.code, now); err != nil {
-				return nil, nil, err
-			}
-			changes = append(changes, counters.Change{Campaign: d.Campaign, Village: d.Village, From: campaigns.DeliverySending, To: campaigns.DeliveryFailed, Channel: o.channel})
 		}
 	}
-	if len(rows) == 0 {
+	if len(sent) == 0 {
 		return changes, nil, nil
-	}
-	if _, err := campaigns.MarkSentMany(ctx, tx, rows, now); err != nil {
-		return nil, nil, err
 	}
 	// reached counts distinct people: a resident counts if no other delivery of the campaign
 	// reached them (another run's), once however many of this batch did.
@@ -518,6 +552,37 @@ func (e *Engine) record(ctx context.Context, tx *sqlx.Tx, out []outcome, now tim
 			Channel: o.channel, ResidentID: d.ResidentID, FirstReach: fr, At: now})
 	}
 	return changes, sent, nil
+}
+
+// moveRows runs move over ids and returns the ids it moved. Not exact, it expects move to
+// change every row (errNotAll otherwise); exact, it first locks the rows still where the move
+// expects them (lockQuery) and moves only those.
+func moveRows(ctx context.Context, tx *sqlx.Tx, exact bool, lockQuery string, ids []int64, move func([]int64) (int64, error)) (map[int64]bool, error) {
+	if len(ids) == 0 {
+		return map[int64]bool{}, nil
+	}
+	if !exact {
+		n, err := move(ids)
+		if err != nil {
+			return nil, err
+		}
+		if n != int64(len(ids)) {
+			return nil, errNotAll
+		}
+		m := make(map[int64]bool, len(ids))
+		for _, id := range ids {
+			m[id] = true
+		}
+		return m, nil
+	}
+	locked, err := lockRows(ctx, tx, lockQuery, ids)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := move(keys(locked)); err != nil {
+		return nil, err
+	}
+	return locked, nil
 }
 
 // lockRows runs a locking read of ids (a named query with one IN list) and returns the ids it
