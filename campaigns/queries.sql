@@ -159,3 +159,23 @@ UPDATE deliveries SET provider_msg_id = CONCAT('log-', id) WHERE campaign_id = ?
 -- What the visit_task channel leaves on a sent delivery: the ID of the person's task.
 UPDATE deliveries d JOIN visit_tasks t ON t.open_slot = d.resident_id AND t.campaign_id = d.campaign_id
 SET d.provider_msg_id = CONCAT('task-', t.id) WHERE d.campaign_id = ? AND d.status = 'sent'
+
+-- The engine's batched moves (outbox_batch.go). A list written `/*each*/?` is widened to the
+-- batch, each list to the same length, as ExpandIn widens `IN (?)`.
+
+-- name: deliveries-claim
+-- Queued deliveries the caller has locked, to sending.
+UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
+WHERE id IN (/*each*/?) AND status = 'queued'
+
+-- name: deliveries-skip-queued
+UPDATE deliveries SET status = 'skipped', skip_reason = ?, updated_at = ? WHERE id IN (/*each*/?) AND status = 'queued'
+
+-- name: deliveries-sent
+-- Each row's channel and provider message id are picked by its place in the id list.
+UPDATE deliveries SET status = 'sent', channel = ELT(FIELD(id, /*each*/?), /*each*/?),
+    provider_msg_id = ELT(FIELD(id, /*each*/?), /*each*/?), sent_at = ?, lease_until = NULL, updated_at = ?
+WHERE id IN (/*each*/?) AND status = 'sending'
+
+-- name: deliveries-wait
+UPDATE deliveries SET not_before = ?, error_code = NULL, updated_at = ? WHERE id IN (/*each*/?) AND status = 'queued'

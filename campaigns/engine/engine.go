@@ -92,6 +92,8 @@ type Engine struct {
 	// countHook (tests only, export_test.go) is called instead of applying a counter change;
 	// apply applies it.
 	countHook func(ch counters.Change, apply func())
+	// claimHook (tests only) is called before each claim of a batch.
+	claimHook func()
 }
 
 type cachedCampaign struct {

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"time"
+
+	"github.com/canbao/canbao/campaigns"
 
 	"github.com/canbao/canbao/campaigns/counters"
 )
@@ -19,3 +22,16 @@ func (e *Engine) Reconcile(ctx context.Context) error { return e.reconcile(ctx) 
 // OnCount makes every counter change of e go through hook, which applies it by calling apply
 // (or holds the worker first). Set it before Run.
 func OnCount(e *Engine, hook func(ch counters.Change, apply func())) { e.countHook = hook }
+
+// ProcessBatch runs one worker batch over ids, as a worker does with what it read from the
+// stream.
+func ProcessBatch(ctx context.Context, e *Engine, ids []int64) error { return e.processBatch(ctx, ids) }
+
+// OnClaim makes e call hook before each claim of a batch (outside its transaction).
+func OnClaim(e *Engine, hook func()) { e.claimHook = hook }
+
+// TakeTokens takes up to n rate tokens for sends of c through ch, without waiting, and returns
+// how many it got.
+func TakeTokens(ctx context.Context, e *Engine, c campaigns.Campaign, ch string, n int) int {
+	return e.tokens(ctx, &c, ch, n, time.Now())
+}

@@ -83,3 +83,40 @@ SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND ca
 -- name: resident-reminders
 -- The reminders a resident was sent, visit tasks aside.
 SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND channel <> 'visit_task'
+
+-- The batched worker (batch.go). A list `IN (?)` is widened to the batch.
+
+-- name: deliveries-load
+-- A batch of deliveries with what a worker needs about their residents.
+SELECT d.id, d.campaign_id, d.run_id, d.resident_id, d.village_code, d.status, d.attempts, d.not_before,
+    r.name, r.gender, r.birth_date, r.employed, r.land_expropriated, r.status AS rstatus, r.opted_out, r.last_visited_at,
+    r.phone_enc, r.pii_key_id, a.id AS account_id, a.openid
+FROM deliveries d JOIN residents r ON r.id = d.resident_id
+LEFT JOIN resident_accounts a ON a.resident_id = r.id AND a.disabled = 0
+WHERE d.id IN (?)
+
+-- name: deliveries-lock-queued
+-- The ones of a batch still queued, locked for the move that follows.
+SELECT id FROM deliveries WHERE id IN (?) AND status = 'queued' ORDER BY id FOR UPDATE
+
+-- name: deliveries-lock-sending
+SELECT id FROM deliveries WHERE id IN (?) AND status = 'sending' ORDER BY id FOR UPDATE
+
+-- name: residents-lock
+-- A batch's claims lock their residents (frequency cap), in id order.
+SELECT id FROM residents WHERE id IN (?) ORDER BY id FOR UPDATE
+
+-- name: residents-recent-sends
+-- The frequency cap of a batch: each resident's deliveries sent since a time, or in flight.
+SELECT resident_id, COUNT(*) AS n FROM deliveries WHERE ((status = 'sent' AND sent_at >= ?) OR status = 'sending')
+AND resident_id IN (?) GROUP BY resident_id
+
+-- name: residents-reached
+-- How many deliveries of the campaign reached each resident (this batch's included).
+SELECT resident_id, COUNT(*) AS n FROM deliveries WHERE campaign_id = ? AND status = 'sent'
+AND resident_id IN (?) GROUP BY resident_id
+
+-- name: residents-reminders-many
+-- The reminders each resident was sent, visit tasks aside.
+SELECT resident_id, COUNT(*) AS n FROM deliveries WHERE status = 'sent' AND channel <> 'visit_task'
+AND resident_id IN (?) GROUP BY resident_id
