@@ -111,31 +111,10 @@ func RetireLeaseExpired(ctx context.Context, tx *sqlx.Tx, id int64, now time.Tim
 	return affected(tx.ExecContext(ctx, Queries.Get("delivery-lease-expired"), now, id, now))
 }
 
-// SkipQueued skips a queued delivery for reason.
-func SkipQueued(ctx context.Context, tx *sqlx.Tx, id int64, reason string, now time.Time) (bool, error) {
-	return affected(tx.ExecContext(ctx, Queries.Get("delivery-skip-queued"), reason, now, id))
-}
-
-// Claim moves a queued delivery to sending, leased until leaseUntil, counting the attempt.
-func Claim(ctx context.Context, tx *sqlx.Tx, id int64, leaseUntil, now time.Time) (bool, error) {
-	return affected(tx.ExecContext(ctx, Queries.Get("delivery-claim"), leaseUntil, now, id))
-}
-
-// MarkSent moves a delivery in sending to sent through channel.
-func MarkSent(ctx context.Context, tx *sqlx.Tx, id int64, channel, msgID string, now time.Time) (bool, error) {
-	return affected(tx.ExecContext(ctx, Queries.Get("delivery-sent"), channel, msgID, now, now, id))
-}
-
 // Requeue puts a delivery in sending back in the queue after a transient failure (code), not
 // before notBefore.
 func Requeue(ctx context.Context, tx *sqlx.Tx, id int64, notBefore time.Time, code string, now time.Time) (bool, error) {
 	return affected(tx.ExecContext(ctx, Queries.Get("delivery-requeue"), notBefore, code, now, id))
-}
-
-// WaitUntil keeps a queued delivery waiting until at (its window), with no error code.
-func WaitUntil(ctx context.Context, ext sqlx.ExecerContext, id int64, at, now time.Time) error {
-	_, err := ext.ExecContext(ctx, Queries.Get("delivery-wait"), at, now, id)
-	return database.Map(err)
 }
 
 // Finish moves a delivery from one status to a final one, if it is still in the first, with

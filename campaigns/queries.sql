@@ -112,25 +112,10 @@ UPDATE deliveries SET status = 'queued', not_before = NULL, enqueued_at = NULL, 
 UPDATE deliveries SET status = 'unknown', error_code = 'lease_expired', lease_until = NULL, updated_at = ?
 WHERE id = ? AND status = 'sending' AND lease_until < ?
 
--- name: delivery-skip-queued
-UPDATE deliveries SET status = 'skipped', skip_reason = ?, updated_at = ? WHERE id = ? AND status = 'queued'
-
--- name: delivery-claim
-UPDATE deliveries SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
-WHERE id = ? AND status = 'queued'
-
--- name: delivery-sent
-UPDATE deliveries SET status = 'sent', channel = ?, provider_msg_id = ?, sent_at = ?, lease_until = NULL,
-    updated_at = ? WHERE id = ? AND status = 'sending'
-
 -- name: delivery-requeue
 -- Back in the queue after a transient failure, until its backoff ends.
 UPDATE deliveries SET status = 'queued', not_before = ?, lease_until = NULL, error_code = ?, updated_at = ?
 WHERE id = ? AND status = 'sending'
-
--- name: delivery-wait
--- Waits for a window: no error code, which tells it from a retry's backoff.
-UPDATE deliveries SET not_before = ?, error_code = NULL, updated_at = ? WHERE id = ? AND status = 'queued'
 
 -- name: delivery-finish
 UPDATE deliveries SET status = ?, skip_reason = NULLIF(?, ''), error_code = NULLIF(?, ''),

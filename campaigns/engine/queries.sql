@@ -50,41 +50,12 @@ SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE
 -- name: run-pending
 SELECT COUNT(*) FROM deliveries WHERE run_id = ? AND status IN ('queued', 'sending')
 
--- name: delivery-load
--- A delivery with what a worker needs about its resident.
-SELECT d.id, d.campaign_id, d.run_id, d.resident_id, d.village_code, d.status, d.attempts, d.not_before,
-    r.name, r.gender, r.birth_date, r.employed, r.land_expropriated, r.status AS rstatus, r.opted_out, r.last_visited_at,
-    r.phone_enc, r.pii_key_id, a.id AS account_id, a.openid
-FROM deliveries d JOIN residents r ON r.id = d.resident_id
-LEFT JOIN resident_accounts a ON a.resident_id = r.id AND a.disabled = 0
-WHERE d.id = ?
-
--- name: resident-lock
--- A claim locks the resident, so that two campaigns cannot both take the last slot of the cap.
-SELECT id FROM residents WHERE id = ? FOR UPDATE
-
 -- name: campaign-status-shared
 SELECT status FROM campaigns WHERE id = ? LOCK IN SHARE MODE
 
 -- name: campaign-lock-shared
 -- A delivery's move and its count, under a shared lock on the campaign's row (moveCounted).
 SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE
-
--- name: resident-recent-sends
--- The frequency cap: the resident's deliveries sent since a time, or in flight.
-SELECT COUNT(*) FROM deliveries WHERE resident_id = ?
-AND ((status = 'sent' AND sent_at >= ?) OR status = 'sending')
-
--- name: resident-reached-before
--- Did another delivery of the campaign reach this resident? (The (resident, status, sent_at)
--- index makes it a look at a handful of rows.)
-SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND campaign_id = ? AND id <> ?
-
--- name: resident-reminders
--- The reminders a resident was sent, visit tasks aside.
-SELECT COUNT(*) FROM deliveries WHERE resident_id = ? AND status = 'sent' AND channel <> 'visit_task'
-
--- The batched worker (batch.go). A list `IN (?)` is widened to the batch.
 
 -- name: deliveries-load
 -- A batch of deliveries with what a worker needs about their residents.
