@@ -214,3 +214,26 @@ func TestChannelLimitHoldsInBatches(t *testing.T) {
 	}
 	h.checkStats(id)
 }
+
+// TestRefusedTokensGoBackToAFullBucket: when the channel refuses every token a campaign took,
+// the campaign's bucket is full again. (Given back with redis_rate's negative AllowN, a bucket
+// that would end full was left as it was: the give-back was lost whenever it was the last one.)
+func TestRefusedTokensGoBackToAFullBucket(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	cfg := testConfig()
+	cfg.ChannelRates = map[string]int{campaigns.ChannelSMS: 1}
+	e := h.newEngine(cfg)
+	ctx := context.Background()
+	if n := engine.TakeTokens(ctx, e, campaigns.Campaign{ID: 900011}, campaigns.ChannelSMS, 1); n != 1 {
+		t.Fatalf("the channel's one token: got %d", n)
+	}
+	c := campaigns.Campaign{ID: 900012}
+	c.Spec.RatePerMinute = 6000 // a burst of 100
+	if n := engine.TakeTokens(ctx, e, c, campaigns.ChannelSMS, 50); n != 0 {
+		t.Fatalf("the channel is spent, yet the campaign got %d SMS tokens", n)
+	}
+	if n := engine.TakeTokens(ctx, e, c, campaigns.ChannelLog, 200); n != 100 {
+		t.Errorf("the campaign had %d tokens left, want its whole burst of 100", n)
+	}
+}

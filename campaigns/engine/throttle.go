@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/campaigns"
 )
@@ -109,12 +112,37 @@ func (e *Engine) take(ctx context.Context, c *campaigns.Campaign, ch string, n i
 	return res.Allowed, 0, nil
 }
 
-// giveBack returns n unused tokens to a campaign's limit (a GCRA step of negative cost).
+// giveBack returns n unused tokens to a campaign's limit: it moves the GCRA's theoretical
+// arrival time back by n emission intervals, and deletes the key when the bucket is full again.
+// (redis_rate's AllowN with a negative cost does not write a bucket that would end full, so the
+// last give-back before a pause was lost.)
 func (e *Engine) giveBack(ctx context.Context, c *campaigns.Campaign, rate, n int) {
-	if _, err := e.limiter.AllowN(ctx, e.campaignKey(c.ID), redisRateLimit(rate), -n); err != nil {
+	lim := redisRateLimit(rate)
+	interval := lim.Period.Seconds() / float64(lim.Rate)
+	err := giveBackScript.Run(ctx, e.Redis, []string{rateKeyPrefix + e.campaignKey(c.ID)}, interval*float64(n)).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		e.Log.Warn("engine: rate", "campaign", c.ID, "err", err)
 	}
 }
+
+// rateKeyPrefix is the prefix redis_rate puts before every key it is given.
+const rateKeyPrefix = "rate:"
+
+// giveBackScript: KEYS[1] a redis_rate GCRA key, ARGV[1] seconds to move its arrival time back.
+// The time base is redis_rate's (seconds since 2017-01-01, from Redis TIME).
+var giveBackScript = redis.NewScript(`
+local tat = redis.call("GET", KEYS[1])
+if not tat then return 0 end
+local t = redis.call("TIME")
+local now = (t[1] - 1483228800) + (t[2] / 1000000)
+local new_tat = tonumber(tat) - tonumber(ARGV[1])
+if new_tat <= now then
+  redis.call("DEL", KEYS[1])
+else
+  redis.call("SET", KEYS[1], new_tat, "EX", math.ceil(new_tat - now))
+end
+return 1
+`)
 
 // fallbackToken takes a token of a channel further down a delivery's chain (the batch took
 // tokens for the first one), waiting up to throttleWait; false when none came.
