@@ -397,7 +397,7 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 		j.onStart(total)
 	}
 
-	w, err := openWriter(ctx, im.db, im.kr, im.enr, j.id, today)
+	w, err := openWriter(ctx, im.db, im.enr, j.id, today)
 	if err != nil {
 		return err
 	}
@@ -406,18 +406,18 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan batch, 1)
+	chunks := make(chan *chunk, 1)
 	produced := make(chan error, 1)
 	go func() {
-		defer close(batches)
-		produced <- produce(ctx, rr, v, batches)
+		defer close(chunks)
+		produced <- produce(ctx, rr, v, newStager(im.kr), chunks)
 	}()
 	var werr error
-	for b := range batches {
+	for b := range chunks {
 		if werr != nil {
 			continue // drain, so the reader can stop
 		}
-		if werr = w.write(ctx, b.rows); werr != nil {
+		if werr = w.write(ctx, b); werr != nil {
 			cancel()
 			continue
 		}
@@ -440,19 +440,18 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 	return nil
 }
 
-// batch is up to batchRows parsed rows and how far into the file they reach.
-type batch struct {
-	rows []parsed
-	read int64
-}
-
-// produce reads and validates rows, sending them in batches; it stops when ctx ends.
-func produce(ctx context.Context, rr rowReader, v *validator, out chan<- batch) error {
-	rows := make([]parsed, 0, batchRows)
+// produce reads and validates rows and sends them in chunks, prepared for the writer by st;
+// it stops when ctx ends.
+func produce(ctx context.Context, rr rowReader, v *validator, st *stager, out chan<- *chunk) error {
+	rows := make([]parsed, 0, chunkRows)
 	send := func() error {
+		c, err := st.prepare(rows, rr.Read())
+		if err != nil {
+			return err
+		}
 		select {
-		case out <- batch{rows: rows, read: rr.Read()}:
-			rows = make([]parsed, 0, batchRows)
+		case out <- c:
+			rows = make([]parsed, 0, chunkRows)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -470,7 +469,7 @@ func produce(ctx context.Context, rr rowReader, v *validator, out chan<- batch) 
 			continue
 		}
 		rows = append(rows, v.parse(row, cells))
-		if len(rows) == batchRows {
+		if len(rows) == chunkRows {
 			if err := send(); err != nil {
 				return err
 			}
