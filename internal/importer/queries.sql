@@ -60,3 +60,7 @@ SELECT COUNT(*) FROM roster_imports WHERE id = ?
 -- name: villages-all
 -- What the village column may name (code or name), in the town's order for the template notes.
 SELECT code, name FROM villages ORDER BY sort_order, code
+
+-- name: local-infile
+-- The import loads its rows with LOAD DATA LOCAL INFILE, which the server must allow.
+SELECT @@GLOBAL.local_infile

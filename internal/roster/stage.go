@@ -20,8 +20,8 @@ import (
 // An import writes residents in bulk through a staging table: the importer validates and
 // seals a chunk of rows in Go, the roster loads them with LOAD DATA LOCAL INFILE (from a Go
 // reader, no file) into roster_import_stage, a TEMPORARY table of the import's own pinned
-// connection, and then finds the people already on the roster with one join and adds the new
-// ones with one INSERT … SELECT, sorted by the blind index. The statements name a table that
+// connection, and then finds the people already on the roster with one join (in blind-index
+// order, the staging table's key) and adds the new ones with one INSERT … SELECT. The statements name a table that
 // exists only on that connection, so they cannot be prepared at start-up: they live here (a
 // builder of database's inline-SQL test), not in queries.sql. Only the reader's name, chosen
 // here, is put into a statement.
@@ -57,15 +57,24 @@ SET id_number_bidx = UNHEX(@bidx), id_number_enc = UNHEX(@id_enc), phone_enc = U
        r.status_changed_on, r.phone_bidx
 FROM roster_import_stage s JOIN residents r ON r.id_number_bidx = s.id_number_bidx
 ORDER BY s.id_number_bidx FOR UPDATE`
-	// The others, new, in blind-index order (the unique key's order); the target is read in
-	// the SELECT too, so the server materialises the new rows first.
+	// Every staged person is new (the lookup found none, and locked the gaps): all of them,
+	// straight from the staging table, in the file's order, so that their ids (the roster
+	// list's order) follow the file as they did when rows were inserted batch by batch.
+	stageInsertAll = `INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender,
+    birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at)
+SELECT s.id_number_enc, s.id_number_bidx, s.phone_enc, s.phone_bidx, s.pii_key_id, s.name, s.gender, s.birth_date,
+       s.village_code, COALESCE(s.employed, 0), COALESCE(s.land_expropriated, 0), s.status, 'import', ?, ?
+FROM roster_import_stage s
+ORDER BY s.row_no`
+	// Some are on the roster: the others, in the same order; the target is read in the
+	// SELECT too, so the server materialises the new rows first.
 	stageInsertNew = `INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender,
     birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at)
 SELECT s.id_number_enc, s.id_number_bidx, s.phone_enc, s.phone_bidx, s.pii_key_id, s.name, s.gender, s.birth_date,
        s.village_code, COALESCE(s.employed, 0), COALESCE(s.land_expropriated, 0), s.status, 'import', ?, ?
 FROM roster_import_stage s LEFT JOIN residents r ON r.id_number_bidx = s.id_number_bidx
 WHERE r.id IS NULL
-ORDER BY s.id_number_bidx`
+ORDER BY s.row_no`
 )
 
 // Staged is one valid row of an import, sealed, as it goes into the staging table.
@@ -230,9 +239,14 @@ func (s *Stage) Existing(ctx context.Context, tx *sqlx.Tx) ([]OnRoster, error) {
 	return out, err
 }
 
-// InsertNew adds the staged people not on the roster, in tx, and returns how many.
-func (s *Stage) InsertNew(ctx context.Context, tx *sqlx.Tx, now time.Time) (int, error) {
-	res, err := tx.ExecContext(ctx, stageInsertNew, now, now)
+// InsertNew adds the staged people not on the roster, in tx, and returns how many. onRoster
+// is how many of them Existing found in the same transaction (0: all are new).
+func (s *Stage) InsertNew(ctx context.Context, tx *sqlx.Tx, onRoster int, now time.Time) (int, error) {
+	q := stageInsertNew
+	if onRoster == 0 {
+		q = stageInsertAll
+	}
+	res, err := tx.ExecContext(ctx, q, now, now)
 	if err != nil {
 		return 0, err
 	}
