@@ -412,12 +412,42 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 		defer close(chunks)
 		produced <- produce(ctx, rr, v, newStager(im.kr), chunks)
 	}()
-	var werr error
-	for b := range chunks {
-		if werr != nil {
-			continue // drain, so the reader can stop
+	// The loader fills the two staging tables in turn; the hand-over is unbuffered, so it
+	// loads chunk k+1 into one while chunk k is written from the other, and never refills a
+	// table before its chunk is written.
+	type loadedChunk struct {
+		c    *chunk
+		slot int
+		err  error
+	}
+	loaded := make(chan loadedChunk)
+	go func() {
+		defer close(loaded)
+		slot, failed := 0, false
+		for c := range chunks {
+			if failed {
+				continue // drain, so the reader can stop
+			}
+			err := w.load(ctx, c, slot)
+			select {
+			case loaded <- loadedChunk{c: c, slot: slot, err: err}:
+			case <-ctx.Done():
+				failed = true
+			}
+			failed = failed || err != nil
+			slot = 1 - slot
 		}
-		if werr = w.write(ctx, b); werr != nil {
+	}()
+	var werr error
+	for lc := range loaded {
+		b := lc.c
+		if werr != nil {
+			continue // drain, so the loader can stop
+		}
+		if werr = lc.err; werr == nil {
+			werr = w.write(ctx, b, lc.slot)
+		}
+		if werr != nil {
 			cancel()
 			continue
 		}
