@@ -439,7 +439,14 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 		}
 	}()
 	var werr error
-	for lc := range loaded {
+	var wait time.Duration // the writer waiting for a loaded chunk: reading, sealing or loading is behind
+	for {
+		t := time.Now()
+		lc, ok := <-loaded
+		wait += time.Since(t)
+		if !ok {
+			break
+		}
 		b := lc.c
 		if werr != nil {
 			continue // drain, so the loader can stop
@@ -459,6 +466,10 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 	}
 	perr := <-produced
 	res.Errors = w.errors
+	ph := w.phases
+	im.log.Info("roster import writes", "import_id", j.id, "wait_ms", wait.Milliseconds(), "load_ms", ph.load.Milliseconds(),
+		"lookup_ms", ph.lookup.Milliseconds(), "update_ms", ph.update.Milliseconds(), "insert_ms", ph.insert.Milliseconds(),
+		"rest_ms", ph.rest.Milliseconds())
 	if werr != nil {
 		return werr
 	}

@@ -155,6 +155,7 @@ type writer struct {
 	importID int64
 	today    time.Time // the import date in the business time zone, as 00:00 UTC
 	totals   counts
+	phases   phases
 	errors   []RowError
 }
 
@@ -197,9 +198,19 @@ func (w *writer) Close() {
 	}
 }
 
+// phases is where a writer's time went, for the completion log: loading the staging tables
+// (alongside the writes), and in the chunks' transactions the lookup of the people on the
+// roster, the updates, the INSERT … SELECT, and the rest (enrollments, errors, totals, commit).
+type phases struct {
+	load, lookup, update, insert, rest time.Duration
+}
+
 // load loads a chunk into the staging table of slot (0 or 1), outside any transaction.
 func (w *writer) load(ctx context.Context, c *chunk, slot int) error {
-	return w.stages[slot].Load(ctx, c.data)
+	start := time.Now()
+	err := w.stages[slot].Load(ctx, c.data)
+	w.phases.load += time.Since(start) // only the loader goroutine writes it; read after it ends
+	return err
 }
 
 // write stores a chunk loaded into slot's staging table in one transaction, retrying a
@@ -257,15 +268,26 @@ func (w *writer) tryWrite(ctx context.Context, c *chunk, slot int) (delta counts
 	}()
 	now := database.Now()
 	delta.done, delta.failed = c.done, len(c.rowErrs)
+	start := time.Now()
+	var lookup, update, insert time.Duration
+	defer func() {
+		w.phases.lookup += lookup
+		w.phases.update += update
+		w.phases.insert += insert
+		w.phases.rest += time.Since(start) - lookup - update - insert
+	}()
 
 	// 1. The people of the chunk already on the roster (one join on the blind index): changed
 	// people one UPDATE each, the newly insured recorded as new enrollments.
 	var enrolled []enrollment.Enrollment
 	if len(c.good) > 0 {
+		t := time.Now()
 		found, err := stage.Existing(ctx, tx)
 		if err != nil {
 			return delta, err
 		}
+		lookup = time.Since(t)
+		t = time.Now()
 		for _, cur := range found {
 			i, ok := c.byRow[cur.Row]
 			if !ok {
@@ -299,11 +321,15 @@ func (w *writer) tryWrite(ctx context.Context, c *chunk, slot int) (delta counts
 			}
 		}
 
+		update = time.Since(t)
+
 		// 2. The others, new, in one INSERT … SELECT from the staging table.
+		t = time.Now()
 		created, err := stage.InsertNew(ctx, tx, len(found), now)
 		if err != nil {
 			return delta, err
 		}
+		insert = time.Since(t)
 		if want := len(c.good) - len(found); created != want {
 			return delta, fmt.Errorf("importer: %d new people written, want %d", created, want)
 		}

@@ -186,6 +186,9 @@ func (b *bench) importRoster(ctx context.Context) ([]result, error) {
 		} else {
 			r.note("repeat %d: %d rows in %.0f s", rep+1, n, imp.wall.Seconds())
 		}
+		if imp.phases != "" {
+			r.note("repeat %d: canbao's log of its writes (load: LOAD DATA into the staging tables, alongside the transactions; lookup, update, insert and rest: inside them; wait: the writer idle, waiting for the reader or a load): %s", rep+1, imp.phases)
+		}
 		b.log.Info("canbao import", "rows", imp.rows, "s", imp.wall.Seconds(), "rows_per_s", int(float64(imp.rows)/imp.wall.Seconds()),
 			"peak_rss_mib", int(imp.peak/(1<<20)), "complete", imp.complete)
 
@@ -233,8 +236,11 @@ type importRun struct {
 	peak     float64 // bytes: the highest VmHWM seen
 	maxrss   float64 // bytes: wait4's ru_maxrss (includes this process's own high-water mark, see runImport)
 	complete bool
-	progress []int // rows done, every 10 s
+	progress []int  // rows done, every 10 s
+	phases   string // the import's "roster import writes" log line, from wait_ms on
 }
+
+var importPhases = regexp.MustCompile(`wait_ms=\d+ load_ms=\d+ lookup_ms=\d+ update_ms=\d+ insert_ms=\d+ rest_ms=\d+`)
 
 // runImport runs `canbao import roster path` as a child process, samples its progress from
 // roster_imports, and stops it (SIGTERM) after -import-timeout.
@@ -251,7 +257,17 @@ func (b *bench) runImport(ctx context.Context, path string, n int) (importRun, e
 	cmd.Env = b.env.childEnv()
 	cmd.Dir = b.env.workDir
 	var stdout bytes.Buffer
-	cmd.Stdout = &stdout // the progress bar goes to stderr: discarded
+	cmd.Stdout = &stdout
+	// The progress bar and the log go to stderr: kept in a file, for the log's account of
+	// where the import's writes spent their time.
+	errPath := path + ".stderr"
+	errFile, err := os.Create(errPath)
+	if err != nil {
+		return out, err
+	}
+	defer os.Remove(errPath)
+	defer errFile.Close()
+	cmd.Stderr = errFile
 	t := time.Now()
 	if err := cmd.Start(); err != nil {
 		return out, err
@@ -268,7 +284,6 @@ func (b *bench) runImport(ctx context.Context, path string, n int) (importRun, e
 	defer hwm.Stop()
 	procStatus := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
 	timeout := time.After(b.opt.importTimeout)
-	var err error
 	stopped := false
 wait:
 	for {
@@ -288,6 +303,11 @@ wait:
 	}
 	out.wall = time.Since(t)
 	stopPerf()
+	if text, rerr := os.ReadFile(errPath); rerr == nil {
+		if m := importPhases.FindString(string(text)); m != "" {
+			out.phases = m
+		}
+	}
 	out.maxrss = float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) * 1024 // kB on Linux
 	if stopped {
 		out.rows = rowsDone()
