@@ -240,7 +240,8 @@ type importRun struct {
 	phases   string // the import's "roster import writes" log line, from wait_ms on
 }
 
-var importPhases = regexp.MustCompile(`wait_ms=\d+ load_ms=\d+ lookup_ms=\d+ update_ms=\d+ insert_ms=\d+ rest_ms=\d+`)
+// importPhases finds the line in canbao's log, text (key=value) or JSON ("key":value).
+var importPhases = regexp.MustCompile(`"?wait_ms"?[=:]\d+[^\n]*?"?rest_ms"?[=:]\d+`)
 
 // runImport runs `canbao import roster path` as a child process, samples its progress from
 // roster_imports, and stops it (SIGTERM) after -import-timeout.
