@@ -69,7 +69,7 @@ var pending = map[string][]string{}
 
 // temporary are tables a package creates on its own connection and writes alone.
 var temporary = map[string]string{
-	"roster_import_seen": "internal/importer", // the IDs an import has seen, on the import's connection
+	"roster_import_stage": "internal/roster", // an import's chunk, loaded with LOAD DATA, on the import's connection
 }
 
 // writeStmt finds a written table: INSERT [modifiers] [INTO] t, REPLACE [INTO] t, UPDATE

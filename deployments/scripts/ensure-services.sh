@@ -348,4 +348,12 @@ grow_pool() {
 if ((POOL_MB > 0)); then
 	grow_pool
 fi
+# --- 6. local_infile ---------------------------------------------------------------------------
+# Roster imports load their rows with LOAD DATA LOCAL INFILE: the server's local_infile must be
+# ON (MariaDB's default; MySQL 8 ships with it OFF).
+if [[ "$(db_tcp -e 'SELECT @@GLOBAL.local_infile')" != "1" ]]; then
+	warn "local_infile is OFF: setting it ON for this server run (roster imports need it; put local_infile = ON in the server's configuration to keep it)"
+	db_tcp -e 'SET GLOBAL local_infile = 1' || die "could not set local_infile = ON"
+fi
+log "local_infile is ON"
 log "done"

@@ -326,3 +326,12 @@ func (v *validator) parse(row int, cells []string) parsed {
 func insured(status string) bool {
 	return status == StatusResidentPension || status == StatusEmployeePension
 }
+
+// ptr is the answer as a pointer, nil when unknown.
+func (t tri) ptr() *bool {
+	if t == unknown {
+		return nil
+	}
+	v := t == yes
+	return &v
+}

@@ -397,7 +397,7 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 		j.onStart(total)
 	}
 
-	w, err := openWriter(ctx, im.db, im.kr, im.enr, j.id, today)
+	w, err := openWriter(ctx, im.db, im.enr, j.id, today)
 	if err != nil {
 		return err
 	}
@@ -406,18 +406,55 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan batch, 1)
+	chunks := make(chan *chunk, 1)
 	produced := make(chan error, 1)
 	go func() {
-		defer close(batches)
-		produced <- produce(ctx, rr, v, batches)
+		defer close(chunks)
+		produced <- produce(ctx, rr, v, newStager(im.kr), chunks)
+	}()
+	// The loader fills the two staging tables in turn; the hand-over is unbuffered, so it
+	// loads chunk k+1 into one while chunk k is written from the other, and never refills a
+	// table before its chunk is written.
+	type loadedChunk struct {
+		c    *chunk
+		slot int
+		err  error
+	}
+	loaded := make(chan loadedChunk)
+	go func() {
+		defer close(loaded)
+		slot, failed := 0, false
+		for c := range chunks {
+			if failed {
+				continue // drain, so the reader can stop
+			}
+			err := w.load(ctx, c, slot)
+			select {
+			case loaded <- loadedChunk{c: c, slot: slot, err: err}:
+			case <-ctx.Done():
+				failed = true
+			}
+			failed = failed || err != nil
+			slot = 1 - slot
+		}
 	}()
 	var werr error
-	for b := range batches {
-		if werr != nil {
-			continue // drain, so the reader can stop
+	var wait time.Duration // the writer waiting for a loaded chunk: reading, sealing or loading is behind
+	for {
+		t := time.Now()
+		lc, ok := <-loaded
+		wait += time.Since(t)
+		if !ok {
+			break
 		}
-		if werr = w.write(ctx, b.rows); werr != nil {
+		b := lc.c
+		if werr != nil {
+			continue // drain, so the loader can stop
+		}
+		if werr = lc.err; werr == nil {
+			werr = w.write(ctx, b, lc.slot)
+		}
+		if werr != nil {
 			cancel()
 			continue
 		}
@@ -429,6 +466,10 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 	}
 	perr := <-produced
 	res.Errors = w.errors
+	ph := w.phases
+	im.log.Info("roster import writes", "import_id", j.id, "wait_ms", wait.Milliseconds(), "load_ms", ph.load.Milliseconds(),
+		"lookup_ms", ph.lookup.Milliseconds(), "update_ms", ph.update.Milliseconds(), "insert_ms", ph.insert.Milliseconds(),
+		"rest_ms", ph.rest.Milliseconds())
 	if werr != nil {
 		return werr
 	}
@@ -440,19 +481,18 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 	return nil
 }
 
-// batch is up to batchRows parsed rows and how far into the file they reach.
-type batch struct {
-	rows []parsed
-	read int64
-}
-
-// produce reads and validates rows, sending them in batches; it stops when ctx ends.
-func produce(ctx context.Context, rr rowReader, v *validator, out chan<- batch) error {
-	rows := make([]parsed, 0, batchRows)
+// produce reads and validates rows and sends them in chunks, prepared for the writer by st;
+// it stops when ctx ends.
+func produce(ctx context.Context, rr rowReader, v *validator, st *stager, out chan<- *chunk) error {
+	rows := make([]parsed, 0, chunkRows)
 	send := func() error {
+		c, err := st.prepare(rows, rr.Read())
+		if err != nil {
+			return err
+		}
 		select {
-		case out <- batch{rows: rows, read: rr.Read()}:
-			rows = make([]parsed, 0, batchRows)
+		case out <- c:
+			rows = make([]parsed, 0, chunkRows)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -470,7 +510,7 @@ func produce(ctx context.Context, rr rowReader, v *validator, out chan<- batch) 
 			continue
 		}
 		rows = append(rows, v.parse(row, cells))
-		if len(rows) == batchRows {
+		if len(rows) == chunkRows {
 			if err := send(); err != nil {
 				return err
 			}

@@ -389,3 +389,24 @@ func TestQueriesPrepare(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// New people get their ids in the file's order (the roster list's order), whatever order the
+// import writes its keys in.
+func TestNewPeopleKeepTheFilesOrder(t *testing.T) {
+	e := newStore(t)
+	rows := [][]string{largeHeader}
+	for i := range 60 {
+		rows = append(rows, syntheticRow(i))
+	}
+	res, err := importer.RunFile(context.Background(), e.im, e.file("roster.csv", csvOf(rows)), nil)
+	if err != nil || res.Created != 60 {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	people := e.residents()
+	for i := 1; i < 60; i++ {
+		prev, cur := people[rows[i][0]], people[rows[i+1][0]]
+		if cur.ID <= prev.ID {
+			t.Fatalf("row %d has id %d, row %d id %d: not the file's order", i+1, prev.ID, i+2, cur.ID)
+		}
+	}
+}

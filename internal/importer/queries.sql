@@ -61,8 +61,6 @@ SELECT COUNT(*) FROM roster_imports WHERE id = ?
 -- What the village column may name (code or name), in the town's order for the template notes.
 SELECT code, name FROM villages ORDER BY sort_order, code
 
--- name: residents-by-bidx
--- The people of a batch, locked until the batch commits; the IN list is expanded to the batch.
-SELECT id, id_number_bidx, name, village_code, employed, land_expropriated, status, status_changed_on, phone_bidx
-FROM residents WHERE id_number_bidx IN (?) FOR UPDATE
-
+-- name: local-infile
+-- The import loads its rows with LOAD DATA LOCAL INFILE, which the server must allow.
+SELECT @@GLOBAL.local_infile

@@ -3,12 +3,12 @@ package importer
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/roster"
 )
 
@@ -47,11 +48,19 @@ func InsertCompleted(ctx context.Context, ext sqlx.ExecerContext, c Completed) (
 	return res.LastInsertId()
 }
 
-// batchRows is how many rows of the file go into one transaction.
-const batchRows = 1000
+// Rows travel in chunks: the reader parses and validates chunkRows rows, drops the
+// duplicates, seals the good rows and encodes them for a staging table while the writer
+// loads the previous chunk into one (LOAD DATA) and writes the one before in one transaction with a few
+// set-based statements. Four chunks at most are in memory at once (one being prepared, one
+// waiting, one being loaded, one being written): about 40 MB, with the IDs seen (32 MB per
+// 1,000,000 rows).
+const chunkRows = 10_000
 
 // maxKeptErrors is how many row errors a Result (and the status answer) holds.
 const maxKeptErrors = 1000
+
+// errorTuples is how many failed rows one INSERT of roster_import_errors takes.
+const errorTuples = 1000
 
 // counts are the running totals of an import.
 type counts struct {
@@ -67,69 +76,152 @@ func (c *counts) add(d counts) {
 	c.enrolled += d.enrolled
 }
 
-// current is a person already on the roster, as a batch finds them.
-type current struct {
-	ID              int64        `db:"id"`
-	Bidx            []byte       `db:"id_number_bidx"`
-	Name            string       `db:"name"`
-	Village         string       `db:"village_code"`
-	Employed        bool         `db:"employed"`
-	Land            bool         `db:"land_expropriated"`
-	Status          string       `db:"status"`
-	StatusChangedOn sql.NullTime `db:"status_changed_on"`
-	PhoneBidx       []byte       `db:"phone_bidx"`
+// chunk is up to chunkRows rows of the file, ready to write.
+type chunk struct {
+	done    int        // data rows, good or bad
+	rowErrs []RowError // bad rows and duplicates, in file order
+	good    []*record  // sorted by blind index
+	sealed  []sealedRecord
+	byRow   map[int]int // row number → index in good
+	data    roster.StageData
+	read    int64 // bytes of the file read so far (CSV)
 }
 
-// writer writes the batches of one import through one connection (which holds the import's
-// table of IDs seen).
+// seenKey is the first 16 bytes of an ID number's blind index (an HMAC-SHA-256): a 128-bit
+// prefix, whose chance of two different ID numbers sharing it among 10^6 rows is about 10^-27.
+type seenKey [16]byte
+
+// stager turns parsed rows into chunks; it remembers the ID numbers the file has shown so far
+// (about 32 bytes each: 32 MB for 1,000,000 rows), so a later row with the same number is
+// reported as a duplicate of the first, across chunks.
+type stager struct {
+	kr   *pii.Keyring
+	seen map[seenKey]int32
+}
+
+func newStager(kr *pii.Keyring) *stager {
+	return &stager{kr: kr, seen: make(map[seenKey]int32)}
+}
+
+// prepare finds the duplicates of rows (the first row with an ID number claims it, even when
+// another of its cells is bad), seals the good rows and encodes them for the staging table.
+func (s *stager) prepare(rows []parsed, read int64) (*chunk, error) {
+	c := &chunk{done: len(rows), read: read}
+	for _, p := range rows {
+		if p.bidx != nil {
+			key := seenKey(p.bidx[:16])
+			if first, dup := s.seen[key]; dup {
+				c.rowErrs = append(c.rowErrs, RowError{Row: p.row, Field: FieldIDNumber, Message: fmt.Sprintf("与第 %d 行身份证号码重复", first)})
+				continue
+			}
+			s.seen[key] = int32(p.row)
+		}
+		if p.err != nil {
+			c.rowErrs = append(c.rowErrs, *p.err)
+			continue
+		}
+		c.good = append(c.good, p.rec)
+	}
+	if len(c.good) == 0 {
+		return c, nil
+	}
+	slices.SortFunc(c.good, func(a, b *record) int { return bytes.Compare(a.idBidx, b.idBidx) })
+	sealed, err := seal(s.kr, c.good)
+	if err != nil {
+		return nil, err
+	}
+	c.sealed = sealed
+	c.byRow = make(map[int]int, len(c.good))
+	staged := make([]roster.Staged, len(c.good))
+	for i, r := range c.good {
+		c.byRow[r.row] = i
+		st := roster.Staged{Row: r.row, IDEnc: sealed[i].idEnc, IDBidx: r.idBidx, KeyID: sealed[i].keyID, Name: r.name,
+			Gender: r.gender, Birth: r.birth, Village: r.village, Employed: r.employed.ptr(), Land: r.land.ptr(), Status: r.status}
+		if r.phone != "" {
+			st.PhoneEnc, st.PhoneBidx = sealed[i].phoneEnc, r.phoneBidx
+		}
+		staged[i] = st
+	}
+	c.data = roster.EncodeStage(staged)
+	return c, nil
+}
+
+// writer writes the chunks of one import through two connections, each holding a staging
+// table: one chunk is loaded into one while the previous chunk's transaction runs on the other.
 type writer struct {
-	kr       *pii.Keyring
-	conn     *sqlx.Conn
+	conns    [2]*sqlx.Conn
+	stages   [2]*roster.Stage
 	enr      *enrollment.Recorder
 	importID int64
 	today    time.Time // the import date in the business time zone, as 00:00 UTC
 	totals   counts
+	phases   phases
 	errors   []RowError
 }
 
-// openWriter pins a connection and creates the import's table of IDs seen.
-func openWriter(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, enr *enrollment.Recorder, importID int64, today time.Time) (*writer, error) {
-	conn, err := db.Connx(ctx)
-	if err != nil {
+var errNoLocalInfile = errs.New(errs.Unavailable, "数据库未开启 local_infile，无法导入花名册：请管理员在数据库配置中设置 local_infile = ON 后重新导入")
+
+// openWriter pins two connections and creates a staging table on each.
+func openWriter(ctx context.Context, db *sqlx.DB, enr *enrollment.Recorder, importID int64, today time.Time) (*writer, error) {
+	var infile string
+	if err := db.GetContext(ctx, &infile, Queries.Get("local-infile")); err != nil {
 		return nil, database.Map(err)
 	}
-	if _, err := conn.ExecContext(ctx, seenDrop); err != nil {
-		_ = conn.Close()
-		return nil, database.Map(err)
+	if infile != "1" && !strings.EqualFold(infile, "ON") {
+		return nil, errNoLocalInfile
 	}
-	if _, err := conn.ExecContext(ctx, seenCreate); err != nil {
-		_ = conn.Close()
-		return nil, database.Map(err)
+	w := &writer{enr: enr, importID: importID, today: today}
+	for i := range w.conns {
+		conn, err := db.Connx(ctx)
+		if err != nil {
+			w.Close()
+			return nil, database.Map(err)
+		}
+		w.conns[i] = conn
+		if w.stages[i], err = roster.OpenStage(ctx, conn); err != nil {
+			w.Close()
+			return nil, database.Map(err)
+		}
 	}
-	return &writer{kr: kr, enr: enr, conn: conn, importID: importID, today: today}, nil
+	return w, nil
 }
 
-// Close drops the table of IDs seen and gives the connection back to the pool.
+// Close drops the staging tables and gives the connections back to the pool.
 func (w *writer) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := w.conn.ExecContext(ctx, seenDrop); err != nil {
-		// The session may keep the table; a broken connection is discarded by the pool anyway.
-		_ = w.conn.Raw(func(any) error { return driver.ErrBadConn })
+	for i, conn := range w.conns {
+		if w.stages[i] != nil {
+			w.stages[i].Close()
+		}
+		if conn != nil {
+			_ = conn.Close()
+		}
 	}
-	_ = w.conn.Close()
 }
 
-// write stores one batch in one transaction, retrying a deadlock, a lock timeout or a
-// concurrent insert of the same person.
-func (w *writer) write(ctx context.Context, batch []parsed) error {
+// phases is where a writer's time went, for the completion log: loading the staging tables
+// (alongside the writes), and in the chunks' transactions the lookup of the people on the
+// roster, the updates, the INSERT … SELECT, and the rest (enrollments, errors, totals, commit).
+type phases struct {
+	load, lookup, update, insert, rest time.Duration
+}
+
+// load loads a chunk into the staging table of slot (0 or 1), outside any transaction.
+func (w *writer) load(ctx context.Context, c *chunk, slot int) error {
+	start := time.Now()
+	err := w.stages[slot].Load(ctx, c.data)
+	w.phases.load += time.Since(start) // only the loader goroutine writes it; read after it ends
+	return err
+}
+
+// write stores a chunk loaded into slot's staging table in one transaction, retrying a
+// deadlock, a lock timeout or a concurrent insert of the same person.
+func (w *writer) write(ctx context.Context, c *chunk, slot int) error {
 	var (
-		delta   counts
-		rowErrs []RowError
-		err     error
+		delta counts
+		err   error
 	)
 	for attempt := 0; attempt < 4; attempt++ {
-		delta, rowErrs, err = w.tryWrite(ctx, batch)
+		delta, err = w.tryWrite(ctx, c, slot)
 		if err == nil || !retryable(err) {
 			break
 		}
@@ -143,7 +235,7 @@ func (w *writer) write(ctx context.Context, batch []parsed) error {
 		return err
 	}
 	w.totals.add(delta)
-	for _, e := range rowErrs {
+	for _, e := range c.rowErrs {
 		if len(w.errors) >= maxKeptErrors {
 			break
 		}
@@ -163,10 +255,11 @@ func retryable(err error) bool {
 	return false
 }
 
-func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, rowErrs []RowError, err error) {
-	tx, err := w.conn.BeginTxx(ctx, nil)
+func (w *writer) tryWrite(ctx context.Context, c *chunk, slot int) (delta counts, err error) {
+	stage := w.stages[slot]
+	tx, err := w.conns[slot].BeginTxx(ctx, nil)
 	if err != nil {
-		return delta, nil, err
+		return delta, err
 	}
 	defer func() {
 		if err != nil {
@@ -174,177 +267,106 @@ func (w *writer) tryWrite(ctx context.Context, batch []parsed) (delta counts, ro
 		}
 	}()
 	now := database.Now()
+	delta.done, delta.failed = c.done, len(c.rowErrs)
+	start := time.Now()
+	var lookup, update, insert time.Duration
+	defer func() {
+		w.phases.lookup += lookup
+		w.phases.update += update
+		w.phases.insert += insert
+		w.phases.rest += time.Since(start) - lookup - update - insert
+	}()
 
-	// 1. Duplicates: the first row with an ID number claims it, in this batch or an earlier one.
-	firstRow := batch[0].row
-	var claims [][]byte
-	for _, p := range batch {
-		if p.bidx != nil {
-			claims = append(claims, p.bidx)
-		}
-	}
-	seen := make(map[string]int, len(claims))
-	if len(claims) > 0 {
-		rows, err := tx.QueryxContext(ctx, database.ExpandIn(seenLookup, len(claims)), bytesArgs(claims)...)
+	// 1. The people of the chunk already on the roster (one join on the blind index): changed
+	// people one UPDATE each, the newly insured recorded as new enrollments.
+	var enrolled []enrollment.Enrollment
+	if len(c.good) > 0 {
+		t := time.Now()
+		found, err := stage.Existing(ctx, tx)
 		if err != nil {
-			return delta, nil, err
+			return delta, err
 		}
-		for rows.Next() {
-			var b []byte
-			var row int
-			if err := rows.Scan(&b, &row); err != nil {
-				rows.Close()
-				return delta, nil, err
+		lookup = time.Since(t)
+		t = time.Now()
+		for _, cur := range found {
+			i, ok := c.byRow[cur.Row]
+			if !ok {
+				return delta, fmt.Errorf("importer: the staging table has row %d, not in the chunk", cur.Row)
 			}
-			if row < firstRow { // not a leftover of this batch's rolled-back attempt
-				seen[string(b)] = row
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return delta, nil, err
-		}
-	}
-	var good []*record
-	var newClaims []any
-	for _, p := range batch {
-		delta.done++
-		if p.bidx != nil {
-			key := string(p.bidx)
-			if first, dup := seen[key]; dup {
-				delta.failed++
-				rowErrs = append(rowErrs, RowError{Row: p.row, Field: FieldIDNumber, Message: fmt.Sprintf("与第 %d 行身份证号码重复", first)})
+			r := c.good[i]
+			employed, land := r.employed.or(cur.Employed), r.land.or(cur.Land)
+			phoneChanged := r.phone != "" && !bytes.Equal(r.phoneBidx, cur.PhoneBidx)
+			if r.name == cur.Name && r.village == cur.Village && employed == cur.Employed && land == cur.Land &&
+				r.status == cur.Status && !phoneChanged {
+				delta.unchanged++
 				continue
 			}
-			seen[key] = p.row
-			newClaims = append(newClaims, p.bidx, p.row)
-		}
-		if p.err != nil {
-			delta.failed++
-			rowErrs = append(rowErrs, *p.err)
-			continue
-		}
-		good = append(good, p.rec)
-	}
-	if len(newClaims) > 0 {
-		if _, err := tx.ExecContext(ctx, database.MultiRow(seenInsert, len(newClaims)/2), newClaims...); err != nil {
-			return delta, nil, err
-		}
-	}
-
-	// 2. The people of the batch already on the roster.
-	byBidx := make(map[string]*current, len(good))
-	if len(good) > 0 {
-		bidxs := make([][]byte, len(good))
-		for i, r := range good {
-			bidxs[i] = r.idBidx
-		}
-		var found []current
-		if err := tx.SelectContext(ctx, &found, database.ExpandIn(Queries.Get("residents-by-bidx"), len(bidxs)), bytesArgs(bidxs)...); err != nil {
-			return delta, nil, err
-		}
-		for i := range found {
-			byBidx[string(found[i].Bidx)] = &found[i]
-		}
-	}
-
-	// 3. New people in one multi-row INSERT; changed people one UPDATE each.
-	var fresh []*record
-	var enrolled []enrollment.Enrollment
-	for _, r := range good {
-		cur, ok := byBidx[string(r.idBidx)]
-		if !ok {
-			fresh = append(fresh, r)
-			continue
-		}
-		employed, land := r.employed.or(cur.Employed), r.land.or(cur.Land)
-		phoneChanged := r.phone != "" && !bytes.Equal(r.phoneBidx, cur.PhoneBidx)
-		if r.name == cur.Name && r.village == cur.Village && employed == cur.Employed && land == cur.Land &&
-			r.status == cur.Status && !phoneChanged {
-			delta.unchanged++
-			continue
-		}
-		var changedOn any = cur.StatusChangedOn
-		if r.status != cur.Status {
-			changedOn = w.today
-		}
-		change := roster.ImportChange{ID: cur.ID, Name: r.name, Village: r.village, Employed: employed, Land: land,
-			Status: r.status, StatusChangedOn: changedOn}
-		if phoneChanged {
-			sealed, err := seal(w.kr, []*record{r})
-			if err != nil {
-				return delta, nil, err
+			var changedOn any = cur.StatusChangedOn
+			if r.status != cur.Status {
+				changedOn = w.today
 			}
-			s := sealed[0]
-			change.NewPhone = &roster.SealedPhone{IDEnc: s.idEnc, PhoneEnc: s.phoneEnc, PhoneBidx: r.phoneBidx, KeyID: s.keyID}
+			change := roster.ImportChange{ID: cur.ID, Name: r.name, Village: r.village, Employed: employed, Land: land,
+				Status: r.status, StatusChangedOn: changedOn}
+			if phoneChanged {
+				s := c.sealed[i]
+				change.NewPhone = &roster.SealedPhone{IDEnc: s.idEnc, PhoneEnc: s.phoneEnc, PhoneBidx: r.phoneBidx, KeyID: s.keyID}
+			}
+			if err := roster.UpdateFromImport(ctx, tx, change, now); err != nil {
+				return delta, err
+			}
+			delta.updated++
+			if !insured(cur.Status) && insured(r.status) {
+				enrolled = append(enrolled, enrollment.Enrollment{ResidentID: cur.ID, Village: r.village, Scheme: r.status,
+					Source: enrollment.SourceImport, SourceID: w.importID, Day: w.today})
+			}
 		}
-		if err := roster.UpdateFromImport(ctx, tx, change, now); err != nil {
-			return delta, nil, err
-		}
-		delta.updated++
-		if !insured(cur.Status) && insured(r.status) {
-			enrolled = append(enrolled, enrollment.Enrollment{ResidentID: cur.ID, Village: r.village, Scheme: r.status,
-				Source: enrollment.SourceImport, SourceID: w.importID, Day: w.today})
-		}
-	}
-	if len(fresh) > 0 {
-		sealed, err := seal(w.kr, fresh)
+
+		update = time.Since(t)
+
+		// 2. The others, new, in one INSERT … SELECT from the staging table.
+		t = time.Now()
+		created, err := stage.InsertNew(ctx, tx, len(found), now)
 		if err != nil {
-			return delta, nil, err
+			return delta, err
 		}
-		people := make([]roster.Imported, len(fresh))
-		for i, r := range fresh {
-			s := sealed[i]
-			people[i] = roster.Imported{IDEnc: s.idEnc, IDBidx: r.idBidx, KeyID: s.keyID, Name: r.name, Gender: r.gender,
-				Birth: r.birth, Village: r.village, Employed: r.employed.or(false), Land: r.land.or(false), Status: r.status}
-			if r.phone != "" { // NULL without a phone
-				people[i].PhoneEnc, people[i].PhoneBidx = s.phoneEnc, r.phoneBidx
-			}
+		insert = time.Since(t)
+		if want := len(c.good) - len(found); created != want {
+			return delta, fmt.Errorf("importer: %d new people written, want %d", created, want)
 		}
-		if err := roster.InsertFromImport(ctx, tx, people, now); err != nil {
-			return delta, nil, err
-		}
-		delta.created += len(fresh)
+		delta.created = created
 	}
 
-	// 4. The newly insured count once each as a new enrollment on the import date, in the
-	// daily totals and conversions too (one statement each per batch).
+	// 3. The newly insured count once each as a new enrollment on the import date, in the
+	// daily totals and conversions too (a few statements per thousand).
 	if len(enrolled) > 0 {
 		n, err := w.enr.RecordBatch(ctx, tx, enrolled)
 		if err != nil {
-			return delta, nil, err
+			return delta, err
 		}
 		delta.enrolled += n
 	}
 
-	// 5. The batch's failed rows, and the running totals.
-	if len(rowErrs) > 0 {
-		args := make([]any, 0, len(rowErrs)*4)
-		for _, e := range rowErrs {
+	// 4. The chunk's failed rows, and the running totals.
+	for start := 0; start < len(c.rowErrs); start += errorTuples {
+		part := c.rowErrs[start:min(start+errorTuples, len(c.rowErrs))]
+		args := make([]any, 0, len(part)*4)
+		for _, e := range part {
 			args = append(args, w.importID, e.Row, e.Field, e.Message)
 		}
-		if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("import-error-insert"), len(rowErrs)), args...); err != nil {
-			return delta, nil, err
+		if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("import-error-insert"), len(part)), args...); err != nil {
+			return delta, err
 		}
 	}
 	t := w.totals
 	t.add(delta)
 	if _, err := tx.ExecContext(ctx, Queries.Get("import-progress"), t.done, t.failed, t.created, t.updated, t.unchanged,
 		t.enrolled, now, w.importID); err != nil {
-		return delta, nil, err
+		return delta, err
 	}
 	if err := tx.Commit(); err != nil {
-		return delta, nil, err
+		return delta, err
 	}
-	return delta, rowErrs, nil
-}
-
-func bytesArgs(bs [][]byte) []any {
-	out := make([]any, len(bs))
-	for i, b := range bs {
-		out[i] = b
-	}
-	return out
+	return delta, nil
 }
 
 // sealedRecord holds a record's ciphertexts.

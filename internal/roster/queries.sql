@@ -4,12 +4,6 @@
 -- name: set-opted-out
 UPDATE residents SET opted_out = ?, updated_at = ? WHERE id = ?
 
--- name: insert-from-import
--- Expanded to one tuple per new person of an import's batch.
-INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,
-    village_code, employed, land_expropriated, status, source, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'import', ?, ?)
-
 -- name: insert-people
 -- Expanded to one tuple per person of a batch; the demo seed's roster, with its own source.
 INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,

@@ -22,7 +22,8 @@ var Queries = database.RegisterQueries("roster", queryFS, "queries.sql")
 // inside the caller's transaction (ext is its *sqlx.Tx). They return the driver's errors as
 // they are; the callers map them.
 
-// Imported is a new person an import adds to the roster, their ID number and phone sealed.
+// Imported is a new person added to the roster in bulk (the demo seed's), their ID number
+// and phone sealed.
 type Imported struct {
 	IDEnc, IDBidx []byte
 	// PhoneEnc and PhoneBidx are nil for a person without a phone (stored as NULL).
@@ -35,23 +36,8 @@ type Imported struct {
 	Status              string
 }
 
-// InsertFromImport adds the new people of an import's batch in one multi-row INSERT.
-func InsertFromImport(ctx context.Context, ext sqlx.ExecerContext, people []Imported, now time.Time) error {
-	args := make([]any, 0, len(people)*14)
-	for _, p := range people {
-		var phoneEnc, phoneBidx any // NULL without a phone
-		if p.PhoneEnc != nil {
-			phoneEnc, phoneBidx = p.PhoneEnc, p.PhoneBidx
-		}
-		args = append(args, p.IDEnc, p.IDBidx, phoneEnc, phoneBidx, p.KeyID, p.Name, p.Gender,
-			p.Birth.Format(time.DateOnly), p.Village, p.Employed, p.Land, p.Status, now, now)
-	}
-	_, err := ext.ExecContext(ctx, database.MultiRow(Queries.Get("insert-from-import"), len(people)), args...)
-	return err
-}
-
 // InsertPeople adds people of the given source in one multi-row INSERT: the demo seed's
-// synthetic roster, a batch at a time. The rows are as InsertFromImport's but for source.
+// synthetic roster, a batch at a time.
 func InsertPeople(ctx context.Context, ext sqlx.ExecerContext, source string, people []Imported, now time.Time) error {
 	args := make([]any, 0, len(people)*15)
 	for _, p := range people {

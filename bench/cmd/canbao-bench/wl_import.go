@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,24 +16,54 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
 )
 
 const importMemGoal = 256 << 20
 
 // writeRosterCSV writes n new people (not on the roster) in the import template's columns.
-func (b *bench) writeRosterCSV(path string, n int, fromSlot uint64) error {
+// With storedPath, it also writes the same people as canbao stores them (ID number and phone
+// encrypted with the app's keyring, blind indexes, birth date, codes), tab-separated with the
+// binary columns in hex, for the baseline's LOAD DATA.
+func (b *bench) writeRosterCSV(path string, n int, fromSlot uint64, storedPath ...string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
+	var sf *os.File
+	var sw *bufio.Writer
+	if len(storedPath) > 0 {
+		if sf, err = os.Create(storedPath[0]); err != nil {
+			f.Close()
+			return err
+		}
+		defer sf.Close()
+		sw = bufio.NewWriterSize(sf, 1<<20)
+	}
 	fmt.Fprintln(w, "身份证号码,姓名,性别,手机号码,村居,是否就业,是否被征地农民,参保状态")
 	g := newPeople(b.env.kr, b.st.today, b.st.taken, b.st.villages, fromSlot)
 	for range n {
 		p := g.Next()
 		fmt.Fprintf(w, "%s,%s,%s,%s,%s,%s,%s,%s\n", p.IDNumber, p.Name, genderLabel(p.Gender), p.Phone, p.Village,
 			yesNo(p.Employed), yesNo(p.Land), statusLabel[p.Status])
+		if sw != nil {
+			if err := writeStored(sw, b.env.kr, p); err != nil {
+				f.Close()
+				return err
+			}
+		}
+	}
+	if sw != nil {
+		if err := sw.Flush(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := sf.Close(); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
@@ -41,17 +72,49 @@ func (b *bench) writeRosterCSV(path string, n int, fromSlot uint64) error {
 	return f.Close()
 }
 
+// writeStored writes one person as a residents row would hold them: id_number_enc,
+// id_number_bidx, phone_enc, phone_bidx (hex, \N without a phone), pii_key_id, name, gender,
+// birth_date, village_code, employed, land_expropriated, status.
+func writeStored(w *bufio.Writer, kr *pii.Keyring, p person) error {
+	idEnc, kid, err := kr.Encrypt(p.IDNumber, pii.AADResidentIDNumber)
+	if err != nil {
+		return err
+	}
+	phoneEnc, phoneBidx := `\N`, `\N`
+	if p.Phone != "" {
+		ct, _, err := kr.Encrypt(p.Phone, pii.AADResidentPhone)
+		if err != nil {
+			return err
+		}
+		phoneEnc, phoneBidx = hex.EncodeToString(ct), hex.EncodeToString(kr.BlindIndex(pii.IndexPhone, p.Phone))
+	}
+	_, err = fmt.Fprintf(w, "%x\t%x\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", idEnc, p.Bidx, phoneEnc, phoneBidx, kid, p.Name,
+		string(p.Gender), p.Birth.Format(time.DateOnly), p.Village, b2i(p.Employed), b2i(p.Land), p.Status)
+	return err
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 var importSummary = regexp.MustCompile(`import \d+: (\d+) rows, (\d+) created, (\d+) updated, (\d+) unchanged, (\d+) newly insured, (\d+) failed`)
 
 // importRoster: `canbao import roster FILE.csv` of new people as a child process (wall time,
-// peak RSS from wait4's rusage) against LOAD DATA LOCAL INFILE of the same file into a bare table.
+// peak RSS read from /proc) against LOAD DATA LOCAL INFILE of the same people, encrypted and
+// blind-indexed as canbao stores them, into bench_residents: a copy of residents (CREATE
+// TABLE … LIKE: every index, no foreign key) filled with residents' rows before the first
+// repeat, so that each repeat's load meets indexes as large as the import does (both tables
+// grow by the same rows per repeat).
 func (b *bench) importRoster(ctx context.Context) ([]result, error) {
 	n := int(1_000_000*b.opt.scale + 0.5)
 	repeats := b.opt.importRepeats
 	r := result{ID: "import", Workload: fmt.Sprintf("roster import of %d rows (`canbao import roster FILE.csv`, new people)", n),
 		RatioDef: "canbao rows/s ÷ baseline rows/s", Goal: "≥ 0.6, and peak RSS ≤ 256 MiB", Repeats: repeats}
 	r.Canbao = side{What: "canbao import roster", Unit: "rows/s"}
-	r.Baseline = side{What: "`LOAD DATA LOCAL INFILE` into a bare table", Unit: "rows/s"}
+	r.Baseline = side{What: "`LOAD DATA LOCAL INFILE` of the rows as stored into a copy of `residents`", Unit: "rows/s"}
 
 	// LOAD DATA LOCAL needs the server's local_infile and the client's allowAllFiles.
 	srv, err := b.env.serverDB(ctx)
@@ -80,19 +143,23 @@ func (b *bench) importRoster(ctx context.Context) ([]result, error) {
 		return nil, err
 	}
 	defer loadDB.Close()
-	if _, err := loadDB.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS bench_load (id BIGINT AUTO_INCREMENT PRIMARY KEY,
-		id_number VARCHAR(18) NOT NULL, name VARCHAR(64) NOT NULL, gender VARCHAR(8) NOT NULL, phone VARCHAR(16) NOT NULL,
-		village VARCHAR(32) NOT NULL, employed VARCHAR(8) NOT NULL, land VARCHAR(8) NOT NULL, status VARCHAR(32) NOT NULL)
-		ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`); err != nil {
-		return nil, err
+	t0 := time.Now()
+	for _, q := range []string{`DROP TABLE IF EXISTS bench_residents`, `CREATE TABLE bench_residents LIKE residents`,
+		`INSERT INTO bench_residents SELECT * FROM residents`} {
+		if _, err := loadDB.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("%s: %w", q, err)
+		}
 	}
+	defer func() { _, _ = loadDB.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS bench_residents`) }()
+	b.log.Info("bench_residents: a copy of residents", "s", since(t0))
 
 	var peaks []float64
 	for rep := range repeats {
 		r.Load1 = append(r.Load1, load1())
 		path := fmt.Sprintf("%s/roster-%d.csv", b.env.workDir, rep+1)
+		stored := fmt.Sprintf("%s/roster-%d.stored.tsv", b.env.workDir, rep+1)
 		t := time.Now()
-		if err := b.writeRosterCSV(path, n, importSlotBase+uint64(rep)*importSlotBlock); err != nil {
+		if err := b.writeRosterCSV(path, n, importSlotBase+uint64(rep)*importSlotBlock, stored); err != nil {
 			return nil, err
 		}
 		fi, _ := os.Stat(path)
@@ -119,19 +186,23 @@ func (b *bench) importRoster(ctx context.Context) ([]result, error) {
 		} else {
 			r.note("repeat %d: %d rows in %.0f s", rep+1, n, imp.wall.Seconds())
 		}
+		if imp.phases != "" {
+			r.note("repeat %d: canbao's log of its writes (load: LOAD DATA into the staging tables, alongside the transactions; lookup, update, insert and rest: inside them; wait: the writer idle, waiting for the reader or a load): %s", rep+1, imp.phases)
+		}
 		b.log.Info("canbao import", "rows", imp.rows, "s", imp.wall.Seconds(), "rows_per_s", int(float64(imp.rows)/imp.wall.Seconds()),
 			"peak_rss_mib", int(imp.peak/(1<<20)), "complete", imp.complete)
 
-		// LOAD DATA
-		if _, err := loadDB.ExecContext(ctx, `TRUNCATE TABLE bench_load`); err != nil {
-			return nil, err
-		}
-		mysql.RegisterLocalFile(path)
+		// LOAD DATA of the same people as stored, into the copy of residents
+		mysql.RegisterLocalFile(stored)
 		t = time.Now()
-		res, err := loadDB.ExecContext(ctx, `LOAD DATA LOCAL INFILE '`+path+`' INTO TABLE bench_load CHARACTER SET utf8mb4
-			FIELDS TERMINATED BY ',' LINES TERMINATED BY '\n' IGNORE 1 LINES (id_number, name, gender, phone, village, employed, land, status)`)
+		res, err := loadDB.ExecContext(ctx, `LOAD DATA LOCAL INFILE '`+stored+`' INTO TABLE bench_residents CHARACTER SET utf8mb4
+			FIELDS TERMINATED BY '\t' LINES TERMINATED BY '\n'
+			(@id_enc, @bidx, @phone_enc, @phone_bidx, pii_key_id, name, gender, birth_date, village_code, employed,
+			 land_expropriated, status)
+			SET id_number_enc = UNHEX(@id_enc), id_number_bidx = UNHEX(@bidx), phone_enc = UNHEX(@phone_enc),
+			    phone_bidx = UNHEX(@phone_bidx), source = 'import', created_at = NOW(6), updated_at = NOW(6)`)
 		d := time.Since(t)
-		mysql.DeregisterLocalFile(path)
+		mysql.DeregisterLocalFile(stored)
 		if err != nil {
 			return nil, fmt.Errorf("LOAD DATA: %w", err)
 		}
@@ -141,6 +212,7 @@ func (b *bench) importRoster(ctx context.Context) ([]result, error) {
 		r.Baseline.add(float64(n) / d.Seconds())
 		b.log.Info("load data", "rows", n, "s", d.Seconds(), "rows_per_s", int(float64(n)/d.Seconds()))
 		_ = os.Remove(path)
+		_ = os.Remove(stored)
 	}
 	r.Canbao.settle()
 	r.Baseline.settle()
@@ -164,8 +236,12 @@ type importRun struct {
 	peak     float64 // bytes: the highest VmHWM seen
 	maxrss   float64 // bytes: wait4's ru_maxrss (includes this process's own high-water mark, see runImport)
 	complete bool
-	progress []int // rows done, every 10 s
+	progress []int  // rows done, every 10 s
+	phases   string // the import's "roster import writes" log line, from wait_ms on
 }
+
+// importPhases finds the line in canbao's log, text (key=value) or JSON ("key":value).
+var importPhases = regexp.MustCompile(`"?wait_ms"?[=:]\d+[^\n]*?"?rest_ms"?[=:]\d+`)
 
 // runImport runs `canbao import roster path` as a child process, samples its progress from
 // roster_imports, and stops it (SIGTERM) after -import-timeout.
@@ -182,7 +258,17 @@ func (b *bench) runImport(ctx context.Context, path string, n int) (importRun, e
 	cmd.Env = b.env.childEnv()
 	cmd.Dir = b.env.workDir
 	var stdout bytes.Buffer
-	cmd.Stdout = &stdout // the progress bar goes to stderr: discarded
+	cmd.Stdout = &stdout
+	// The progress bar and the log go to stderr: kept in a file, for the log's account of
+	// where the import's writes spent their time.
+	errPath := path + ".stderr"
+	errFile, err := os.Create(errPath)
+	if err != nil {
+		return out, err
+	}
+	defer os.Remove(errPath)
+	defer errFile.Close()
+	cmd.Stderr = errFile
 	t := time.Now()
 	if err := cmd.Start(); err != nil {
 		return out, err
@@ -199,7 +285,6 @@ func (b *bench) runImport(ctx context.Context, path string, n int) (importRun, e
 	defer hwm.Stop()
 	procStatus := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
 	timeout := time.After(b.opt.importTimeout)
-	var err error
 	stopped := false
 wait:
 	for {
@@ -219,6 +304,11 @@ wait:
 	}
 	out.wall = time.Since(t)
 	stopPerf()
+	if text, rerr := os.ReadFile(errPath); rerr == nil {
+		if m := importPhases.FindString(string(text)); m != "" {
+			out.phases = m
+		}
+	}
 	out.maxrss = float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) * 1024 // kB on Linux
 	if stopped {
 		out.rows = rowsDone()

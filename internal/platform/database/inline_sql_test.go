@@ -25,8 +25,8 @@ var builders = map[string]string{
 		"roster's list_api_test feeds them hostile values",
 	"internal/visit/list.go": "the visit list's WHERE from its optional filters (fixed conditions, values bound); " +
 		"visit's list_api_test feeds them hostile values",
-	"internal/importer/seen.go": "statements on the import's temporary table of IDs seen, which exists only on the " +
-		"import's connection, so they cannot be prepared at start-up; widened with placeholders only",
+	"internal/roster/stage.go": "statements on an import's staging table, a temporary table that exists only on the " +
+		"import's connection, so they cannot be prepared at start-up; only the LOAD DATA reader's name, chosen there, is put in",
 }
 
 var statement = regexp.MustCompile(`(?is)^\s*(SELECT|INSERT|UPDATE|DELETE|REPLACE|WITH)\s`)
