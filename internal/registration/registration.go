@@ -90,6 +90,7 @@ type Deps struct {
 	Limiter              *ratelimit.Limiter
 	Audit                *audit.Log
 	Enrollment           *enrollment.Recorder
+	Villages             *village.Store // nil: one reading MySQL
 	PrivacyNoticeVersion string
 }
 
@@ -98,8 +99,11 @@ var timeNow = time.Now
 
 // NewService builds the service.
 func NewService(d Deps) *Service {
+	if d.Villages == nil {
+		d.Villages = village.NewStore(d.DB)
+	}
 	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
-		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: village.NewStore(d.DB), privacy: d.PrivacyNoticeVersion,
+		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: d.Villages, privacy: d.PrivacyNoticeVersion,
 		now: func() time.Time { return timeNow() }}
 }
 
