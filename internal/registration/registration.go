@@ -77,6 +77,7 @@ type Service struct {
 	audit    *audit.Log
 	enr      *enrollment.Recorder
 	villages *village.Store
+	batch    *batcher
 	privacy  string
 	now      func() time.Time
 }
@@ -105,7 +106,7 @@ func NewService(d Deps) *Service {
 		d.Villages = village.NewStore(d.DB)
 	}
 	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
-		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: d.Villages, privacy: d.PrivacyNoticeVersion,
+		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: d.Villages, batch: newBatcher(d.DB), privacy: d.PrivacyNoticeVersion,
 		now: func() time.Time { return timeNow() }}
 }
 
@@ -258,7 +259,9 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 		return Receipt{}, database.Map(err)
 	}
 	var rcpt Receipt
-	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+	// The transaction may be shared with other registrations (batch.go): rcpt is set only when
+	// this one went through, and the answer comes after the COMMIT.
+	err = s.batch.run(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
 		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, knownID, now)
 		if err != nil {
 			return err
