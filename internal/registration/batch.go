@@ -13,17 +13,20 @@ import (
 )
 
 // Group commit: concurrent registrations share one transaction, and so one COMMIT and its
-// fsync. A committer takes what is queued (up to maxBatch), runs each registration after a
-// SAVEPOINT, rolls a registration refused for a reason of its own (a 4xx answer) back to its
-// savepoint, and commits the rest. Each caller gets its own answer only after the COMMIT, so a
+// fsync. A committer takes what is queued (up to maxBatch) and runs the registrations one
+// after the other. A registration calls its mark function before its first write that a
+// later refusal would have to undo (adding a person to the roster): that sets a SAVEPOINT.
+// A registration refused for a reason of its own (a 4xx answer) is rolled back to its
+// savepoint when it set one; one that set none wrote nothing that stays (a failed INSERT
+// undoes itself; its locks stay until the COMMIT). The rest commit together. Each caller gets its own answer only after the COMMIT, so a
 // 201 still means durably stored. Any other failure (a deadlock, a lost connection, a failed
 // COMMIT) abandons the batch, and each of its registrations then runs alone in its own
 // transaction, as it would without batching; a batch that did commit but reported failure
 // cannot store a registration twice, since the unique key (year, active_resident_id) refuses
 // the second one.
 var (
-	maxBatch   = 16
-	committers = int32(4)
+	maxBatch   = 8
+	committers = int32(16)
 	// batchHold, when above 1 (tests), makes a committer wait until it holds that many
 	// registrations before it starts, so a test decides what shares a transaction.
 	batchHold = 0
@@ -33,9 +36,14 @@ var (
 	batchCommitted func(n int)
 )
 
+// txFunc is one registration's work in a transaction; mark sets a savepoint (see above).
+type txFunc func(ctx context.Context, tx *sqlx.Tx, mark func() error) error
+
+func noMark() error { return nil }
+
 type job struct {
 	ctx  context.Context
-	fn   func(ctx context.Context, tx *sqlx.Tx) error
+	fn   txFunc
 	done chan error
 }
 
@@ -51,7 +59,7 @@ func newBatcher(db *sqlx.DB) *batcher {
 
 // run runs fn in a transaction shared with other registrations and returns its outcome after
 // the COMMIT (or the rollback).
-func (b *batcher) run(ctx context.Context, fn func(ctx context.Context, tx *sqlx.Tx) error) error {
+func (b *batcher) run(ctx context.Context, fn txFunc) error {
 	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case b.queue <- j:
@@ -120,7 +128,7 @@ func refused(err error) bool {
 func (b *batcher) commit(batch []*job) {
 	if len(batch) == 1 {
 		j := batch[0]
-		j.done <- database.InTx(j.ctx, b.db, func(tx *sqlx.Tx) error { return j.fn(j.ctx, tx) })
+		j.done <- database.InTx(j.ctx, b.db, func(tx *sqlx.Tx) error { return j.fn(j.ctx, tx, noMark) })
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
@@ -129,18 +137,26 @@ func (b *batcher) commit(batch []*job) {
 	err := database.InTx(ctx, b.db, func(tx *sqlx.Tx) error {
 		for i, j := range batch {
 			outcome[i] = nil
-			if _, err := tx.ExecContext(ctx, Queries.Get("savepoint")); err != nil {
+			marked := false
+			mark := func() error {
+				if marked {
+					return nil
+				}
+				marked = true
+				_, err := tx.ExecContext(ctx, Queries.Get("savepoint"))
 				return database.Map(err)
 			}
-			err := j.fn(ctx, tx)
+			err := j.fn(ctx, tx, mark)
 			if err == nil {
 				continue
 			}
 			if !refused(err) {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, Queries.Get("rollback-to-savepoint")); err != nil {
-				return database.Map(err)
+			if marked {
+				if _, err := tx.ExecContext(ctx, Queries.Get("rollback-to-savepoint")); err != nil {
+					return database.Map(err)
+				}
 			}
 			outcome[i] = err
 		}
@@ -148,7 +164,7 @@ func (b *batcher) commit(batch []*job) {
 	})
 	if err != nil {
 		for _, j := range batch {
-			j.done <- database.InTx(j.ctx, b.db, func(tx *sqlx.Tx) error { return j.fn(j.ctx, tx) })
+			j.done <- database.InTx(j.ctx, b.db, func(tx *sqlx.Tx) error { return j.fn(j.ctx, tx, noMark) })
 		}
 		return
 	}

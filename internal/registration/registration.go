@@ -261,8 +261,8 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 	var rcpt Receipt
 	// The transaction may be shared with other registrations (batch.go): rcpt is set only when
 	// this one went through, and the answer comes after the COMMIT.
-	err = s.batch.run(ctx, func(ctx context.Context, tx *sqlx.Tx) error {
-		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, knownID, now)
+	err = s.batch.run(ctx, func(ctx context.Context, tx *sqlx.Tx, mark func() error) error {
+		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, knownID, now, mark)
 		if err != nil {
 			return err
 		}
@@ -312,7 +312,9 @@ func ratelimitPerHour(n int) redis_rate.Limit {
 // not on the roster is added with the name and village given, unenrolled and without a phone
 // (source 'registration'); the row counts for nothing until a staff member confirms the
 // registration, and the phone reaches the roster only then (see fillPhone).
-func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, knownID int64, now time.Time) (int64, error) {
+//
+// mark is called before the roster insert, the only write a refusal may follow (batch.go).
+func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, knownID int64, now time.Time, mark func() error) (int64, error) {
 	var r struct {
 		ID      int64  `db:"id"`
 		Village string `db:"village_code"`
@@ -330,6 +332,9 @@ func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validate
 	if !found {
 		idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
 		if err != nil {
+			return 0, err
+		}
+		if err := mark(); err != nil {
 			return 0, err
 		}
 		id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
