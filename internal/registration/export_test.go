@@ -13,12 +13,3 @@ func SetClock(t testing.TB, now func() time.Time) {
 	timeNow = now
 	t.Cleanup(func() { timeNow = old })
 }
-
-// GroupCommit makes the next registrations share transactions of exactly hold registrations
-// (one committer, which waits until it holds that many) until the test ends; every batch that
-// committed together is reported to committed. Not for parallel tests.
-func GroupCommit(t testing.TB, hold int, committed func(n int)) {
-	oldHold, oldCommitters, oldHook := batchHold, committers, batchCommitted
-	batchHold, committers, batchCommitted = hold, 1, committed
-	t.Cleanup(func() { batchHold, committers, batchCommitted = oldHold, oldCommitters, oldHook })
-}

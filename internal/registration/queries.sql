@@ -79,12 +79,3 @@ ORDER BY p.village_code, g.id LIMIT ?
 -- name: registration-city-answer
 -- The city centre's answer to a handed-over registration.
 UPDATE registrations SET city_result = ?, city_reason = ?, city_answered_at = ? WHERE id = ?
-
--- name: savepoint
--- Group commit: each registration of a shared transaction starts at a savepoint (the name is
--- reused: a new SAVEPOINT of the same name replaces the old one).
-SAVEPOINT registration
-
--- name: rollback-to-savepoint
--- Group commit: a registration refused inside a shared transaction is undone alone.
-ROLLBACK TO SAVEPOINT registration

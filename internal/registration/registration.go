@@ -77,7 +77,6 @@ type Service struct {
 	audit    *audit.Log
 	enr      *enrollment.Recorder
 	villages *village.Store
-	batch    *batcher
 	privacy  string
 	now      func() time.Time
 }
@@ -106,7 +105,7 @@ func NewService(d Deps) *Service {
 		d.Villages = village.NewStore(d.DB)
 	}
 	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
-		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: d.Villages, batch: newBatcher(d.DB), privacy: d.PrivacyNoticeVersion,
+		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: d.Villages, privacy: d.PrivacyNoticeVersion,
 		now: func() time.Time { return timeNow() }}
 }
 
@@ -259,10 +258,8 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 		return Receipt{}, database.Map(err)
 	}
 	var rcpt Receipt
-	// The transaction may be shared with other registrations (batch.go): rcpt is set only when
-	// this one went through, and the answer comes after the COMMIT.
-	err = s.batch.run(ctx, func(ctx context.Context, tx *sqlx.Tx, mark func() error) error {
-		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, knownID, now, mark)
+	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, knownID, now)
 		if err != nil {
 			return err
 		}
@@ -312,9 +309,7 @@ func ratelimitPerHour(n int) redis_rate.Limit {
 // not on the roster is added with the name and village given, unenrolled and without a phone
 // (source 'registration'); the row counts for nothing until a staff member confirms the
 // registration, and the phone reaches the roster only then (see fillPhone).
-//
-// mark is called before the roster insert, the only write a refusal may follow (batch.go).
-func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, knownID int64, now time.Time, mark func() error) (int64, error) {
+func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, knownID int64, now time.Time) (int64, error) {
 	var r struct {
 		ID      int64  `db:"id"`
 		Village string `db:"village_code"`
@@ -332,9 +327,6 @@ func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validate
 	if !found {
 		idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
 		if err != nil {
-			return 0, err
-		}
-		if err := mark(); err != nil {
 			return 0, err
 		}
 		id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
