@@ -120,11 +120,15 @@ func (s *Service) login(c *gin.Context) error {
 	if err != nil {
 		return loginError(err)
 	}
-	id, version, err := s.upsertAccount(ctx, sess)
+	id, version, created, err := s.upsertAccount(ctx, sess)
 	if err != nil {
 		return err
 	}
-	out, err := s.auth.IssueFor(ctx, auth.AuditContext(c), "auth.wechat_login", auth.Principal{Kind: auth.KindResident, ID: id, Role: auth.RoleResident, Version: version})
+	p := auth.Principal{Kind: auth.KindResident, ID: id, Role: auth.RoleResident, Version: version}
+	if created {
+		s.auth.SubjectCreated(ctx, p)
+	}
+	out, err := s.auth.IssueFor(ctx, auth.AuditContext(c), "auth.wechat_login", p)
 	if err != nil {
 		return err
 	}
@@ -148,11 +152,11 @@ func loginError(err error) error {
 }
 
 // upsertAccount creates the account at the first login and keeps the latest session_key,
-// encrypted, for server-side use only.
-func (s *Service) upsertAccount(ctx context.Context, sess wechat.Session) (int64, int, error) {
+// encrypted, for server-side use only; created says whether this login created it.
+func (s *Service) upsertAccount(ctx context.Context, sess wechat.Session) (id int64, version int, created bool, err error) {
 	enc, keyID, err := s.kr.Encrypt(sess.SessionKey, pii.AADSessionKey)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	now := database.Now()
 	var unionID any
@@ -165,6 +169,7 @@ func (s *Service) upsertAccount(ctx context.Context, sess wechat.Session) (int64
 		Disabled bool  `db:"disabled"`
 	}
 	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+		created = false
 		err := tx.GetContext(ctx, &acct, Queries.Get("account-by-openid"), sess.OpenID)
 		if errors.Is(err, sql.ErrNoRows) {
 			res, err := tx.ExecContext(ctx, Queries.Get("account-insert"), sess.OpenID, unionID, enc, keyID, now, now)
@@ -172,7 +177,7 @@ func (s *Service) upsertAccount(ctx context.Context, sess wechat.Session) (int64
 				return database.Map(err)
 			}
 			acct.ID, _ = res.LastInsertId()
-			acct.Version = 1
+			acct.Version, created = 1, true
 			return nil
 		}
 		if err != nil {
@@ -182,12 +187,12 @@ func (s *Service) upsertAccount(ctx context.Context, sess wechat.Session) (int64
 		return database.Map(err)
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	if acct.Disabled {
-		return 0, 0, errs.New(errs.Forbidden, "该账号已被停用，请联系所在村（居）委会")
+		return 0, 0, false, errs.New(errs.Forbidden, "该账号已被停用，请联系所在村（居）委会")
 	}
-	return acct.ID, acct.Version, nil
+	return acct.ID, acct.Version, created, nil
 }
 
 type subscribeRequest struct {

@@ -1,6 +1,7 @@
 package account_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +204,28 @@ func TestDisabledAccountCannotLogIn(t *testing.T) {
 	w := login(env, "code-d2")
 	if w.Code != 403 || w.ErrorCode() != "FORBIDDEN" || strings.Contains(string(w.Body), "token") {
 		t.Fatalf("disabled login: %d %s", w.Code, w.Body)
+	}
+}
+
+// A new account's state is cached at its creation: its first request reads no MySQL for it.
+func TestNewAccountIsCachedAtCreation(t *testing.T) {
+	env, fake := newEnv(t)
+	fake.AddCode("code-new", "oTEST-openid-bbbbbbbbbbbbbbbb", "c2Vzc2lvbi1rZXktc2VjcmV0LTEyMw==")
+	var a residentAuth
+	if w := login(env, "code-new"); w.Code != 200 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	} else {
+		w.JSON(t, &a)
+	}
+	key := env.Prefix + "subj:" + string(auth.KindResident) + ":" + strconv.FormatInt(a.Resident.ID, 10)
+	if v, err := env.Redis.Get(servertest.Ctx(), key).Result(); err != nil || v != "1|resident||0" {
+		t.Fatalf("subject cache after the first login: %q %v", v, err)
+	}
+	// A logout still revokes at once: the cached state is invalidated like any other.
+	if r := env.Do(servertest.Request{Method: "POST", Path: "/api/v1/auth/logout", Token: a.Token}); r.Code/100 != 2 {
+		t.Fatalf("logout: %d %s", r.Code, r.Body)
+	}
+	if r := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/registrations/mine", Token: a.Token}); r.Code != 401 {
+		t.Fatalf("token after logout: %d", r.Code)
 	}
 }

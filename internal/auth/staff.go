@@ -256,6 +256,12 @@ func (s *Service) IssueFor(ctx context.Context, actx audit.Context, action strin
 	return sess, err
 }
 
+// SubjectCreated caches the state of a subject created just now with principal p's version
+// and role (enabled), so that its first request does not read MySQL.
+func (s *Service) SubjectCreated(ctx context.Context, p Principal) {
+	s.subjects.Prime(ctx, p.Kind, p.ID, SubjectState{Version: p.Version, Role: p.Role, Village: p.Village})
+}
+
 var errRefreshInvalid = errs.New(errs.TokenInvalid, "登录已失效，请重新登录")
 
 // Refresh exchanges a refresh token for a new session; the old refresh token is spent. A token

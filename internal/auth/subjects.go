@@ -93,6 +93,15 @@ func (s *Subjects) load(ctx context.Context, k Kind, id int64) (SubjectState, er
 	return SubjectState{Version: row.Version, Role: Role(row.Role), Village: row.Village.String, Disabled: row.Disabled}, nil
 }
 
+// Prime caches the state of a subject that was just created, so its first request does not
+// read MySQL. It never overwrites a cached state; a Redis failure is only logged (the next
+// request reads MySQL).
+func (s *Subjects) Prime(ctx context.Context, k Kind, id int64, st SubjectState) {
+	if err := s.rdb.SetNX(ctx, s.key(k, id), encodeState(st), s.ttl).Err(); err != nil {
+		s.log.WarnContext(ctx, "subject cache write failed", "err", err)
+	}
+}
+
 // Invalidate drops the cached state after the database changed. A Redis failure here is
 // returned: a stale cache would keep a disabled account working for minutes.
 func (s *Subjects) Invalidate(ctx context.Context, k Kind, id int64) error {

@@ -2,6 +2,16 @@
 -- The person (roster row) of an ID number that is already on the roster, locked for the registration.
 SELECT id, village_code, status, name FROM residents WHERE id_number_bidx = ? FOR UPDATE
 
+-- name: resident-find-by-id-number
+-- A registration looks its person up first with a plain (non-locking) read: a locking read of
+-- a missing key would take a gap lock.
+SELECT id FROM residents WHERE id_number_bidx = ?
+
+-- name: resident-lock
+-- The person of a registration, found by resident-find-by-id-number, locked by primary key (a
+-- record lock, no gap).
+SELECT id, village_code, status, name FROM residents WHERE id = ? AND id_number_bidx = ? FOR UPDATE
+
 -- name: registration-insert
 INSERT INTO registrations (account_id, resident_id, active_resident_id, year, name, id_number_enc, phone_enc, pii_key_id,
     village_code, employed, land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version,

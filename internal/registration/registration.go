@@ -5,8 +5,10 @@ package registration
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -90,6 +92,7 @@ type Deps struct {
 	Limiter              *ratelimit.Limiter
 	Audit                *audit.Log
 	Enrollment           *enrollment.Recorder
+	Villages             *village.Store // nil: one reading MySQL
 	PrivacyNoticeVersion string
 }
 
@@ -98,8 +101,11 @@ var timeNow = time.Now
 
 // NewService builds the service.
 func NewService(d Deps) *Service {
+	if d.Villages == nil {
+		d.Villages = village.NewStore(d.DB)
+	}
 	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
-		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: village.NewStore(d.DB), privacy: d.PrivacyNoticeVersion,
+		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: d.Villages, privacy: d.PrivacyNoticeVersion,
 		now: func() time.Time { return timeNow() }}
 }
 
@@ -229,12 +235,8 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 	if err != nil {
 		return Receipt{}, err
 	}
-	who := fmt.Sprint(accountID)
-	if err := s.limiter.Allow(ctx, "registration", who, ratelimitPerHour(registrationsPerHour)); err != nil {
-		return Receipt{}, err
-	}
 	idIndex := s.kr.BlindIndex(pii.IndexIDNumber, v.idNumber)
-	if err := s.limitDistinctIDs(ctx, accountID, idIndex); err != nil {
+	if err := s.limit(ctx, accountID, idIndex); err != nil {
 		return Receipt{}, err
 	}
 	idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADRegistrationIDNumber)
@@ -250,9 +252,14 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 		status = StatusReferred
 	}
 	now := database.Now()
+	// Most registrants are on the roster: find them with a plain read before the transaction.
+	var knownID int64
+	if err := s.db.GetContext(ctx, &knownID, Queries.Get("resident-find-by-id-number"), idIndex); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Receipt{}, database.Map(err)
+	}
 	var rcpt Receipt
 	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, now)
+		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, knownID, now)
 		if err != nil {
 			return err
 		}
@@ -291,8 +298,10 @@ func ratelimitPerHour(n int) redis_rate.Limit {
 }
 
 // findOrAddResident returns the person of the ID number, adding them to the roster when they
-// are not on it. It inserts first and locks the existing row only on a duplicate: a locking
-// read of a missing key would take a gap lock, and two such registrations deadlock.
+// are not on it. knownID is the person a plain read found before the transaction (0: none):
+// that row is locked by primary key, a record lock. Otherwise it inserts first and locks the
+// existing row only on a duplicate: a locking read of a missing key would take a gap lock, and
+// two such registrations deadlock.
 //
 // A registration never changes what the roster says about a person. A person on the roster
 // registers in the roster's village and under the roster's name, or not at all: that is what
@@ -300,27 +309,37 @@ func ratelimitPerHour(n int) redis_rate.Limit {
 // not on the roster is added with the name and village given, unenrolled and without a phone
 // (source 'registration'); the row counts for nothing until a staff member confirms the
 // registration, and the phone reaches the roster only then (see fillPhone).
-func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, now time.Time) (int64, error) {
-	idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
-	if err != nil {
-		return 0, err
-	}
-	id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
-		Gender: string(v.person.Gender), Birth: v.person.Birth, Village: v.village, Employed: v.employed, Land: v.land}, now)
-	if err == nil {
-		return id, nil
-	}
-	if !database.IsDuplicate(err) {
-		return 0, database.Map(err)
-	}
+func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, knownID int64, now time.Time) (int64, error) {
 	var r struct {
 		ID      int64  `db:"id"`
 		Village string `db:"village_code"`
 		Status  string `db:"status"`
 		Name    string `db:"name"`
 	}
-	if err := tx.GetContext(ctx, &r, Queries.Get("resident-by-id-number"), idIndex); err != nil {
-		return 0, database.Map(err)
+	found := false
+	if knownID != 0 {
+		err := tx.GetContext(ctx, &r, Queries.Get("resident-lock"), knownID, idIndex)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, database.Map(err)
+		}
+		found = err == nil
+	}
+	if !found {
+		idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
+		if err != nil {
+			return 0, err
+		}
+		id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
+			Gender: string(v.person.Gender), Birth: v.person.Birth, Village: v.village, Employed: v.employed, Land: v.land}, now)
+		if err == nil {
+			return id, nil
+		}
+		if !database.IsDuplicate(err) {
+			return 0, database.Map(err)
+		}
+		if err := tx.GetContext(ctx, &r, Queries.Get("resident-by-id-number"), idIndex); err != nil {
+			return 0, database.Map(err)
+		}
 	}
 	// Identity first, so that only someone who knows the person's name and village learns
 	// whether the roster shows them insured. The messages do not say what the roster holds.
@@ -338,29 +357,17 @@ func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validate
 	return r.ID, nil
 }
 
-// limitDistinctIDs allows an account a few distinct ID numbers a day, so nobody can probe who
-// is insured. The set holds blind-index prefixes, never ID numbers. One round trip: add, count
-// and expire together; a member that pushed the set over the limit is taken out again.
-func (s *Service) limitDistinctIDs(ctx context.Context, accountID int64, idIndex []byte) error {
+// limit spends one of the account's registrations an hour and allows it a few distinct ID
+// numbers a day, so nobody can probe who is insured, in one Redis round trip. The set holds
+// blind-index prefixes, never ID numbers; a member that would push it over the limit is not
+// kept.
+func (s *Service) limit(ctx context.Context, accountID int64, idIndex []byte) error {
 	day := s.now().In(s.loc).Format("20060102")
-	key := fmt.Sprintf("%sregids:%d:%s", s.prefix, accountID, day)
-	member := hex.EncodeToString(idIndex[:12])
-	pipe := s.rdb.TxPipeline()
-	added := pipe.SAdd(ctx, key, member)
-	card := pipe.SCard(ctx, key)
-	pipe.Expire(ctx, key, distinctIDsKeyLifetime)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
-	}
-	if added.Val() == 1 && card.Val() > distinctIDsPerDay {
-		if err := s.rdb.SRem(ctx, key, member).Err(); err != nil {
-			return errs.Wrap(errs.Unavailable, err, "服务暂时不可用，请稍后再试")
-		}
-		e := errs.New(errs.RateLimited, "今日提交的身份证号码过多，请明天再试。如需帮助，请联系所在村（居）委会。")
-		e.RetryAfter = time.Hour
-		return e
-	}
-	return nil
+	refusal := errs.New(errs.RateLimited, "今日提交的身份证号码过多，请明天再试。如需帮助，请联系所在村（居）委会。")
+	refusal.RetryAfter = time.Hour
+	return s.limiter.AllowDistinct(ctx, "registration", fmt.Sprint(accountID), ratelimitPerHour(registrationsPerHour),
+		ratelimit.Distinct{Key: fmt.Sprintf("%sregids:%d:%s", s.prefix, accountID, day), Member: hex.EncodeToString(idIndex[:12]),
+			Max: distinctIDsPerDay, KeyLifetime: distinctIDsKeyLifetime, Refusal: refusal})
 }
 
 // referralFor says where an employee-pension registration is carried out and what to bring.

@@ -1,8 +1,10 @@
 package rules
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,6 +27,7 @@ func NewTiers(b *Book, loc *time.Location) *Tiers { return &Tiers{b: b, loc: loc
 // current year in loc), from the yearly configuration.
 func (t *Tiers) Routes(r *auth.Router) {
 	b, loc := t.b, t.loc
+	var rendered sync.Map // year → the JSON answer
 	r.Handle(http.MethodGet, "/api/v1/tiers", auth.PublicCacheable(), web.H(func(c *gin.Context) error {
 		year := time.Now().In(loc).Year()
 		if s := c.Query("year"); s != "" {
@@ -38,8 +41,17 @@ func (t *Tiers) Routes(r *auth.Router) {
 		if err != nil {
 			return errs.New(errs.NotFound, "该年度暂无缴费档次配置")
 		}
+		// The book is loaded once at start-up, so a year's answer is rendered once.
+		body, ok := rendered.Load(year)
+		if !ok {
+			b, err := json.Marshal(gin.H{"year": year, "tiers": y.Tiers})
+			if err != nil {
+				return err
+			}
+			body, _ = rendered.LoadOrStore(year, b)
+		}
 		c.Header("Cache-Control", "public, max-age=300")
-		c.JSON(http.StatusOK, gin.H{"year": year, "tiers": y.Tiers})
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body.([]byte))
 		return nil
 	}))
 }

@@ -135,7 +135,8 @@ func New(d Deps) (*Server, error) {
 
 	wx := WeChatClient(cfg, d.Redis, d.Log)
 	enrollments := enrollment.New(cfg.Location(), cfg.Campaigns.AttributionDays)
-	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring,
+	villages := village.NewCachedStore(d.DB, d.Redis, prefix)
+	registrations := registration.NewService(registration.Deps{DB: d.DB, Redis: d.Redis, Prefix: prefix, Keyring: d.Keyring, Villages: villages,
 		Rules: d.Rules, Location: cfg.Location(), Limiter: limiter, Audit: auditLog, Enrollment: enrollments,
 		PrivacyNoticeVersion: cfg.Business.PrivacyNoticeVersion})
 	residents := account.NewService(account.Deps{DB: d.DB, Keyring: d.Keyring, WeChat: wx, Auth: authSvc, Registry: registrations,
@@ -144,7 +145,6 @@ func New(d Deps) (*Server, error) {
 	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction
 	imports := importer.New(d.DB, d.Keyring, cfg.Location(), enrollments, d.Log)
 	stats := counters.New(d.DB, d.Redis, prefix, cfg.Location())
-	villages := village.NewStore(d.DB)
 
 	// Every area registers its routes the same way, each route with its access policy.
 	areas := []interface{ Routes(*auth.Router) }{

@@ -17,12 +17,13 @@ import (
 // Limiter checks named limits.
 type Limiter struct {
 	l      *redis_rate.Limiter
+	rdb    *redis.Client
 	prefix string
 }
 
 // New wires a limiter; keys live under prefix + "rl:".
 func New(rdb *redis.Client, prefix string) *Limiter {
-	return &Limiter{l: redis_rate.NewLimiter(rdb), prefix: prefix + "rl:"}
+	return &Limiter{l: redis_rate.NewLimiter(rdb), rdb: rdb, prefix: prefix + "rl:"}
 }
 
 // PerMinute is n requests a minute with a burst of n.
