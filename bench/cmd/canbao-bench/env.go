@@ -164,10 +164,25 @@ func (e *env) dropBenchDB(ctx context.Context) error {
 	return err
 }
 
-// clearRedis deletes the bench's keys (prefix canbao_bench:), and nothing else.
+// clearRedis deletes the bench's keys, and nothing else: those under its prefix, and the rate
+// limiter's (redis_rate puts "rate:" before the keys it is given, so the bench's limits live
+// under rate:canbao_bench:). Left behind, the per-account limits of one run met the next run's
+// accounts, whose database ids repeat, and registrations got 429.
 func (e *env) clearRedis(ctx context.Context) (int, error) {
 	n := 0
-	iter := e.rdb.Scan(ctx, 0, benchRedisPrefix+"*", 1000).Iterator()
+	for _, prefix := range []string{benchRedisPrefix, "rate:" + benchRedisPrefix} {
+		m, err := e.unlinkPrefix(ctx, prefix)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (e *env) unlinkPrefix(ctx context.Context, prefix string) (int, error) {
+	n := 0
+	iter := e.rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 	var batch []string
 	flush := func() error {
 		if len(batch) == 0 {
@@ -181,7 +196,7 @@ func (e *env) clearRedis(ctx context.Context) (int, error) {
 		return nil
 	}
 	for iter.Next(ctx) {
-		if !strings.HasPrefix(iter.Val(), benchRedisPrefix) {
+		if !strings.HasPrefix(iter.Val(), prefix) {
 			continue
 		}
 		batch = append(batch, iter.Val())
