@@ -179,7 +179,9 @@ type fakes struct {
 }
 
 // newFakes starts a fake WeChat and a fake SMS provider (httptest, in this process, on
-// 127.0.0.1) and returns them with the variables that point a canbao process at them.
+// 127.0.0.1) and returns them with the variables that point a canbao process at them. The
+// fakes take any rate, so the channels' send limits are raised to 12,000 a minute: the drills'
+// campaigns ask for up to 6,000, above the SMS channel's default limit.
 func newFakes(t *testing.T, name string) (*fakes, map[string]string) {
 	f := &fakes{name: name, appID: "wxdrill" + name, keyID: "drillkey" + name}
 	f.wechat = wechattest.NewServer(t, f.appID, "drill-wechat-secret")
@@ -187,6 +189,7 @@ func newFakes(t *testing.T, name string) (*fakes, map[string]string) {
 	return f, map[string]string{
 		"CANBAO_WECHAT_API_BASE": f.wechat.URL, "CANBAO_WECHAT_APPID": f.appID, "CANBAO_WECHAT_SECRET": "drill-wechat-secret",
 		"CANBAO_SMS_API_BASE": f.sms.URL, "CANBAO_SMS_ACCESS_KEY_ID": f.keyID, "CANBAO_SMS_ACCESS_KEY_SECRET": "drill-sms-secret",
+		"CANBAO_CAMPAIGNS_SMS_RATE_PER_MINUTE": "12000", "CANBAO_CAMPAIGNS_WECHAT_RATE_PER_MINUTE": "12000",
 	}
 }
 
