@@ -11,8 +11,11 @@ package registration_test
 //
 //	raw            the bench baseline: a prepared single-row INSERT into a PK-only table, autocommit
 //	statements     exactly a registration's SQL as prepared statements: the plain lookup of the
-//	               person, then BEGIN, the resident's lock, the registration INSERT, the account
-//	               UPDATE, the audit INSERT, COMMIT
+//	               person, then BEGIN, the registration INSERT, the account UPDATE, the audit
+//	               INSERT, COMMIT
+//	statements_withlock, statements_nolink
+//	               the same with the resident's lock by primary key (FOR UPDATE) that registrations
+//	               took before, and without the account UPDATE
 //	register       Service.Register called directly (validation, Redis limit, encryption, the above)
 //	…_nofk         the same after the foreign keys of registrations (and the account's to
 //	               residents) are dropped
@@ -201,59 +204,68 @@ func BenchmarkFloor(b *testing.B) {
 			return err
 		})
 	}
-	statements := func(b *testing.B) float64 {
-		b.StopTimer()
-		ps := e.people(b, b.N)
-		prep := func(q string) *sqlx.Stmt {
-			s, err := db.PreparexContext(ctx, q)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { s.Close() })
-			return s
-		}
-		find := prep(registration.Queries.Get("resident-find-by-id-number"))
-		lock := registration.Queries.Get("resident-lock")
-		ins := registration.Queries.Get("registration-insert")
-		link := account.Queries.Get("account-link-person")
-		aud := audit.Queries.Get("audit-insert")
-		idEnc, phoneEnc := make([]byte, 46), make([]byte, 39)
-		year := time.Now().Year()
-		bidx := make([][]byte, len(ps))
-		for i, p := range ps {
-			bidx[i] = kr.BlindIndex(pii.IndexIDNumber, p.number)
-		}
-		return run(b, len(ps), func(i int) error {
-			p := ps[i]
-			var id int64
-			if err := find.GetContext(ctx, &id, bidx[i]); err != nil {
-				return err
-			}
-			return database.InTx(ctx, db, func(tx *sqlx.Tx) error {
-				var r struct {
-					ID      int64  `db:"id"`
-					Village string `db:"village_code"`
-					Status  string `db:"status"`
-					Name    string `db:"name"`
-				}
-				if err := tx.GetContext(ctx, &r, lock, id, bidx[i]); err != nil {
-					return err
-				}
-				res, err := tx.ExecContext(ctx, ins, p.accountID, id, id, year, "测试居民", idEnc, phoneEnc, "k1", p.village,
-					false, false, "resident_pension", "village", "village", 300, "submitted", "2024-01", now, now)
+	statementsOf := func(withLock, withLink bool) func(b *testing.B) float64 {
+		return func(b *testing.B) float64 {
+			b.StopTimer()
+			ps := e.people(b, b.N)
+			prep := func(q string) *sqlx.Stmt {
+				s, err := db.PreparexContext(ctx, q)
 				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { s.Close() })
+				return s
+			}
+			find := prep(registration.Queries.Get("resident-find-by-id-number"))
+			// The resident's lock that registrations took until the lock went (commit "registration:
+			// the person is read without a lock").
+			lock := `SELECT id, village_code, status, name FROM residents WHERE id = ? AND id_number_bidx = ? FOR UPDATE`
+			ins := registration.Queries.Get("registration-insert")
+			link := account.Queries.Get("account-link-person")
+			aud := audit.Queries.Get("audit-insert")
+			idEnc, phoneEnc := make([]byte, 46), make([]byte, 39)
+			year := time.Now().Year()
+			bidx := make([][]byte, len(ps))
+			for i, p := range ps {
+				bidx[i] = kr.BlindIndex(pii.IndexIDNumber, p.number)
+			}
+			return run(b, len(ps), func(i int) error {
+				p := ps[i]
+				var id int64
+				if err := find.GetContext(ctx, &id, bidx[i]); err != nil {
 					return err
 				}
-				rid, _ := res.LastInsertId()
-				if _, err := tx.ExecContext(ctx, link, id, p.accountID); err != nil {
+				return database.InTx(ctx, db, func(tx *sqlx.Tx) error {
+					var r struct {
+						ID      int64  `db:"id"`
+						Village string `db:"village_code"`
+						Status  string `db:"status"`
+						Name    string `db:"name"`
+					}
+					if withLock {
+						if err := tx.GetContext(ctx, &r, lock, id, bidx[i]); err != nil {
+							return err
+						}
+					}
+					res, err := tx.ExecContext(ctx, ins, p.accountID, id, id, year, "测试居民", idEnc, phoneEnc, "k1", p.village,
+						false, false, "resident_pension", "village", "village", 300, "submitted", "2024-01", now, now)
+					if err != nil {
+						return err
+					}
+					rid, _ := res.LastInsertId()
+					if withLink {
+						if _, err := tx.ExecContext(ctx, link, id, p.accountID); err != nil {
+							return err
+						}
+					}
+					_, err = tx.ExecContext(ctx, aud, now, "resident", p.accountID, "resident", "127.0.0.1", "req", "registration.create",
+						"registration", fmt.Sprint(rid), "success", "scheme=resident_pension")
 					return err
-				}
-				_, err = tx.ExecContext(ctx, aud, now, "resident", p.accountID, "resident", "127.0.0.1", "req", "registration.create",
-					"registration", fmt.Sprint(rid), "success", "scheme=resident_pension")
-				return err
+				})
 			})
-		})
+		}
 	}
+	statements := statementsOf(false, true)
 	register := func(b *testing.B) float64 {
 		b.StopTimer()
 		ps := e.people(b, b.N)
@@ -286,6 +298,8 @@ func BenchmarkFloor(b *testing.B) {
 	}
 	variant("statements", statements)
 	variant("register", register)
+	variant("statements_withlock", statementsOf(true, true))
+	variant("statements_nolink", statementsOf(false, false))
 	for _, fk := range []string{"fk_registrations_account", "fk_registrations_resident", "fk_registrations_village"} {
 		if _, err := db.Exec("ALTER TABLE registrations DROP FOREIGN KEY " + fk); err != nil {
 			b.Fatal(err)
