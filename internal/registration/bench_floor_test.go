@@ -231,10 +231,16 @@ func BenchmarkFloor(b *testing.B) {
 			}
 			return run(b, len(ps), func(i int) error {
 				p := ps[i]
-				var id int64
-				if err := find.GetContext(ctx, &id, bidx[i]); err != nil {
+				var found struct {
+					ID      int64  `db:"id"`
+					Village string `db:"village_code"`
+					Status  string `db:"status"`
+					Name    string `db:"name"`
+				}
+				if err := find.GetContext(ctx, &found, bidx[i]); err != nil {
 					return err
 				}
+				id := found.ID
 				return database.InTx(ctx, db, func(tx *sqlx.Tx) error {
 					var r struct {
 						ID      int64  `db:"id"`
