@@ -3,14 +3,10 @@
 SELECT id, village_code, status, name FROM residents WHERE id_number_bidx = ? FOR UPDATE
 
 -- name: resident-find-by-id-number
--- A registration looks its person up first with a plain (non-locking) read: a locking read of
--- a missing key would take a gap lock.
-SELECT id FROM residents WHERE id_number_bidx = ?
-
--- name: resident-lock
--- The person of a registration, found by resident-find-by-id-number, locked by primary key (a
--- record lock, no gap).
-SELECT id, village_code, status, name FROM residents WHERE id = ? AND id_number_bidx = ? FOR UPDATE
+-- A registration looks its person up first with a plain (non-locking) read, outside its
+-- transaction: what it compares (village, name, status) needs no lock (see findOrAddResident),
+-- and a locking read of a missing key would take a gap lock.
+SELECT id, village_code, status, name FROM residents WHERE id_number_bidx = ?
 
 -- name: registration-insert
 INSERT INTO registrations (account_id, resident_id, active_resident_id, year, name, id_number_enc, phone_enc, pii_key_id,

@@ -253,13 +253,18 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 	}
 	now := database.Now()
 	// Most registrants are on the roster: find them with a plain read before the transaction.
-	var knownID int64
-	if err := s.db.GetContext(ctx, &knownID, Queries.Get("resident-find-by-id-number"), idIndex); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var known rosterIdentity
+	if err := s.db.GetContext(ctx, &known, Queries.Get("resident-find-by-id-number"), idIndex); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return Receipt{}, database.Map(err)
+	}
+	if known.ID != 0 {
+		if err := v.matches(known); err != nil {
+			return Receipt{}, err
+		}
 	}
 	var rcpt Receipt
 	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
-		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, knownID, now)
+		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, known.ID, now)
 		if err != nil {
 			return err
 		}
@@ -297,11 +302,22 @@ func ratelimitPerHour(n int) redis_rate.Limit {
 	return redis_rate.Limit{Rate: n, Burst: n, Period: time.Hour}
 }
 
+// rosterIdentity is what a registration compares with the roster.
+type rosterIdentity struct {
+	ID      int64  `db:"id"`
+	Village string `db:"village_code"`
+	Status  string `db:"status"`
+	Name    string `db:"name"`
+}
+
 // findOrAddResident returns the person of the ID number, adding them to the roster when they
-// are not on it. knownID is the person a plain read found before the transaction (0: none):
-// that row is locked by primary key, a record lock. Otherwise it inserts first and locks the
-// existing row only on a duplicate: a locking read of a missing key would take a gap lock, and
-// two such registrations deadlock.
+// are not on it. knownID is the person a plain read found before the transaction (0: none),
+// already compared with the request (validated.matches): that row is not locked. Nothing a
+// registration decides depends on the row staying as read: the unique key (year,
+// active_resident_id) refuses a second open registration, and a person the roster shows
+// insured by the time of the review is one of the review's warnings. Otherwise it inserts first
+// and locks the existing row only on a duplicate (a locking read of a missing key would take a
+// gap lock, and two such registrations deadlock).
 //
 // A registration never changes what the roster says about a person. A person on the roster
 // registers in the roster's village and under the roster's name, or not at all: that is what
@@ -310,51 +326,47 @@ func ratelimitPerHour(n int) redis_rate.Limit {
 // (source 'registration'); the row counts for nothing until a staff member confirms the
 // registration, and the phone reaches the roster only then (see fillPhone).
 func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validated, idIndex []byte, knownID int64, now time.Time) (int64, error) {
-	var r struct {
-		ID      int64  `db:"id"`
-		Village string `db:"village_code"`
-		Status  string `db:"status"`
-		Name    string `db:"name"`
-	}
-	found := false
 	if knownID != 0 {
-		err := tx.GetContext(ctx, &r, Queries.Get("resident-lock"), knownID, idIndex)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, database.Map(err)
-		}
-		found = err == nil
+		return knownID, nil
 	}
-	if !found {
-		idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
-		if err != nil {
-			return 0, err
-		}
-		id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
-			Gender: string(v.person.Gender), Birth: v.person.Birth, Village: v.village, Employed: v.employed, Land: v.land}, now)
-		if err == nil {
-			return id, nil
-		}
-		if !database.IsDuplicate(err) {
-			return 0, database.Map(err)
-		}
-		if err := tx.GetContext(ctx, &r, Queries.Get("resident-by-id-number"), idIndex); err != nil {
-			return 0, database.Map(err)
-		}
+	idEnc, keyID, err := s.kr.Encrypt(v.idNumber, pii.AADResidentIDNumber)
+	if err != nil {
+		return 0, err
 	}
-	// Identity first, so that only someone who knows the person's name and village learns
-	// whether the roster shows them insured. The messages do not say what the roster holds.
+	id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
+		Gender: string(v.person.Gender), Birth: v.person.Birth, Village: v.village, Employed: v.employed, Land: v.land}, now)
+	if err == nil {
+		return id, nil
+	}
+	if !database.IsDuplicate(err) {
+		return 0, database.Map(err)
+	}
+	var r rosterIdentity
+	if err := tx.GetContext(ctx, &r, Queries.Get("resident-by-id-number"), idIndex); err != nil {
+		return 0, database.Map(err)
+	}
+	if err := v.matches(r); err != nil {
+		return 0, err
+	}
+	return r.ID, nil
+}
+
+// matches checks a request against the roster's person. Identity first, so that only someone
+// who knows the person's name and village learns whether the roster shows them insured. The
+// messages do not say what the roster holds.
+func (v validated) matches(r rosterIdentity) error {
 	if r.Village != v.village {
-		return 0, errs.Field(codeVillageMismatch, "village_code",
+		return errs.Field(codeVillageMismatch, "village_code",
 			"您选择的村（居）与花名册登记的不一致，请选择本人户籍所在村（居）。如有疑问，请携带本人身份证到所在村（居）委会咨询。")
 	}
 	if !sameName(r.Name, v.name) {
-		return 0, errs.Field(codeIdentityMismatch, "name",
+		return errs.Field(codeIdentityMismatch, "name",
 			"您填写的姓名与花名册登记信息不一致，请携带本人身份证到所在村（居）委会办理参保登记。")
 	}
 	if r.Status == eligibility.ResidentPension || r.Status == eligibility.EmployeePension {
-		return 0, errs.New(codeAlreadyEnrolled, "系统显示您已参加基本养老保险，无需重复登记。如有疑问，请咨询所在村（居）委会。")
+		return errs.New(codeAlreadyEnrolled, "系统显示您已参加基本养老保险，无需重复登记。如有疑问，请咨询所在村（居）委会。")
 	}
-	return r.ID, nil
+	return nil
 }
 
 // limit spends one of the account's registrations an hour and allows it a few distinct ID
