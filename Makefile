@@ -124,7 +124,7 @@ clean:
 	rm -rf bin/ coverage/
 	rm -f coverage.out coverage.html cover.out *.test *.prof *.pprof cpu.out mem.out
 
-# Load benchmarks of the built binary against baselines measured in the same run (about 22
+# Load benchmarks of the built binary against baselines measured in the same run (about 12
 # minutes): a fresh database canbao_bench with 1,000,000 residents, dropped at the end. Writes
 # docs/PERFORMANCE.md (the results table) and docs/bench-results.json. MariaDB and Redis must be
 # running on 127.0.0.1. BENCHFLAGS passes flags, e.g. BENCHFLAGS='-scale 0.05 -out ""'.
