@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,6 +30,34 @@ func InsertDemoAccount(ctx context.Context, ext sqlx.ExecerContext, openid strin
 // It returns the driver's error as it is.
 func LinkPerson(ctx context.Context, ext sqlx.ExecerContext, accountID, residentID int64) error {
 	_, err := ext.ExecContext(ctx, Queries.Get("account-link-person"), residentID, accountID)
+	return err
+}
+
+// Link is one account's person, for LinkPersons.
+type Link struct{ AccountID, ResidentID int64 }
+
+// LinkPersons is LinkPerson for several accounts in one statement, in order: an account named
+// twice keeps the first person. It returns the driver's error as it is.
+func LinkPersons(ctx context.Context, ext sqlx.ExecerContext, links []Link) error {
+	if len(links) == 0 {
+		return nil
+	}
+	q := Queries.Get("account-link-persons")
+	const pair = "WHEN ? THEN ?"
+	i := strings.Index(q, pair)
+	if i < 0 {
+		panic("account: account-link-persons has no " + pair)
+	}
+	q = q[:i] + strings.TrimSuffix(strings.Repeat(pair+" ", len(links)), " ") + q[i+len(pair):]
+	q = database.ExpandIn(q, len(links))
+	args := make([]any, 0, 3*len(links))
+	for _, l := range links {
+		args = append(args, l.AccountID, l.ResidentID)
+	}
+	for _, l := range links {
+		args = append(args, l.AccountID)
+	}
+	_, err := ext.ExecContext(ctx, q, args...)
 	return err
 }
 

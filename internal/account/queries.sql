@@ -51,3 +51,9 @@ UPDATE subscription_consents SET remaining = remaining + 1, updated_at = ? WHERE
 -- name: consent-none-left
 -- WeChat says the user has no consent left (43101): the ledger follows.
 UPDATE subscription_consents SET remaining = 0, updated_at = ? WHERE account_id = ? AND template_id = ?
+
+-- name: account-link-persons
+-- account-link-person for a batch of accounts (a group commit of registrations): the WHEN pair
+-- and the IN list are widened to the batch (LinkPersons). An account named twice keeps the
+-- first person, as two single links in that order would.
+UPDATE resident_accounts SET resident_id = CASE id WHEN ? THEN ? END WHERE id IN (?) AND resident_id IS NULL

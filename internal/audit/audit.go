@@ -119,3 +119,23 @@ func (l *Log) RecordTx(ctx context.Context, ext sqlx.ExecerContext, e Event) err
 		e.Action, e.ObjectType, e.ObjectID, e.Result, detail)
 	return database.Map(err)
 }
+
+// RecordManyTx writes several events in one statement inside the caller's transaction (a
+// group commit's), each as RecordTx would.
+func (l *Log) RecordManyTx(ctx context.Context, ext sqlx.ExecerContext, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	now := database.Now()
+	args := make([]any, 0, 11*len(events))
+	for _, e := range events {
+		var actor any
+		if e.ActorID != 0 {
+			actor = e.ActorID
+		}
+		args = append(args, now, e.ActorKind, actor, e.Role, e.IP, e.RequestID, e.Action, e.ObjectType, e.ObjectID,
+			e.Result, Truncate(pii.Redact(e.Detail), DetailMaxChars))
+	}
+	_, err := ext.ExecContext(ctx, database.MultiRow(Queries.Get("audit-insert"), len(events)), args...)
+	return database.Map(err)
+}

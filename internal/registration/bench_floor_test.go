@@ -16,7 +16,10 @@ package registration_test
 //	statements_withlock, statements_nolink
 //	               the same with the resident's lock by primary key (FOR UPDATE) that registrations
 //	               took before, and without the account UPDATE
-//	register       Service.Register called directly (validation, Redis limit, encryption, the above)
+//	register       Service.Register called directly (validation, Redis limit, encryption, the above),
+//	               without the group commit
+//	register_batched
+//	               the same with the group commit (batch.go): concurrent registrations share statements
 //	…_nofk         the same after the foreign keys of registrations (and the account's to
 //	               residents) are dropped
 //
@@ -272,7 +275,14 @@ func BenchmarkFloor(b *testing.B) {
 		}
 	}
 	statements := statementsOf(false, true)
-	register := func(b *testing.B) float64 {
+	var register func(b *testing.B) float64
+	registerAs := func(batched bool) func(b *testing.B) float64 {
+		return func(b *testing.B) float64 {
+			registration.SetBatching(b, batched)
+			return register(b)
+		}
+	}
+	register = func(b *testing.B) float64 {
 		b.StopTimer()
 		ps := e.people(b, b.N)
 		// The village cache and the first validation are warmed by one registration before the clock.
@@ -303,7 +313,8 @@ func BenchmarkFloor(b *testing.B) {
 		order = append(order, name)
 	}
 	variant("statements", statements)
-	variant("register", register)
+	variant("register", registerAs(false))
+	variant("register_batched", registerAs(true))
 	variant("statements_withlock", statementsOf(true, true))
 	variant("statements_nolink", statementsOf(false, false))
 	for _, fk := range []string{"fk_registrations_account", "fk_registrations_resident", "fk_registrations_village"} {
@@ -312,18 +323,19 @@ func BenchmarkFloor(b *testing.B) {
 		}
 	}
 	variant("statements_nofk", statements)
-	variant("register_nofk", register)
+	variant("register_nofk", registerAs(false))
 	if _, err := db.Exec("ALTER TABLE resident_accounts DROP FOREIGN KEY fk_accounts_resident"); err != nil {
 		b.Fatal(err)
 	}
 	variant("statements_nofk_acc", statements)
-	variant("register_nofk_acc", register)
+	variant("register_nofk_acc", registerAs(false))
 	ratio := map[string]float64{}
 	for i, k := range order {
 		a := (rates[fmt.Sprintf("raw%d", i)] + rates[fmt.Sprintf("raw%d", i+1)]) / 2
 		ratio[k] = rates[k] / a
 		b.Logf("%-20s %6.0f/s  raw around it %6.0f/s  ratio %.3f", k, rates[k], a, ratio[k])
 	}
+	b.Logf("register_batched/register: %.2f", ratio["register_batched"]/ratio["register"])
 	for _, s := range []string{"", "_nofk", "_nofk_acc"} {
 		b.Logf("register/statements%s: %.2f", s, ratio["register"+s]/ratio["statements"+s])
 	}

@@ -75,3 +75,9 @@ ORDER BY p.village_code, g.id LIMIT ?
 -- name: registration-city-answer
 -- The city centre's answer to a handed-over registration.
 UPDATE registrations SET city_result = ?, city_reason = ?, city_answered_at = ? WHERE id = ?
+
+-- name: registration-ids-of-people
+-- The ids of a group commit's registrations, just inserted in its transaction, by their
+-- people's open registration of the year (the unique key); the IN list is widened to the batch.
+-- Not by consecutive auto-increment ids, which TiDB does not give a multi-row INSERT.
+SELECT id, active_resident_id FROM registrations WHERE year = ? AND active_resident_id IN (?)

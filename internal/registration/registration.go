@@ -77,6 +77,7 @@ type Service struct {
 	audit    *audit.Log
 	enr      *enrollment.Recorder
 	villages *village.Store
+	batch    *batcher
 	privacy  string
 	now      func() time.Time
 }
@@ -105,7 +106,7 @@ func NewService(d Deps) *Service {
 		d.Villages = village.NewStore(d.DB)
 	}
 	return &Service{db: d.DB, rdb: d.Redis, prefix: d.Prefix, kr: d.Keyring, book: d.Rules, loc: d.Location,
-		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: d.Villages, privacy: d.PrivacyNoticeVersion,
+		limiter: d.Limiter, audit: d.Audit, enr: d.Enrollment, villages: d.Villages, batch: newBatcher(d.DB, d.Audit), privacy: d.PrivacyNoticeVersion,
 		now: func() time.Time { return timeNow() }}
 }
 
@@ -262,36 +263,55 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 			return Receipt{}, err
 		}
 	}
-	var rcpt Receipt
-	err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+	row := Row{AccountID: accountID, Year: v.year, Name: v.name,
+		IDEnc: idEnc, PhoneEnc: phoneEnc, KeyID: keyID, Village: v.village, Employed: v.employed, Land: v.land,
+		Scheme: v.option.Scheme, Channel: v.option.Channel, RegisterAt: v.option.RegisterAt,
+		Tier: v.tier, Status: status, Privacy: v.privacy, At: now}
+	event := func(id int64) audit.Event {
+		return actx.Event("registration.create", "registration", id, audit.Success, "scheme="+v.option.Scheme)
+	}
+	// alone stores the registration in the caller's transaction (the path of a person not on
+	// the roster, and of a group commit's registration that could not share it).
+	alone := func(ctx context.Context, tx *sqlx.Tx) (int64, error) {
 		residentID, err := s.findOrAddResident(ctx, tx, v, idIndex, known.ID, now)
 		if err != nil {
-			return err
+			return 0, err
 		}
+		r := row
+		r.ResidentID = residentID
 		// The unique key (year, active_resident_id) refuses a second open registration.
-		id, err := Insert(ctx, tx, Row{AccountID: accountID, ResidentID: residentID, Year: v.year, Name: v.name,
-			IDEnc: idEnc, PhoneEnc: phoneEnc, KeyID: keyID, Village: v.village, Employed: v.employed, Land: v.land,
-			Scheme: v.option.Scheme, Channel: v.option.Channel, RegisterAt: v.option.RegisterAt,
-			Tier: v.tier, Status: status, Privacy: v.privacy, At: now})
+		id, err := Insert(ctx, tx, r)
 		if database.IsDuplicate(err) {
-			return errs.New(errs.AlreadyRegistered, "您今年已提交过参保登记，请勿重复提交。可在“我的登记”中查看办理进度。")
+			return 0, errs.New(errs.AlreadyRegistered, "您今年已提交过参保登记，请勿重复提交。可在“我的登记”中查看办理进度。")
 		}
 		if err != nil {
-			return database.Map(err)
+			return 0, database.Map(err)
 		}
 		if err := account.LinkPerson(ctx, tx, accountID, residentID); err != nil {
-			return database.Map(err)
+			return 0, database.Map(err)
 		}
-		if err := s.audit.RecordTx(ctx, tx, actx.Event("registration.create", "registration", id, audit.Success, "scheme="+v.option.Scheme)); err != nil {
+		if err := s.audit.RecordTx(ctx, tx, event(id)); err != nil {
+			return 0, err
+		}
+		return id, nil
+	}
+	var id int64
+	if known.ID != 0 && batching {
+		// A person on the roster (the common case): shared with concurrent registrations (batch.go).
+		row.ResidentID = known.ID
+		id, err = s.batch.run(&job{ctx: ctx, row: row, event: event, alone: alone})
+	} else {
+		err = database.InTx(ctx, s.db, func(tx *sqlx.Tx) error {
+			var err error
+			id, err = alone(ctx, tx)
 			return err
-		}
-		rcpt = Receipt{ID: id, Status: status, Scheme: v.option.Scheme, Tier: v.tier, RegisterAt: v.option.RegisterAt,
-			IDNumberMasked: pii.MaskID(v.idNumber), CreatedAt: now}
-		return nil
-	})
+		})
+	}
 	if err != nil {
 		return Receipt{}, err
 	}
+	rcpt := Receipt{ID: id, Status: status, Scheme: v.option.Scheme, Tier: v.tier, RegisterAt: v.option.RegisterAt,
+		IDNumberMasked: pii.MaskID(v.idNumber), CreatedAt: now}
 	if status == StatusReferred {
 		rcpt.Referral = referralFor(v.option)
 	}

@@ -32,13 +32,46 @@ type Row struct {
 // open registration of the person in the year is a duplicate-key error (database.IsDuplicate);
 // errors come back as the driver returns them.
 func Insert(ctx context.Context, ext sqlx.ExecerContext, r Row) (int64, error) {
-	res, err := ext.ExecContext(ctx, Queries.Get("registration-insert"), r.AccountID, r.ResidentID, r.ResidentID, r.Year, r.Name,
-		r.IDEnc, r.PhoneEnc, r.KeyID, r.Village, r.Employed, r.Land, r.Scheme, r.Channel, r.RegisterAt,
-		r.Tier, r.Status, r.Privacy, r.At, r.At)
+	res, err := ext.ExecContext(ctx, Queries.Get("registration-insert"), r.args()...)
 	if err != nil {
 		return 0, err
 	}
 	return res.LastInsertId()
+}
+
+func (r Row) args() []any {
+	return []any{r.AccountID, r.ResidentID, r.ResidentID, r.Year, r.Name,
+		r.IDEnc, r.PhoneEnc, r.KeyID, r.Village, r.Employed, r.Land, r.Scheme, r.Channel, r.RegisterAt,
+		r.Tier, r.Status, r.Privacy, r.At, r.At}
+}
+
+// insertMany adds registrations of distinct people of one year in one statement and returns
+// their ids by person (read back by the unique key, not from the auto-increment), in the
+// caller's transaction. A person with an open registration of the year already makes the whole
+// statement a duplicate-key error; errors come back as the driver returns them.
+func insertMany(ctx context.Context, tx *sqlx.Tx, rows []Row) (map[int64]int64, error) {
+	args := make([]any, 0, 19*len(rows))
+	people := make([]any, 0, 1+len(rows))
+	people = append(people, rows[0].Year)
+	for _, r := range rows {
+		args = append(args, r.args()...)
+		people = append(people, r.ResidentID)
+	}
+	if _, err := tx.ExecContext(ctx, database.MultiRow(Queries.Get("registration-insert"), len(rows)), args...); err != nil {
+		return nil, err
+	}
+	var got []struct {
+		ID       int64 `db:"id"`
+		Resident int64 `db:"active_resident_id"`
+	}
+	if err := tx.SelectContext(ctx, &got, database.ExpandIn(Queries.Get("registration-ids-of-people"), len(rows)), people...); err != nil {
+		return nil, err
+	}
+	ids := make(map[int64]int64, len(got))
+	for _, g := range got {
+		ids[g.Resident] = g.ID
+	}
+	return ids, nil
 }
 
 // Statements on registrations that a review and the hand-over's answers run, each inside the
