@@ -57,22 +57,20 @@ SET id_number_bidx = UNHEX(@bidx), id_number_enc = UNHEX(@id_enc), phone_enc = U
        r.status_changed_on, r.phone_bidx
 FROM roster_import_stage s JOIN residents r ON r.id_number_bidx = s.id_number_bidx
 ORDER BY s.id_number_bidx FOR UPDATE`
+	// stageInsert adds staged people to residents, in the file's order, so that their ids (the
+	// roster list's order) follow the file as they did when rows were inserted batch by batch.
+	stageInsert = `INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender,
+    birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at)
+SELECT s.id_number_enc, s.id_number_bidx, s.phone_enc, s.phone_bidx, s.pii_key_id, s.name, s.gender, s.birth_date,
+       s.village_code, COALESCE(s.employed, 0), COALESCE(s.land_expropriated, 0), s.status, 'import', ?, ?
+FROM roster_import_stage s`
 	// Every staged person is new (the lookup found none, and locked the gaps): all of them,
-	// straight from the staging table, in the file's order, so that their ids (the roster
-	// list's order) follow the file as they did when rows were inserted batch by batch.
-	stageInsertAll = `INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender,
-    birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at)
-SELECT s.id_number_enc, s.id_number_bidx, s.phone_enc, s.phone_bidx, s.pii_key_id, s.name, s.gender, s.birth_date,
-       s.village_code, COALESCE(s.employed, 0), COALESCE(s.land_expropriated, 0), s.status, 'import', ?, ?
-FROM roster_import_stage s
+	// straight from the staging table.
+	stageInsertAll = stageInsert + `
 ORDER BY s.row_no`
-	// Some are on the roster: the others, in the same order; the target is read in the
-	// SELECT too, so the server materialises the new rows first.
-	stageInsertNew = `INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender,
-    birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at)
-SELECT s.id_number_enc, s.id_number_bidx, s.phone_enc, s.phone_bidx, s.pii_key_id, s.name, s.gender, s.birth_date,
-       s.village_code, COALESCE(s.employed, 0), COALESCE(s.land_expropriated, 0), s.status, 'import', ?, ?
-FROM roster_import_stage s LEFT JOIN residents r ON r.id_number_bidx = s.id_number_bidx
+	// Some are on the roster: the others; the target is read in the SELECT too, so the server
+	// materialises the new rows first.
+	stageInsertNew = stageInsert + ` LEFT JOIN residents r ON r.id_number_bidx = s.id_number_bidx
 WHERE r.id IS NULL
 ORDER BY s.row_no`
 )

@@ -81,13 +81,17 @@ type cache struct {
 	loading sync.Mutex // one reload at a time
 }
 
+// fresh: the copy may be served without asking Redis (c.mu held).
+func (c *cache) fresh() bool {
+	return c.snap != nil && time.Since(c.checked) < LocalGenerationTTL && time.Since(c.snap.loaded) < MaxAge
+}
+
 // current returns a fresh enough snapshot, loading it when the generation moved or it is too
 // old; an error means the caller should read MySQL.
 func (s *Store) current(ctx context.Context) (*snapshot, error) {
 	c := s.cache
 	c.mu.Lock()
-	snap, gen := c.snap, c.gen
-	fresh := snap != nil && time.Since(c.checked) < LocalGenerationTTL && time.Since(snap.loaded) < MaxAge
+	snap, gen, fresh := c.snap, c.gen, c.fresh()
 	c.mu.Unlock()
 	if fresh {
 		return snap, nil
@@ -97,7 +101,7 @@ func (s *Store) current(ctx context.Context) (*snapshot, error) {
 	c.mu.Lock()
 	if c.snap != snap || c.gen != gen { // another request reloaded meanwhile
 		snap, gen = c.snap, c.gen
-		if snap != nil && time.Since(c.checked) < LocalGenerationTTL && time.Since(snap.loaded) < MaxAge {
+		if c.fresh() {
 			c.mu.Unlock()
 			return snap, nil
 		}
