@@ -22,6 +22,9 @@ export default defineConfig({
     baseURL: process.env.E2E_BASE_URL ?? 'http://127.0.0.1:8080',
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
+    // No CSS animations (style.css honours the setting): a click never lands on a drawer or
+    // dialog that is still moving into place.
+    reducedMotion: 'reduce',
     launchOptions: {
       executablePath: chromium,
       args: ['--no-sandbox', '--disable-dev-shm-usage', '--font-render-hinting=none'],

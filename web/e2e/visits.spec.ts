@@ -31,6 +31,7 @@ test('入户走访: three visits logged offline sync once when back online', asy
     const form = page.locator('.el-drawer')
     await expect(form).toBeVisible()
     await form.locator(`[data-test=outcome] [data-value=${v.outcome}]`).click()
+    await expect(form.locator(`[data-test=outcome] [data-value=${v.outcome}]`)).toHaveClass(/is-checked/)
     if (v.reason) {
       await expect(form.locator('[data-test=reason]')).toContainText('缴不起费')
       await form.locator(`[data-test=reason] [data-value=${v.reason}]`).click()
