@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/internal/platform/database"
 )
@@ -24,13 +26,19 @@ import (
 //
 //	-kind policy  GET /api/v1/policies/:slug answers c.JSON with the fields of -json FILE
 //	-kind select  GET /village/:code answers one point SELECT on villages, as JSON
+//	-kind lookup  POST /registration: a registration's round trips without its write (the
+//	              registration workload's ceiling): decode the JSON body, one Redis GET (the
+//	              token's subject), one Redis script (the rate limit), one point SELECT of a
+//	              person by blind index (the roster lookup); answers 201 with a small JSON
 func bareMain(args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	kind := fs.String("kind", "", "policy | select")
 	addr := fs.String("addr", "", "127.0.0.1:port")
 	jsonFile := fs.String("json", "", "policy: the JSON object to answer with")
 	dsn := fs.String("dsn", "", "select: the database")
-	conns := fs.Int("conns", 32, "select: the pool size (canbao's mysql.max_open_conns)")
+	conns := fs.Int("conns", 32, "select, lookup: the pool size (canbao's mysql.max_open_conns)")
+	redisAddr := fs.String("redis", "", "lookup: the Redis server")
+	prefix := fs.String("prefix", "", "lookup: the prefix of every Redis key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,6 +89,12 @@ func bareMain(args []string) error {
 				c.JSON(http.StatusOK, v)
 			}
 		})
+	case "lookup":
+		closeAll, err := lookupRoute(engine, *dsn, *conns, *redisAddr, *prefix)
+		if err != nil {
+			return err
+		}
+		defer closeAll()
 	default:
 		return fmt.Errorf("bare: unknown -kind %q", *kind)
 	}
@@ -102,6 +116,70 @@ func bareMain(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(ctx)
+}
+
+// lookupRoute adds the lookup kind's handler; the ID numbers it looks up are blind indexes of
+// people on the roster, read once at start.
+func lookupRoute(engine *gin.Engine, dsn string, conns int, redisAddr, prefix string) (func(), error) {
+	if _, err := parseDSNBase(dsnServer(dsn)); err != nil {
+		return nil, err
+	}
+	if err := checkLoopback("-redis", redisAddr); err != nil {
+		return nil, err
+	}
+	if prefix == "" {
+		return nil, errors.New("bare: -prefix is required (the bench deletes its keys by prefix)")
+	}
+	db, err := database.Open(context.Background(), dsn, database.Options{MaxOpenConns: conns, MaxIdleConns: conns, ConnMaxLifetime: time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	var bidx [][]byte
+	if err := db.Select(&bidx, `SELECT id_number_bidx FROM residents ORDER BY id LIMIT 100000`); err != nil || len(bidx) == 0 {
+		db.Close()
+		return nil, fmt.Errorf("bare: blind indexes of the roster: %d read, %v", len(bidx), err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	limit := redis.NewScript(`local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], 3600) end return n`)
+	var seq atomic.Int64
+	engine.POST("/registration", func(c *gin.Context) {
+		var req struct {
+			Name             *string `json:"name"`
+			IDNumber         *string `json:"id_number"`
+			Phone            *string `json:"phone"`
+			VillageCode      *string `json:"village_code"`
+			Scheme           *string `json:"scheme"`
+			Tier             *int    `json:"tier"`
+			Employed         *bool   `json:"employed"`
+			LandExpropriated *bool   `json:"land_expropriated"`
+		}
+		if err := c.ShouldBindJSON(&req); err != nil || req.IDNumber == nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": "bad body"})
+			return
+		}
+		ctx := c.Request.Context()
+		n := seq.Add(1)
+		if err := rdb.Get(ctx, fmt.Sprintf("%sceiling:subj:%d", prefix, n%4096)).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+			return
+		}
+		if err := limit.Run(ctx, rdb, []string{fmt.Sprintf("%sceiling:rate:%d", prefix, n)}).Err(); err != nil {
+			c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+			return
+		}
+		var p struct {
+			ID      int64  `db:"id"`
+			Village string `db:"village_code"`
+			Status  string `db:"status"`
+			Name    string `db:"name"`
+		}
+		if err := db.GetContext(ctx, &p, `SELECT id, village_code, status, name FROM residents WHERE id_number_bidx = ?`, bidx[n%int64(len(bidx))]); err != nil {
+			c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+			return
+		}
+		c.JSON(http.StatusCreated, gin.H{"id": p.ID, "status": "submitted"})
+	})
+	return func() { rdb.Close(); db.Close() }, nil
 }
 
 // dsnServer strips the database name from a DSN (for the loopback check).
