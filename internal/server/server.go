@@ -25,6 +25,7 @@ import (
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/console"
 	"github.com/canbao/canbao/internal/eligibility"
+	"github.com/canbao/canbao/internal/employer"
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
@@ -159,6 +160,7 @@ func New(d Deps) (*Server, error) {
 		imports,
 		roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog),
 		visit.NewService(d.DB, auditLog, cfg.Location(), enrollments, d.Keyring),
+		employer.New(d.DB, d.Keyring, cfg.Location(), auditLog),
 		progress.NewHandlers(d.DB, auditLog, cfg.Location()),
 		campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{ChannelRates: cfg.Campaigns.ChannelRates(),
 			TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()),
