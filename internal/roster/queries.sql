@@ -13,14 +13,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 -- name: update-from-import
 -- A person whose row in the file differs from the roster, phone unchanged or not given.
 UPDATE residents SET name = ?, village_code = ?, employed = ?, land_expropriated = ?, status = ?,
-    status_changed_on = ?, updated_at = ?
+    status_changed_on = ?, updated_at = ?, employer_name = ?, employer_credit_code = ?
 WHERE id = ?
 
 -- name: update-from-import-phone
 -- Same, with a new phone: the ID number is sealed again under the active key, so the row's
 -- one pii_key_id fits both ciphertexts.
 UPDATE residents SET name = ?, village_code = ?, employed = ?, land_expropriated = ?, status = ?,
-    status_changed_on = ?, updated_at = ?, id_number_enc = ?, phone_enc = ?, phone_bidx = ?, pii_key_id = ?
+    status_changed_on = ?, updated_at = ?, employer_name = ?, employer_credit_code = ?, id_number_enc = ?, phone_enc = ?, phone_bidx = ?, pii_key_id = ?
 WHERE id = ?
 
 -- name: insert-from-registration

@@ -63,6 +63,9 @@ type ImportChange struct {
 	// NewPhone, when set, replaces the phone; the ID number comes sealed again under the same
 	// key, so that the row's one pii_key_id fits both.
 	NewPhone *SealedPhone
+	// EmployerName and EmployerCode are the person's employer after the change (NULL when
+	// unknown).
+	EmployerName, EmployerCode sql.NullString
 }
 
 // SealedPhone is a new phone and the ID number sealed again with it.
@@ -76,10 +79,10 @@ func UpdateFromImport(ctx context.Context, ext sqlx.ExecerContext, c ImportChang
 	var err error
 	if p := c.NewPhone; p != nil {
 		_, err = ext.ExecContext(ctx, Queries.Get("update-from-import-phone"), c.Name, c.Village, c.Employed, c.Land, c.Status,
-			c.StatusChangedOn, now, p.IDEnc, p.PhoneEnc, p.PhoneBidx, p.KeyID, c.ID)
+			c.StatusChangedOn, now, c.EmployerName, c.EmployerCode, p.IDEnc, p.PhoneEnc, p.PhoneBidx, p.KeyID, c.ID)
 	} else {
 		_, err = ext.ExecContext(ctx, Queries.Get("update-from-import"), c.Name, c.Village, c.Employed, c.Land, c.Status,
-			c.StatusChangedOn, now, c.ID)
+			c.StatusChangedOn, now, c.EmployerName, c.EmployerCode, c.ID)
 	}
 	return err
 }
