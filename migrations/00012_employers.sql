@@ -13,6 +13,13 @@ ALTER TABLE residents
     ADD COLUMN employer_credit_code CHAR(18) NULL,
     ADD KEY ix_residents_employer (status, employed, employer_credit_code, village_code, birth_date);
 
+-- A registration may name the registrant's employer (the mini-program asks employed people). A
+-- registration never changes the roster of a person already on it, so the employer stays on the
+-- registration for the review; a person the registration adds to the roster gets it there too.
+ALTER TABLE registrations
+    ADD COLUMN employer_name VARCHAR(128) NULL,
+    ADD COLUMN employer_credit_code CHAR(18) NULL;
+
 -- Referrals of an employer to labour inspection (劳动保障监察) for 强制性参保: one case follows an
 -- employer from referred to inspected to resolved. At most one open case per employer:
 -- open_credit_code holds credit_code until the case is resolved and NULL after, and it is
@@ -59,6 +66,9 @@ CREATE TABLE referral_notes (
 -- +goose Down
 DROP TABLE referral_notes;
 DROP TABLE referral_cases;
+ALTER TABLE registrations
+    DROP COLUMN employer_credit_code,
+    DROP COLUMN employer_name;
 ALTER TABLE residents
     DROP KEY ix_residents_employer,
     DROP COLUMN employer_credit_code,

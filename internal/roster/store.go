@@ -87,6 +87,13 @@ func UpdateFromImport(ctx context.Context, ext sqlx.ExecerContext, c ImportChang
 	return err
 }
 
+// SetEmployer records a person's employer (name or code may be NULL) and that they are
+// employed: what a visit learned at the door.
+func SetEmployer(ctx context.Context, ext sqlx.ExecerContext, id int64, name, code sql.NullString, now time.Time) error {
+	_, err := ext.ExecContext(ctx, Queries.Get("set-employer"), name, code, now, id)
+	return err
+}
+
 // Registrant is a person not on the roster who registers: added unenrolled, without a phone.
 type Registrant struct {
 	IDEnc, IDBidx  []byte
@@ -95,13 +102,15 @@ type Registrant struct {
 	Birth          time.Time
 	Village        string
 	Employed, Land bool
+	// EmployerName and EmployerCode are the employer the registrant named (NULL: none).
+	EmployerName, EmployerCode sql.NullString
 }
 
 // AddFromRegistration adds a registrant to the roster and returns their ID. A person already on
 // it is a duplicate-key error (database.IsDuplicate), for the caller to look them up.
 func AddFromRegistration(ctx context.Context, ext sqlx.ExecerContext, r Registrant, now time.Time) (int64, error) {
 	res, err := ext.ExecContext(ctx, Queries.Get("insert-from-registration"), r.IDEnc, r.IDBidx, r.KeyID, r.Name, r.Gender,
-		r.Birth, r.Village, r.Employed, r.Land, now, now)
+		r.Birth, r.Village, r.Employed, r.Land, now, now, r.EmployerName, r.EmployerCode)
 	if err != nil {
 		return 0, err
 	}
