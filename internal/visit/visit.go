@@ -19,10 +19,10 @@ import (
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/person"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
-	"github.com/canbao/canbao/internal/person"
 	"github.com/canbao/canbao/internal/roster"
 	"github.com/canbao/canbao/internal/visit/outcome"
 )
