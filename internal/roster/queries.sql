@@ -7,8 +7,8 @@ UPDATE residents SET opted_out = ?, updated_at = ? WHERE id = ?
 -- name: insert-people
 -- Expanded to one tuple per person of a batch; the demo seed's roster, with its own source.
 INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,
-    village_code, employed, land_expropriated, status, source, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    village_code, employed, land_expropriated, status, source, created_at, updated_at, employer_name, employer_credit_code)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: update-from-import
 -- A person whose row in the file differs from the roster, phone unchanged or not given.

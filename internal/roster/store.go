@@ -34,19 +34,21 @@ type Imported struct {
 	Village             string
 	Employed, Land      bool
 	Status              string
+	// EmployerName and EmployerCode are the person's employer (NULL: none or unknown).
+	EmployerName, EmployerCode sql.NullString
 }
 
 // InsertPeople adds people of the given source in one multi-row INSERT: the demo seed's
 // synthetic roster, a batch at a time.
 func InsertPeople(ctx context.Context, ext sqlx.ExecerContext, source string, people []Imported, now time.Time) error {
-	args := make([]any, 0, len(people)*15)
+	args := make([]any, 0, len(people)*17)
 	for _, p := range people {
 		var phoneEnc, phoneBidx any // NULL without a phone
 		if p.PhoneEnc != nil {
 			phoneEnc, phoneBidx = p.PhoneEnc, p.PhoneBidx
 		}
 		args = append(args, p.IDEnc, p.IDBidx, phoneEnc, phoneBidx, p.KeyID, p.Name, p.Gender,
-			p.Birth.Format(time.DateOnly), p.Village, p.Employed, p.Land, p.Status, source, now, now)
+			p.Birth.Format(time.DateOnly), p.Village, p.Employed, p.Land, p.Status, source, now, now, p.EmployerName, p.EmployerCode)
 	}
 	_, err := ext.ExecContext(ctx, database.MultiRow(Queries.Get("insert-people"), len(people)), args...)
 	return err
