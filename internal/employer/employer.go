@@ -53,6 +53,9 @@ var statusNames = map[string]string{StatusReferred: "已移交", StatusInspected
 // UnknownEmployer is the name of the row of people known employed whose employer is not.
 const UnknownEmployer = "未知单位"
 
+// UnnamedEmployer is the name shown for a code whose people the roster gives no employer name.
+const UnnamedEmployer = "单位名称未登记"
+
 // Limits.
 const (
 	maxNoteRunes    = 1000
@@ -202,14 +205,14 @@ func (s *Service) List(ctx context.Context, f Filter, page web.Page) (web.List[I
 	names, cases := map[string]string{}, map[string]*CaseRef{}
 	if len(codes) > 0 {
 		var ns []struct {
-			Code string `db:"credit_code"`
-			Name string `db:"name"`
+			Code string         `db:"credit_code"`
+			Name sql.NullString `db:"name"`
 		}
 		if err := s.db.SelectContext(ctx, &ns, database.ExpandIn(Queries.Get("employer-names"), len(codes)), codes...); err != nil {
 			return web.List[Item]{}, database.Map(err)
 		}
 		for _, n := range ns {
-			names[n.Code] = n.Name
+			names[n.Code] = n.Name.String
 		}
 		var cs []struct {
 			ID     int64  `db:"id"`
@@ -228,9 +231,9 @@ func (s *Service) List(ctx context.Context, f Filter, page web.Page) (web.List[I
 		it := Item{Name: UnknownEmployer, EmployedUninsured: g.N, Villages: strings.Split(g.Villages, ",")}
 		if g.Code.Valid {
 			code := g.Code.String
-			it.CreditCode, it.Case = &code, cases[code]
-			if n := names[code]; n != "" {
-				it.Name = n
+			it.CreditCode, it.Case, it.Name = &code, cases[code], names[code]
+			if it.Name == "" {
+				it.Name = UnnamedEmployer
 			}
 		}
 		items[i] = it

@@ -122,6 +122,12 @@ func TestEmployerListCountsScopesAndPages(t *testing.T) {
 	if _, pl := get(staff, "?page=2&page_size=2"); pl.Total != 3 || len(pl.Items) != 1 || *pl.Items[0].CreditCode != codeB {
 		t.Fatalf("page 2: %+v", pl)
 	}
+	// An employer known by its code only.
+	codeD := creditcode.Generate("91", "350583", "MA2Y0004")
+	env.AddResident(servertest.ResidentSpec{Village: "luoxi", Age: 30, Employed: true, EmployerCode: codeD})
+	if _, pl := get(staff, "?page=2&page_size=2"); pl.Total != 4 || len(pl.Items) != 2 || pl.Items[0].Name != "单位名称未登记" || *pl.Items[0].CreditCode != codeD {
+		t.Fatalf("code-only employer: %+v", pl)
+	}
 }
 
 func TestReferralLifecycle(t *testing.T) {

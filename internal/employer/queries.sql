@@ -18,12 +18,15 @@ WHERE r.status = 'unenrolled' AND r.employed = 1 AND r.birth_date BETWEEN ? AND 
 GROUP BY r.employer_credit_code
 
 -- name: employer-names
--- A name for each code of a page (IN list): the roster's names of one employer may differ in
--- spelling; the greatest is shown.
-SELECT r.employer_credit_code AS credit_code, MAX(r.employer_name) AS name
+-- A name for each code of a page (IN list): the name on the roster row of the employer's first
+-- person (lowest id) still counted. The inner GROUP BY reads only ix_residents_employer (which
+-- holds the id); then one row per code is read, not one per person.
+SELECT r.employer_credit_code AS credit_code, r.employer_name AS name
 FROM residents r
-WHERE r.status = 'unenrolled' AND r.employed = 1 AND r.employer_credit_code IN (?)
-GROUP BY r.employer_credit_code
+WHERE r.id IN (
+    SELECT MIN(x.id) FROM residents x
+    WHERE x.status = 'unenrolled' AND x.employed = 1 AND x.employer_credit_code IN (?)
+    GROUP BY x.employer_credit_code)
 
 -- name: open-cases-of
 -- The open case of each code of a page (IN list).
