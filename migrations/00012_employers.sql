@@ -5,13 +5,18 @@
 -- written). A person with an employer is employed (the writers keep employed = 1).
 --
 -- The employer list (internal/employer) groups the employed and unenrolled people aged 16-59
--- by code. ix_residents_employer serves it alone: the equality on (status, employed) leaves
--- the rows in code order (the GROUP BY needs no temporary table), and the village and
--- birth-date conditions are checked on the index without reading the rows.
+-- by code, for the whole town or for one village. Each has an index that serves it alone,
+-- without reading the rows: for the town, ix_residents_employer, where the equality on
+-- (status, employed) leaves the entries in code order (the GROUP BY needs no temporary table)
+-- and the birth date is checked on the index; for one village, ix_residents_employer_village,
+-- where the equality on (status, employed, village_code) reads that village's entries only, in
+-- code order. (One index with the village after the code would make a village's list read
+-- the whole town's entries: about 70,000 at 1,000,000 residents instead of about 250.)
 ALTER TABLE residents
     ADD COLUMN employer_name VARCHAR(128) NULL,
     ADD COLUMN employer_credit_code CHAR(18) NULL,
-    ADD KEY ix_residents_employer (status, employed, employer_credit_code, village_code, birth_date);
+    ADD KEY ix_residents_employer (status, employed, employer_credit_code, village_code, birth_date),
+    ADD KEY ix_residents_employer_village (status, employed, village_code, employer_credit_code, birth_date);
 
 -- A registration may name the registrant's employer (the mini-program asks employed people). A
 -- registration never changes the roster of a person already on it, so the employer stays on the
@@ -70,6 +75,7 @@ ALTER TABLE registrations
     DROP COLUMN employer_credit_code,
     DROP COLUMN employer_name;
 ALTER TABLE residents
+    DROP KEY ix_residents_employer_village,
     DROP KEY ix_residents_employer,
     DROP COLUMN employer_credit_code,
     DROP COLUMN employer_name;

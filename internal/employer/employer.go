@@ -134,6 +134,7 @@ type Item struct {
 type group struct {
 	Code     sql.NullString `db:"credit_code"`
 	N        int            `db:"n"`
+	FirstID  int64          `db:"first_id"`
 	Villages string         `db:"villages"`
 }
 
@@ -171,8 +172,9 @@ func (s *Service) list(c *gin.Context) error {
 }
 
 // List answers one page of employers by their count of employed, unenrolled people aged 16-59,
-// most first. The whole grouping is one read of ix_residents_employer; names and open cases
-// are then read for the page's codes only.
+// most first. The whole grouping is one read of an index (ix_residents_employer, or
+// ix_residents_employer_village for one village); the name (from the row of each employer's
+// first person) and the open case are then read for the page's employers only.
 func (s *Service) List(ctx context.Context, f Filter, page web.Page) (web.List[Item], error) {
 	lo, hi := targetage.Range(s.today())
 	var groups []group
@@ -197,9 +199,10 @@ func (s *Service) List(ctx context.Context, f Filter, page web.Page) (web.List[I
 	groups = groups[start:min(start+page.Size, total)]
 
 	codes := make([]any, 0, len(groups))
+	firsts := make([]any, 0, len(groups))
 	for _, g := range groups {
 		if g.Code.Valid {
-			codes = append(codes, g.Code.String)
+			codes, firsts = append(codes, g.Code.String), append(firsts, g.FirstID)
 		}
 	}
 	names, cases := map[string]string{}, map[string]*CaseRef{}
@@ -208,7 +211,7 @@ func (s *Service) List(ctx context.Context, f Filter, page web.Page) (web.List[I
 			Code string         `db:"credit_code"`
 			Name sql.NullString `db:"name"`
 		}
-		if err := s.db.SelectContext(ctx, &ns, database.ExpandIn(Queries.Get("employer-names"), len(codes)), codes...); err != nil {
+		if err := s.db.SelectContext(ctx, &ns, database.ExpandIn(Queries.Get("employer-names"), len(firsts)), firsts...); err != nil {
 			return web.List[Item]{}, database.Map(err)
 		}
 		for _, n := range ns {

@@ -3,7 +3,7 @@
 -- name: employers-all
 -- The employed and unenrolled people aged 16-59 (the two bounds), grouped by employer code
 -- (NULL: employer unknown). ix_residents_employer serves it alone, in code order.
-SELECT r.employer_credit_code AS credit_code, COUNT(*) AS n,
+SELECT r.employer_credit_code AS credit_code, COUNT(*) AS n, MIN(r.id) AS first_id,
     GROUP_CONCAT(DISTINCT r.village_code ORDER BY r.village_code SEPARATOR ',') AS villages
 FROM residents r
 WHERE r.status = 'unenrolled' AND r.employed = 1 AND r.birth_date BETWEEN ? AND ?
@@ -11,22 +11,17 @@ GROUP BY r.employer_credit_code
 
 -- name: employers-village
 -- The same for one village.
-SELECT r.employer_credit_code AS credit_code, COUNT(*) AS n,
+SELECT r.employer_credit_code AS credit_code, COUNT(*) AS n, MIN(r.id) AS first_id,
     GROUP_CONCAT(DISTINCT r.village_code ORDER BY r.village_code SEPARATOR ',') AS villages
 FROM residents r
 WHERE r.status = 'unenrolled' AND r.employed = 1 AND r.birth_date BETWEEN ? AND ? AND r.village_code = ?
 GROUP BY r.employer_credit_code
 
 -- name: employer-names
--- A name for each code of a page (IN list): the name on the roster row of the employer's first
--- person (lowest id) still counted. The inner GROUP BY reads only ix_residents_employer (which
--- holds the id); then one row per code is read, not one per person.
+-- A name for each employer of a page: the name on the roster row of its first person (the
+-- grouping's MIN(id), an IN list), one primary-key read per employer.
 SELECT r.employer_credit_code AS credit_code, r.employer_name AS name
-FROM residents r
-WHERE r.id IN (
-    SELECT MIN(x.id) FROM residents x
-    WHERE x.status = 'unenrolled' AND x.employed = 1 AND x.employer_credit_code IN (?)
-    GROUP BY x.employer_credit_code)
+FROM residents r WHERE r.id IN (?)
 
 -- name: open-cases-of
 -- The open case of each code of a page (IN list).
