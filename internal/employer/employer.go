@@ -60,8 +60,12 @@ const UnnamedEmployer = "单位名称未登记"
 const (
 	maxNoteRunes    = 1000
 	maxInsuredCount = 1000000
-	maxExportRows   = 100000
-	maxExportCases  = 5000
+)
+
+// The export's limits (variables so that a test can lower them).
+var (
+	maxExportRows  = 100000
+	maxExportCases = 5000
 )
 
 // Service serves the employer list and the referral cases.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/creditcode"
+	"github.com/canbao/canbao/internal/employer"
 	"github.com/canbao/canbao/internal/platform/xlsxcheck"
 	"github.com/canbao/canbao/internal/server/servertest"
 )
@@ -198,6 +199,20 @@ func TestReferralLifecycle(t *testing.T) {
 	if w := move(999999, map[string]any{"status": "inspected", "note": "x"}); w.Code != 404 {
 		t.Fatalf("unknown case: %d", w.Code)
 	}
+	var one caseOut
+	w = env.Do(servertest.Request{Method: "GET", Path: fmt.Sprintf("/api/v1/admin/referrals/%d", created.ID), Token: staff})
+	w.JSON(t, &one)
+	if w.Code != 200 || one.Status != "resolved" || one.CreditCode != codeA || len(one.Notes) != 3 {
+		t.Fatalf("one case: %d %s", w.Code, w.Body)
+	}
+	for path, code := range map[string]int{"/api/v1/admin/referrals/0": 404, "/api/v1/admin/referrals/x": 404, "/api/v1/admin/referrals/999999": 404} {
+		if w := env.Do(servertest.Request{Method: "GET", Path: path, Token: staff}); w.Code != code {
+			t.Errorf("%s: %d %s", path, w.Code, w.Body)
+		}
+	}
+	if w := env.Do(servertest.Request{Method: "GET", Path: fmt.Sprintf("/api/v1/admin/referrals/%d", created.ID), Token: vadmin}); w.Code != 403 {
+		t.Errorf("village admin reads a case: %d", w.Code)
+	}
 	// Resolved frees the employer: a new case opens.
 	if w := refer(staff, codeA, map[string]string{"note": "复查仍有未参保"}); w.Code != 201 {
 		t.Fatalf("new case after resolved: %d %s", w.Code, w.Body)
@@ -342,5 +357,18 @@ func TestExportMasksUnlessAdminAsksAndAudits(t *testing.T) {
 	}
 	if n := env.Count(`SELECT COUNT(*) FROM audit_log WHERE action = 'referral.export'`); n != 4 {
 		t.Fatalf("export audit rows: %d", n)
+	}
+	// Over the limits: 422, and no audit row.
+	restore := employer.SetExportLimits(5000, 1)
+	if w, _ := export(admin, ""); w.Code != 422 || w.ErrorCode() != "RULE_VIOLATION" {
+		t.Fatalf("too many people: %d %s", w.Code, w.Body)
+	}
+	restore()
+	defer employer.SetExportLimits(0, 100000)()
+	if w, _ := export(staff, ""); w.Code != 422 || w.ErrorCode() != "RULE_VIOLATION" {
+		t.Fatalf("too many cases: %d %s", w.Code, w.Body)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM audit_log WHERE action = 'referral.export'`); n != 4 {
+		t.Fatalf("refused exports were audited: %d", n)
 	}
 }
