@@ -13,7 +13,7 @@ BIN      ?= bin/canbao
 FUZZTIME ?= 50000x
 # The fuzz targets make test runs: the pure packages, whose instrumented binaries build in
 # seconds (see deployments/scripts/fuzz-short.sh). make fuzz runs them all.
-FUZZ_FAST ?= ./internal/idcard ./internal/pii
+FUZZ_FAST ?= ./internal/idcard ./internal/pii ./internal/creditcode
 
 .DEFAULT_GOAL := build
 

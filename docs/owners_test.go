@@ -48,6 +48,8 @@ var owners = map[string]string{
 	"campaign_runs":            "campaigns",
 	"deliveries":               "campaigns",
 	"audit_log":                "internal/audit",
+	"referral_cases":           "internal/employer",
+	"referral_notes":           "internal/employer",
 	"idempotency_keys":         "internal/platform/idempotency",
 	"pii_key_checks":           "internal/pii/keycheck",
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/creditcode"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/server/servertest"
@@ -255,7 +256,7 @@ func TestAPIImportRolesAndNotFound(t *testing.T) {
 func TestAPITemplate(t *testing.T) {
 	env := servertest.New(t)
 	admin, _ := env.Staff(auth.RoleAdmin, "")
-	header := []string{"身份证号码", "姓名", "性别", "手机号码", "村居", "是否就业", "是否被征地农民", "参保状态"}
+	header := []string{"身份证号码", "姓名", "性别", "手机号码", "村居", "是否就业", "是否被征地农民", "参保状态", "工作单位", "统一社会信用代码"}
 
 	w := env.Do(servertest.Request{Method: http.MethodGet, Path: importer.UploadRoute + "/template", Token: admin})
 	if w.Code != http.StatusOK || !strings.HasPrefix(w.Header.Get("Content-Type"), "application/vnd.openxmlformats") {
@@ -270,7 +271,7 @@ func TestAPITemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || !slices.Equal(rows[0], header) || rows[1][4] != "振兴村" || rows[1][3] != "" {
+	if len(rows) != 2 || !slices.Equal(rows[0], header) || rows[1][4] != "振兴村" || rows[1][3] != "" || !creditcode.Valid(rows[1][9]) {
 		t.Fatalf("template rows = %v", rows)
 	}
 

@@ -6,7 +6,10 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/canbao/canbao/internal/creditcode"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/person"
 	"github.com/canbao/canbao/internal/pii"
@@ -31,6 +34,8 @@ const (
 	FieldEmployed         = "employed"
 	FieldLandExpropriated = "land_expropriated"
 	FieldStatus           = "status"
+	FieldEmployerName     = "employer_name"
+	FieldEmployerCode     = "employer_credit_code"
 )
 
 // column describes one column of the roster file.
@@ -51,6 +56,8 @@ var columns = []column{
 	{FieldEmployed, "是否就业", []string{"就业", "employed"}, false},
 	{FieldLandExpropriated, "是否被征地农民", []string{"被征地农民", "是否被征地", "land_expropriated"}, false},
 	{FieldStatus, "参保状态", []string{"status"}, true},
+	{FieldEmployerName, "工作单位", []string{"单位名称", "工作单位名称", "employer", "employer_name"}, false},
+	{FieldEmployerCode, "统一社会信用代码", []string{"单位统一社会信用代码", "信用代码", "credit_code", "employer_credit_code"}, false},
 }
 
 // fieldLabel is the Chinese header of a field, for messages and the error report.
@@ -158,6 +165,8 @@ type record struct {
 	employed  tri    // unknown when not given: kept, or false for new people
 	land      tri
 	status    string
+	// employerName and employerCode are nil when not given: kept, or NULL for new people.
+	employerName, employerCode *string
 }
 
 // tri is a yes/no answer that may be missing.
@@ -318,6 +327,34 @@ func (v *validator) parse(row int, cells []string) parsed {
 		return fail(FieldStatus, "参保状态应为：未参保、城乡居民养老保险、企业职工养老保险或不需参保")
 	}
 	rec.status = status
+
+	// An employer (its name, its code or both) means the person is employed: a row that says
+	// 是否就业 = 否 and names an employer contradicts itself and is refused; one that leaves
+	// 是否就业 empty becomes employed.
+	if s := l.cell(cells, FieldEmployerName); s != "" {
+		if n := utf8.RuneCountInString(s); n < 2 || n > 128 || strings.ContainsFunc(s, unicode.IsControl) {
+			return fail(FieldEmployerName, "工作单位名称须为 2 至 128 个字")
+		}
+		rec.employerName = &s
+	}
+	if s := l.cell(cells, FieldEmployerCode); s != "" {
+		code, err := creditcode.Parse(s)
+		if err != nil {
+			msg := "统一社会信用代码不正确"
+			var ce *creditcode.Error
+			if errors.As(err, &ce) {
+				msg = ce.Message()
+			}
+			return fail(FieldEmployerCode, fmt.Sprintf("第 %d 行：%s", row, msg))
+		}
+		rec.employerCode = &code
+	}
+	if rec.employerName != nil || rec.employerCode != nil {
+		if rec.employed == no {
+			return fail(FieldEmployed, "填写了工作单位或统一社会信用代码的人员，是否就业应为“是”（或不填）")
+		}
+		rec.employed = yes
+	}
 	p.rec = rec
 	return p
 }

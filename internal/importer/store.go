@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -136,7 +137,8 @@ func (s *stager) prepare(rows []parsed, read int64) (*chunk, error) {
 	for i, r := range c.good {
 		c.byRow[r.row] = i
 		st := roster.Staged{Row: r.row, IDEnc: sealed[i].idEnc, IDBidx: r.idBidx, KeyID: sealed[i].keyID, Name: r.name,
-			Gender: r.gender, Birth: r.birth, Village: r.village, Employed: r.employed.ptr(), Land: r.land.ptr(), Status: r.status}
+			Gender: r.gender, Birth: r.birth, Village: r.village, Employed: r.employed.ptr(), Land: r.land.ptr(), Status: r.status,
+			EmployerName: r.employerName, EmployerCode: r.employerCode}
 		if r.phone != "" {
 			st.PhoneEnc, st.PhoneBidx = sealed[i].phoneEnc, r.phoneBidx
 		}
@@ -296,8 +298,9 @@ func (w *writer) tryWrite(ctx context.Context, c *chunk, slot int) (delta counts
 			r := c.good[i]
 			employed, land := r.employed.or(cur.Employed), r.land.or(cur.Land)
 			phoneChanged := r.phone != "" && !bytes.Equal(r.phoneBidx, cur.PhoneBidx)
+			empName, empCode := keep(r.employerName, cur.EmployerName), keep(r.employerCode, cur.EmployerCode)
 			if r.name == cur.Name && r.village == cur.Village && employed == cur.Employed && land == cur.Land &&
-				r.status == cur.Status && !phoneChanged {
+				r.status == cur.Status && !phoneChanged && empName == cur.EmployerName && empCode == cur.EmployerCode {
 				delta.unchanged++
 				continue
 			}
@@ -306,7 +309,7 @@ func (w *writer) tryWrite(ctx context.Context, c *chunk, slot int) (delta counts
 				changedOn = w.today
 			}
 			change := roster.ImportChange{ID: cur.ID, Name: r.name, Village: r.village, Employed: employed, Land: land,
-				Status: r.status, StatusChangedOn: changedOn}
+				Status: r.status, StatusChangedOn: changedOn, EmployerName: empName, EmployerCode: empCode}
 			if phoneChanged {
 				s := c.sealed[i]
 				change.NewPhone = &roster.SealedPhone{IDEnc: s.idEnc, PhoneEnc: s.phoneEnc, PhoneBidx: r.phoneBidx, KeyID: s.keyID}
@@ -424,4 +427,12 @@ func seal(kr *pii.Keyring, recs []*record) ([]sealedRecord, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// keep is the file's value when the row gives one, else the roster's.
+func keep(file *string, cur sql.NullString) sql.NullString {
+	if file == nil {
+		return cur
+	}
+	return sql.NullString{String: *file, Valid: true}
 }

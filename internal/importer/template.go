@@ -9,6 +9,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/canbao/canbao/internal/creditcode"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
@@ -29,8 +30,11 @@ func exampleRow(vills []villageEntry) []string {
 		village = vills[0].Name
 	}
 	id := idcard.Generate("350583", time.Date(1990, time.January, 1, 0, 0, 0, 0, time.UTC), 0, idcard.Male)
-	return []string{id, "示例（导入前请删除本行）", "男", "", village, "否", "否", "未参保"}
+	return []string{id, "示例（导入前请删除本行）", "男", "", village, "是", "否", "未参保", "示例鞋业有限公司", exampleCreditCode}
 }
+
+// exampleCreditCode is a synthetic code with both check characters right, for the example row.
+var exampleCreditCode = creditcode.Generate("91", "350583", "MA2Y0001")
 
 func headerRow() []string {
 	h := make([]string, len(columns))
@@ -51,6 +55,8 @@ var notes = [][]string{
 	{"是否就业", "选填", "是 或 否（也可填 1/0、Y/N）；新人员不填按“否”，已有人员不填则保持不变"},
 	{"是否被征地农民", "选填", "同上"},
 	{"参保状态", "必填", "未参保、城乡居民养老保险、企业职工养老保险、不需参保（或“暂缓”）"},
+	{"工作单位", "选填", "用人单位名称，2 至 128 个字；不填则保留系统中已有的单位。填写了工作单位的人员按“已就业”处理，“是否就业”填“否”的该行报错"},
+	{"统一社会信用代码", "选填", "用人单位的 18 位统一社会信用代码（营业执照上），系统会核对校验位；小写字母按大写处理。请把该列设为文本格式。规则同上"},
 	{},
 	{"第 1 行为表头，列的顺序不限，多余的列会被忽略；同一文件中身份证号码重复的，以第一次出现的为准。", "", ""},
 	{"重复导入同一文件不会产生重复数据；由未参保变为已参保的人员计入导入当日的新增参保。", "", ""},
@@ -81,6 +87,9 @@ func writeXLSXTemplate(w io.Writer, vills []villageEntry) error {
 		func() error { return f.SetColWidth(sheetRoster, "C", "C", 6) },
 		func() error { return f.SetColWidth(sheetRoster, "D", "G", 14) },
 		func() error { return f.SetColWidth(sheetRoster, "H", "H", 22) },
+		func() error { return f.SetColStyle(sheetRoster, "J", text) },
+		func() error { return f.SetColWidth(sheetRoster, "I", "I", 26) },
+		func() error { return f.SetColWidth(sheetRoster, "J", "J", 22) },
 		func() error { return f.SetSheetRow(sheetRoster, "A1", ptr(anyRow(headerRow()))) },
 		func() error { return f.SetRowStyle(sheetRoster, 1, 1, bold) },
 		func() error { return f.SetSheetRow(sheetRoster, "A2", ptr(anyRow(exampleRow(vills)))) },

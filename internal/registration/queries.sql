@@ -11,8 +11,8 @@ SELECT id, village_code, status, name FROM residents WHERE id_number_bidx = ?
 -- name: registration-insert
 INSERT INTO registrations (account_id, resident_id, active_resident_id, year, name, id_number_enc, phone_enc, pii_key_id,
     village_code, employed, land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version,
-    created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    created_at, updated_at, employer_name, employer_credit_code)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: registration-by-id
 SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,

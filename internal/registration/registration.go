@@ -121,6 +121,8 @@ type Request struct {
 	Scheme               *string `json:"scheme"`
 	Tier                 *int    `json:"tier"`
 	PrivacyNoticeVersion *string `json:"privacy_notice_version"`
+	EmployerName         *string `json:"employer_name"`
+	EmployerCreditCode   *string `json:"employer_credit_code"`
 }
 
 // Referral tells a resident where an employee-pension registration is carried out.
@@ -154,6 +156,7 @@ type validated struct {
 	privacy                        string
 	year                           int
 	person                         eligibility.Person
+	employerName, employerCode     sql.NullString
 }
 
 func (s *Service) validate(ctx context.Context, req Request) (validated, error) {
@@ -184,6 +187,12 @@ func (s *Service) validate(ctx context.Context, req Request) (validated, error) 
 		return v, errs.Field(errs.VillageUnknown, "village_code", "所选村（居）不存在")
 	}
 	v.village = *req.VillageCode
+	if v.employerName, v.employerCode, err = person.Employer(req.EmployerName, req.EmployerCreditCode, "employer_name", "employer_credit_code"); err != nil {
+		return v, err
+	}
+	if (v.employerName.Valid || v.employerCode.Valid) && req.Employed != nil && !*req.Employed {
+		return v, errs.Field(errs.InvalidInput, "employed", "填写了工作单位的，请选择“已就业”")
+	}
 	person, err := eligibility.PersonFrom(req.IDNumber, nil, nil, req.Employed, req.LandExpropriated, today)
 	if err != nil {
 		return v, err
@@ -266,7 +275,7 @@ func (s *Service) Register(ctx context.Context, actx audit.Context, accountID in
 	row := Row{AccountID: accountID, Year: v.year, Name: v.name,
 		IDEnc: idEnc, PhoneEnc: phoneEnc, KeyID: keyID, Village: v.village, Employed: v.employed, Land: v.land,
 		Scheme: v.option.Scheme, Channel: v.option.Channel, RegisterAt: v.option.RegisterAt,
-		Tier: v.tier, Status: status, Privacy: v.privacy, At: now}
+		Tier: v.tier, Status: status, Privacy: v.privacy, At: now, EmployerName: v.employerName, EmployerCode: v.employerCode}
 	event := func(id int64) audit.Event {
 		return actx.Event("registration.create", "registration", id, audit.Success, "scheme="+v.option.Scheme)
 	}
@@ -354,7 +363,8 @@ func (s *Service) findOrAddResident(ctx context.Context, tx *sqlx.Tx, v validate
 		return 0, err
 	}
 	id, err := roster.AddFromRegistration(ctx, tx, roster.Registrant{IDEnc: idEnc, IDBidx: idIndex, KeyID: keyID, Name: v.name,
-		Gender: string(v.person.Gender), Birth: v.person.Birth, Village: v.village, Employed: v.employed, Land: v.land}, now)
+		Gender: string(v.person.Gender), Birth: v.person.Birth, Village: v.village, Employed: v.employed, Land: v.land,
+		EmployerName: v.employerName, EmployerCode: v.employerCode}, now)
 	if err == nil {
 		return id, nil
 	}

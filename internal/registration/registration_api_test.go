@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/creditcode"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
@@ -108,6 +109,13 @@ func TestRegistrationValidationChangesNothing(t *testing.T) {
 		{"employed person picks resident pension", tok, body(idAged(50, idcard.Male, 3), map[string]any{"employed": true}), 422, "SCHEME_NOT_ALLOWED", "scheme"},
 		{"too old", tok, body(idAged(61, idcard.Female, 4), nil), 422, "AGE_OUT_OF_SCOPE", ""},
 		{"too young", tok, body(idAged(15, idcard.Female, 5), nil), 422, "AGE_OUT_OF_SCOPE", ""},
+		{"employer code check character", tok, body(idAged(30, idcard.Male, 6), map[string]any{"employed": true, "scheme": "employee_pension", "tier": nil,
+			"employer_credit_code": employerCode[:17] + map[bool]string{true: "1", false: "0"}[employerCode[17] == '0']}), 400, "CREDIT_CODE_INVALID", "employer_credit_code"},
+		{"employer code length", tok, body(idAged(30, idcard.Male, 6), map[string]any{"employed": true, "scheme": "employee_pension", "tier": nil,
+			"employer_credit_code": employerCode[:16]}), 400, "CREDIT_CODE_INVALID", "employer_credit_code"},
+		{"employer name too long", tok, body(idAged(30, idcard.Male, 6), map[string]any{"employed": true, "scheme": "employee_pension", "tier": nil,
+			"employer_name": strings.Repeat("厂", 129)}), 400, "INVALID_INPUT", "employer_name"},
+		{"employer but not employed", tok, body(older, map[string]any{"employer_name": "罗东鞋业有限公司"}), 400, "INVALID_INPUT", "employed"},
 	}
 	before := snapshot(env)
 	for _, tc := range cases {
@@ -124,6 +132,40 @@ func TestRegistrationValidationChangesNothing(t *testing.T) {
 	big := body(older, map[string]any{"name": strings.Repeat("陈", 30000)})
 	if w := post(env, tok, big); w.Code != 413 {
 		t.Fatalf("64 KiB body limit: %d", w.Code)
+	}
+}
+
+var employerCode = creditcode.Generate("91", "350583", "MA2Y0001")
+
+// TestRegistrationRecordsTheEmployer: the employer is kept on the registration; a person the
+// registration adds to the roster gets it on the roster too; one already on it keeps the roster's.
+func TestRegistrationRecordsTheEmployer(t *testing.T) {
+	env := servertest.New(t)
+	tok, _ := env.Resident()
+	tok2, _ := env.Resident()
+	newcomer := idAged(30, idcard.Male, 7)
+	w := post(env, tok, body(newcomer, map[string]any{"employed": true, "scheme": "employee_pension", "tier": nil,
+		"employer_name": " 罗东鞋业有限公司 ", "employer_credit_code": strings.ToLower(employerCode)}))
+	if w.Code != 201 {
+		t.Fatalf("register: %d %s", w.Code, w.Body)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM registrations WHERE employer_name = '罗东鞋业有限公司' AND employer_credit_code = ?`, employerCode); n != 1 {
+		t.Fatalf("registration's employer: %d", n)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM residents WHERE employed = 1 AND employer_name = '罗东鞋业有限公司' AND employer_credit_code = ?`, employerCode); n != 1 {
+		t.Fatalf("new roster person's employer: %d", n)
+	}
+	// On the roster already (through the group commit): the roster is not changed.
+	_, onRoster := env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Name: "陈美玲", Age: 31, Employed: true})
+	w = post(env, tok2, body(onRoster, map[string]any{"employed": true, "scheme": "employee_pension", "tier": nil, "employer_credit_code": employerCode}))
+	if w.Code != 201 {
+		t.Fatalf("register on roster: %d %s", w.Code, w.Body)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM registrations WHERE employer_name IS NULL AND employer_credit_code = ?`, employerCode); n != 1 {
+		t.Fatalf("on-roster registration's employer: %d", n)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM residents WHERE employer_credit_code IS NOT NULL`); n != 1 {
+		t.Fatalf("the roster changed: %d people with an employer", n)
 	}
 }
 

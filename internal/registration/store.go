@@ -25,6 +25,8 @@ type Row struct {
 	Status                string
 	Privacy               string // the privacy notice version accepted
 	At                    time.Time
+	// EmployerName and EmployerCode are the employer the registrant named (NULL: none).
+	EmployerName, EmployerCode sql.NullString
 }
 
 // Insert adds a registration, open for its person (active_resident_id), and returns its ID, in
@@ -42,7 +44,7 @@ func Insert(ctx context.Context, ext sqlx.ExecerContext, r Row) (int64, error) {
 func (r Row) args() []any {
 	return []any{r.AccountID, r.ResidentID, r.ResidentID, r.Year, r.Name,
 		r.IDEnc, r.PhoneEnc, r.KeyID, r.Village, r.Employed, r.Land, r.Scheme, r.Channel, r.RegisterAt,
-		r.Tier, r.Status, r.Privacy, r.At, r.At}
+		r.Tier, r.Status, r.Privacy, r.At, r.At, r.EmployerName, r.EmployerCode}
 }
 
 // insertMany adds registrations of distinct people of one year in one statement and returns
@@ -50,7 +52,7 @@ func (r Row) args() []any {
 // caller's transaction. A person with an open registration of the year already makes the whole
 // statement a duplicate-key error; errors come back as the driver returns them.
 func insertMany(ctx context.Context, tx *sqlx.Tx, rows []Row) (map[int64]int64, error) {
-	args := make([]any, 0, 19*len(rows))
+	args := make([]any, 0, 21*len(rows))
 	people := make([]any, 0, 1+len(rows))
 	people = append(people, rows[0].Year)
 	for _, r := range rows {

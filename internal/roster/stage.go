@@ -41,6 +41,8 @@ const (
     employed          TINYINT(1)    NULL,
     land_expropriated TINYINT(1)    NULL,
     status            VARCHAR(24)   NOT NULL,
+    employer_name     VARCHAR(128)  NULL,
+    employer_credit_code CHAR(18)   NULL,
     PRIMARY KEY (id_number_bidx)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`
 	stageTruncate = `TRUNCATE TABLE roster_import_stage`
@@ -48,21 +50,23 @@ const (
 	stageLoad = `LOAD DATA LOCAL INFILE 'Reader::%s' INTO TABLE roster_import_stage CHARACTER SET utf8mb4
 FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n'
 (@bidx, row_no, @id_enc, @phone_enc, @phone_bidx, pii_key_id, name, gender, birth_date, village_code,
- employed, land_expropriated, status)
+ employed, land_expropriated, status, employer_name, employer_credit_code)
 SET id_number_bidx = UNHEX(@bidx), id_number_enc = UNHEX(@id_enc), phone_enc = UNHEX(@phone_enc),
     phone_bidx = UNHEX(@phone_bidx)`
 	// The people of the chunk already on the roster, locked until the chunk commits (the
 	// lookups of the others lock the gaps they would go into, so no one adds them meanwhile).
 	stageExisting = `SELECT s.row_no, r.id, r.name, r.village_code, r.employed, r.land_expropriated, r.status,
-       r.status_changed_on, r.phone_bidx
+       r.status_changed_on, r.phone_bidx, r.employer_name, r.employer_credit_code
 FROM roster_import_stage s JOIN residents r ON r.id_number_bidx = s.id_number_bidx
 ORDER BY s.id_number_bidx FOR UPDATE`
 	// stageInsert adds staged people to residents, in the file's order, so that their ids (the
 	// roster list's order) follow the file as they did when rows were inserted batch by batch.
 	stageInsert = `INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender,
-    birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at)
+    birth_date, village_code, employed, land_expropriated, status, source, created_at, updated_at,
+    employer_name, employer_credit_code)
 SELECT s.id_number_enc, s.id_number_bidx, s.phone_enc, s.phone_bidx, s.pii_key_id, s.name, s.gender, s.birth_date,
-       s.village_code, COALESCE(s.employed, 0), COALESCE(s.land_expropriated, 0), s.status, 'import', ?, ?
+       s.village_code, COALESCE(s.employed, 0), COALESCE(s.land_expropriated, 0), s.status, 'import', ?, ?,
+       s.employer_name, s.employer_credit_code
 FROM roster_import_stage s`
 	// Every staged person is new (the lookup found none, and locked the gaps): all of them,
 	// straight from the staging table.
@@ -90,6 +94,9 @@ type Staged struct {
 	// a person on the roster.
 	Employed, Land *bool
 	Status         string
+	// EmployerName and EmployerCode are nil when the row does not give them: NULL for a new
+	// person, kept for a person on the roster. The importer has validated the code.
+	EmployerName, EmployerCode *string
 }
 
 // StageData is a chunk of staged rows encoded for LOAD DATA (tab-separated, binary as hex).
@@ -127,6 +134,14 @@ func EncodeStage(rows []Staged) StageData {
 		b.WriteString(s)
 		b.WriteByte('\t')
 	}
+	optText := func(s *string) {
+		if s == nil {
+			b.WriteString(`\N`)
+			b.WriteByte('\t')
+			return
+		}
+		text(*s)
+	}
 	flag := func(v *bool) {
 		switch {
 		case v == nil:
@@ -152,10 +167,12 @@ func EncodeStage(rows []Staged) StageData {
 		text(r.Village)
 		flag(r.Employed)
 		flag(r.Land)
-		if strings.ContainsAny(r.Status, "\\\t\n\r\x00") {
-			b.WriteString(stageEscaper.Replace(r.Status))
+		text(r.Status)
+		optText(r.EmployerName)
+		if r.EmployerCode == nil {
+			b.WriteString(`\N`)
 		} else {
-			b.WriteString(r.Status)
+			b.WriteString(stageEscaper.Replace(*r.EmployerCode))
 		}
 		b.WriteByte('\n')
 	}
@@ -218,15 +235,17 @@ func (s *Stage) Load(ctx context.Context, d StageData) error {
 
 // OnRoster is a person of the staged chunk already on the roster.
 type OnRoster struct {
-	Row             int          `db:"row_no"`
-	ID              int64        `db:"id"`
-	Name            string       `db:"name"`
-	Village         string       `db:"village_code"`
-	Employed        bool         `db:"employed"`
-	Land            bool         `db:"land_expropriated"`
-	Status          string       `db:"status"`
-	StatusChangedOn sql.NullTime `db:"status_changed_on"`
-	PhoneBidx       []byte       `db:"phone_bidx"`
+	Row             int            `db:"row_no"`
+	ID              int64          `db:"id"`
+	Name            string         `db:"name"`
+	Village         string         `db:"village_code"`
+	Employed        bool           `db:"employed"`
+	Land            bool           `db:"land_expropriated"`
+	Status          string         `db:"status"`
+	StatusChangedOn sql.NullTime   `db:"status_changed_on"`
+	PhoneBidx       []byte         `db:"phone_bidx"`
+	EmployerName    sql.NullString `db:"employer_name"`
+	EmployerCode    sql.NullString `db:"employer_credit_code"`
 }
 
 // Existing returns the staged people already on the roster, locked in tx (a transaction on

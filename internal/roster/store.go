@@ -34,19 +34,21 @@ type Imported struct {
 	Village             string
 	Employed, Land      bool
 	Status              string
+	// EmployerName and EmployerCode are the person's employer (NULL: none or unknown).
+	EmployerName, EmployerCode sql.NullString
 }
 
 // InsertPeople adds people of the given source in one multi-row INSERT: the demo seed's
 // synthetic roster, a batch at a time.
 func InsertPeople(ctx context.Context, ext sqlx.ExecerContext, source string, people []Imported, now time.Time) error {
-	args := make([]any, 0, len(people)*15)
+	args := make([]any, 0, len(people)*17)
 	for _, p := range people {
 		var phoneEnc, phoneBidx any // NULL without a phone
 		if p.PhoneEnc != nil {
 			phoneEnc, phoneBidx = p.PhoneEnc, p.PhoneBidx
 		}
 		args = append(args, p.IDEnc, p.IDBidx, phoneEnc, phoneBidx, p.KeyID, p.Name, p.Gender,
-			p.Birth.Format(time.DateOnly), p.Village, p.Employed, p.Land, p.Status, source, now, now)
+			p.Birth.Format(time.DateOnly), p.Village, p.Employed, p.Land, p.Status, source, now, now, p.EmployerName, p.EmployerCode)
 	}
 	_, err := ext.ExecContext(ctx, database.MultiRow(Queries.Get("insert-people"), len(people)), args...)
 	return err
@@ -63,6 +65,9 @@ type ImportChange struct {
 	// NewPhone, when set, replaces the phone; the ID number comes sealed again under the same
 	// key, so that the row's one pii_key_id fits both.
 	NewPhone *SealedPhone
+	// EmployerName and EmployerCode are the person's employer after the change (NULL when
+	// unknown).
+	EmployerName, EmployerCode sql.NullString
 }
 
 // SealedPhone is a new phone and the ID number sealed again with it.
@@ -76,11 +81,18 @@ func UpdateFromImport(ctx context.Context, ext sqlx.ExecerContext, c ImportChang
 	var err error
 	if p := c.NewPhone; p != nil {
 		_, err = ext.ExecContext(ctx, Queries.Get("update-from-import-phone"), c.Name, c.Village, c.Employed, c.Land, c.Status,
-			c.StatusChangedOn, now, p.IDEnc, p.PhoneEnc, p.PhoneBidx, p.KeyID, c.ID)
+			c.StatusChangedOn, now, c.EmployerName, c.EmployerCode, p.IDEnc, p.PhoneEnc, p.PhoneBidx, p.KeyID, c.ID)
 	} else {
 		_, err = ext.ExecContext(ctx, Queries.Get("update-from-import"), c.Name, c.Village, c.Employed, c.Land, c.Status,
-			c.StatusChangedOn, now, c.ID)
+			c.StatusChangedOn, now, c.EmployerName, c.EmployerCode, c.ID)
 	}
+	return err
+}
+
+// SetEmployer records a person's employer (name or code may be NULL) and that they are
+// employed: what a visit learned at the door.
+func SetEmployer(ctx context.Context, ext sqlx.ExecerContext, id int64, name, code sql.NullString, now time.Time) error {
+	_, err := ext.ExecContext(ctx, Queries.Get("set-employer"), name, code, now, id)
 	return err
 }
 
@@ -92,13 +104,15 @@ type Registrant struct {
 	Birth          time.Time
 	Village        string
 	Employed, Land bool
+	// EmployerName and EmployerCode are the employer the registrant named (NULL: none).
+	EmployerName, EmployerCode sql.NullString
 }
 
 // AddFromRegistration adds a registrant to the roster and returns their ID. A person already on
 // it is a duplicate-key error (database.IsDuplicate), for the caller to look them up.
 func AddFromRegistration(ctx context.Context, ext sqlx.ExecerContext, r Registrant, now time.Time) (int64, error) {
 	res, err := ext.ExecContext(ctx, Queries.Get("insert-from-registration"), r.IDEnc, r.IDBidx, r.KeyID, r.Name, r.Gender,
-		r.Birth, r.Village, r.Employed, r.Land, now, now)
+		r.Birth, r.Village, r.Employed, r.Land, now, now, r.EmployerName, r.EmployerCode)
 	if err != nil {
 		return 0, err
 	}

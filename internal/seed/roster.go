@@ -2,6 +2,7 @@ package seed
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -77,6 +78,8 @@ type person struct {
 	LandExpropriated bool
 	IDNumber         string
 	Phone            string // "" when the person has no phone on file
+	// EmployerName and EmployerCode are "" when the employer is not known (assignEmployers).
+	EmployerName, EmployerCode string
 }
 
 // roster builds the synthetic people of the annex, village by village in annex order, from
@@ -149,6 +152,7 @@ func roster(rows []AnnexRow) ([]person, error) {
 			people = append(people, p)
 		}
 	}
+	assignEmployers(people)
 	return people, nil
 }
 
@@ -286,7 +290,9 @@ func encryptBatch(kr *pii.Keyring, keyID string, people []person) ([]residents.I
 		}
 		rows = append(rows, residents.Imported{IDEnc: idEnc, IDBidx: kr.BlindIndex(pii.IndexIDNumber, p.IDNumber),
 			PhoneEnc: phoneEnc, PhoneBidx: phoneBidx, KeyID: keyID, Name: p.Name, Gender: string(p.Gender),
-			Birth: p.Birth, Village: p.Village, Employed: p.Employed, Land: p.LandExpropriated, Status: p.Status})
+			Birth: p.Birth, Village: p.Village, Employed: p.Employed, Land: p.LandExpropriated, Status: p.Status,
+			EmployerName: sql.NullString{String: p.EmployerName, Valid: p.EmployerName != ""},
+			EmployerCode: sql.NullString{String: p.EmployerCode, Valid: p.EmployerCode != ""}})
 	}
 	return rows, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
+	"github.com/canbao/canbao/internal/creditcode"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/server/servertest"
 	"github.com/canbao/canbao/internal/village"
@@ -71,6 +72,8 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 	resident, _ := env.Resident()
 	resident3, _ := env.Resident()
 	person, _ := env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Phone: "13712340000"})
+	employerCode := creditcode.Generate("91", "350583", "MA2Y0001")
+	env.AddResident(servertest.ResidentSpec{Village: "zhenxing", Employed: true, Employer: "罗东鞋业有限公司", EmployerCode: employerCode})
 	env.AllowPII["/api/v1/admin/residents/:id/reveal"] = true
 	if _, err := auth.CreateStaffUser(servertest.Ctx(), env.DB, village.NewStore(env.DB), auth.NewStaffUser{Username: "auditee", Password: "Audit-Pass-2019", Role: auth.RoleStaff}); err != nil {
 		t.Fatal(err)
@@ -155,6 +158,10 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 		{route: "POST /api/v1/admin/campaigns/:id/resume", token: tok(staff), path: func() string { return "/api/v1/admin/campaigns/" + ids["campaign"] + "/resume" }, status: 200},
 		{route: "POST /api/v1/admin/campaigns/:id/retry-failed", token: tok(staff), path: func() string { return "/api/v1/admin/campaigns/" + ids["campaign"] + "/retry-failed" }, status: 200},
 		{route: "POST /api/v1/admin/campaigns/:id/cancel", token: tok(staff), path: func() string { return "/api/v1/admin/campaigns/" + ids["campaign"] + "/cancel" }, status: 200},
+		{route: "POST /api/v1/admin/employers/:credit_code/referrals", token: tok(staff), path: path("/api/v1/admin/employers/" + employerCode + "/referrals"),
+			body: body(map[string]any{"note": zh(1000)}), status: 201, after: store("referral")},
+		{route: "PATCH /api/v1/admin/referrals/:id", token: tok(staff), path: func() string { return "/api/v1/admin/referrals/" + ids["referral"] },
+			body: body(map[string]any{"status": "inspected", "note": zh(1000), "insured_count": 1}), status: 200},
 		{route: "POST /api/v1/auth/logout", token: tok(vadmin), path: path("/api/v1/auth/logout"), status: 204},
 	}
 	covered := map[string]bool{}

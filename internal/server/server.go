@@ -26,6 +26,7 @@ import (
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/console"
 	"github.com/canbao/canbao/internal/eligibility"
+	"github.com/canbao/canbao/internal/employer"
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
@@ -160,6 +161,7 @@ func New(d Deps) (*Server, error) {
 		imports,
 		roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog),
 		visit.NewService(d.DB, auditLog, cfg.Location(), enrollments, d.Keyring),
+		employer.New(d.DB, d.Keyring, cfg.Location(), auditLog),
 		progress.NewHandlers(d.DB, auditLog, cfg.Location()),
 		analysis.NewService(d.DB, cfg.Location()), // why people stay out (GET /api/v1/admin/analysis/reasons)
 		campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{ChannelRates: cfg.Campaigns.ChannelRates(),

@@ -19,6 +19,7 @@ import (
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/person"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/web"
@@ -56,6 +57,9 @@ type Input struct {
 	Reason     *string `json:"reason"`
 	Note       *string `json:"note"`
 	FollowUpOn *string `json:"follow_up_on"`
+	// EmployerName and EmployerCreditCode: the person's employer, learned at the door.
+	EmployerName       *string `json:"employer_name"`
+	EmployerCreditCode *string `json:"employer_credit_code"`
 }
 
 // Visit is a stored visit.
@@ -91,6 +95,8 @@ type valid struct {
 	visitedAt time.Time
 	followUp  *time.Time
 	note      string
+	// the employer the visit names (both NULL: none)
+	empName, empCode sql.NullString
 }
 
 // Service stores visits.
@@ -198,6 +204,9 @@ func (s *Service) check(in Input, batch bool, i int) (valid, error) {
 		}
 		v.followUp = &d
 	}
+	if v.empName, v.empCode, err = person.Employer(in.EmployerName, in.EmployerCreditCode, f("employer_name"), f("employer_credit_code")); err != nil {
+		return v, err
+	}
 	return v, nil
 }
 
@@ -281,6 +290,13 @@ func (s *Service) Record(ctx context.Context, actx audit.Context, p *auth.Princi
 			res.Visits[i] = visit
 			if err := s.apply(ctx, tx, visit, residents[visit.ResidentID], today, now); err != nil {
 				return err
+			}
+			// A visit that names an employer replaces the roster's (both fields) and marks the
+			// person employed.
+			if v := vs[i]; v.empName.Valid || v.empCode.Valid {
+				if err := roster.SetEmployer(ctx, tx, visit.ResidentID, v.empName, v.empCode, now); err != nil {
+					return database.Map(err)
+				}
 			}
 		}
 		res.Created = len(fresh)

@@ -52,7 +52,7 @@ func main() {
 	}
 }
 
-var allWorkloads = []string{"policy", "registration", "mixed", "progress", "snapshot", "dispatch", "import"}
+var allWorkloads = []string{"policy", "registration", "mixed", "progress", "employers", "snapshot", "dispatch", "import"}
 
 // options are the command-line flags.
 type options struct {
@@ -243,7 +243,7 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	steps := map[string]func(context.Context) ([]result, error){
-		"policy": b.policy, "registration": b.registration, "mixed": b.mixed, "progress": b.progress,
+		"policy": b.policy, "registration": b.registration, "mixed": b.mixed, "progress": b.progress, "employers": b.employers,
 		"snapshot": b.snapshot, "dispatch": b.dispatch, "import": b.importRoster,
 	}
 	for _, w := range allWorkloads {

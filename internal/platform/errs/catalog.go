@@ -36,6 +36,7 @@ var catalog = []Entry{
 	{TierInvalid, 400, "The contribution tier is not one of the year's tiers, is missing, or is given for a scheme without tiers.", "缴费档次不正确"},
 	{PasswordTooWeak, 400, "The new password breaks the policy: 10 to 128 characters, three of four classes, no control characters, not containing the username.", "密码强度不足"},
 	{RoleInvalid, 400, "Not a staff role (volunteer, village_admin, staff, admin), or the role's village is missing or not allowed.", "角色不正确"},
+	{"CREDIT_CODE_INVALID", 400, "Not a valid unified social credit code (统一社会信用代码, GB 32100-2015: 18 characters of its alphabet, registration authority and kind, region, the organisation code's check character, the check character); the message says which rule.", "统一社会信用代码不正确"},
 	{PageInvalid, 400, "`page` is not a positive integer or `page_size` is outside 1 to the maximum.", "分页参数不正确"},
 	{IdempotencyKeyBad, 400, "The Idempotency-Key header is not 1 to 128 visible ASCII characters.", "Idempotency-Key 须为 1 到 128 个可见 ASCII 字符"},
 	// 401: who is calling is unknown.
@@ -60,6 +61,8 @@ var catalog = []Entry{
 	{"SLUG_TAKEN", 409, "Another policy article has this slug.", "该链接名已被其他文章使用，请换一个"},
 	{"CLIENT_ID_CONFLICT", 409, "A visit's client_id was already used for a different visit.", "该 client_id 已被其他走访记录使用"},
 	{"CAMPAIGN_STATE_CONFLICT", 409, "A draft or cancelled campaign has no failed deliveries to retry.", "活动当前状态不能重发"},
+	{"REFERRAL_OPEN", 409, "The employer already has an open referral case (referred or inspected); follow that one.", "该单位已有未办结的移交案件"},
+	{"REFERRAL_STATE_CONFLICT", 409, "A referral case moves only referred → inspected → resolved; the case is not in the status the move starts from.", "案件状态已发生变化，不能进行该操作"},
 	// 413
 	{BodyTooLarge, 413, "The body or uploaded file is over its limit, or an XLSX file would unpack to more than a real workbook does.", "请求内容过大"},
 	// 415

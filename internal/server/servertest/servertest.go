@@ -359,6 +359,9 @@ type ResidentSpec struct {
 	Name     string
 	Employed bool
 	Land     bool
+	// Employer and EmployerCode fill employer_name and employer_credit_code ("": NULL).
+	Employer     string
+	EmployerCode string
 }
 
 var residentSeq atomic.Int64
@@ -399,10 +402,17 @@ func (e *Env) AddResident(s ResidentSpec) (int64, string) {
 		phoneEnc, phoneIdx = pe, e.Keyring.BlindIndex(pii.IndexPhone, s.Phone)
 	}
 	now := database.Now()
+	var empName, empCode any
+	if s.Employer != "" {
+		empName = s.Employer
+	}
+	if s.EmployerCode != "" {
+		empCode = s.EmployerCode
+	}
 	res, err := e.DB.Exec(`INSERT INTO residents (id_number_enc, id_number_bidx, phone_enc, phone_bidx, pii_key_id, name, gender, birth_date,
-		village_code, employed, land_expropriated, status, source, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed', ?, ?)`, enc, e.Keyring.BlindIndex(pii.IndexIDNumber, number), phoneEnc, phoneIdx,
-		kid, s.Name, s.Gender, birth, s.Village, s.Employed, s.Land, s.Status, now, now)
+		village_code, employed, land_expropriated, status, source, created_at, updated_at, employer_name, employer_credit_code)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'seed', ?, ?, ?, ?)`, enc, e.Keyring.BlindIndex(pii.IndexIDNumber, number), phoneEnc, phoneIdx,
+		kid, s.Name, s.Gender, birth, s.Village, s.Employed, s.Land, s.Status, now, now, empName, empCode)
 	if err != nil {
 		e.T.Fatalf("servertest: add resident: %v", err)
 	}
