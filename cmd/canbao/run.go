@@ -28,6 +28,7 @@ import (
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/event"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/pii/keycheck"
@@ -410,7 +411,8 @@ func cmdReportMonthly(ctx context.Context, args []string, stdout, stderr io.Writ
 	if month.After(today) {
 		return errors.New("that month has not started yet")
 	}
-	m, err := progress.NewStore(a.db).Monthly(ctx, month, today, now)
+	events := event.NewService(event.Deps{DB: a.db, Location: cfg.Location(), AttributionDays: cfg.Events.AttributionDays})
+	m, err := progress.NewStore(a.db).WithEvents(events).Monthly(ctx, month, today, now)
 	if err != nil {
 		return describe(err)
 	}

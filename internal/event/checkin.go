@@ -6,6 +6,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/wechat"
@@ -36,8 +39,9 @@ func (s *Service) OpensAt(start time.Time) time.Time {
 }
 
 // CheckIn records that account scanned the code of the event with scene. It is idempotent:
-// a resident already checked in gets the first answer again, even after the event ended.
-func (s *Service) CheckIn(ctx context.Context, account int64, scene string) (Checkin, error) {
+// a resident already checked in gets the first answer again, even after the event ended. The
+// first check-in is audited (event.checkin) in its transaction; a repeat writes nothing.
+func (s *Service) CheckIn(ctx context.Context, ac audit.Context, account int64, scene string) (Checkin, error) {
 	if !wechat.ValidScene(scene) {
 		return Checkin{}, errs.Field(errs.InvalidInput, "scene", "活动码内容不正确，请重新扫描活动海报上的小程序码")
 	}
@@ -72,7 +76,12 @@ func (s *Service) CheckIn(ctx context.Context, account int64, scene string) (Che
 	if !now.Before(e.EndsAt) {
 		return Checkin{}, errs.New(EventClosed, "本次宣传活动已结束，无法签到。如需了解参保政策，请查看小程序中的政策解读或联系村（居）协办员")
 	}
-	_, err = s.d.DB.ExecContext(ctx, Queries.Get("checkin-insert"), e.ID, account, now)
+	err = database.InTx(ctx, s.d.DB, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, Queries.Get("checkin-insert"), e.ID, account, now); err != nil {
+			return err
+		}
+		return s.d.Audit.RecordTx(ctx, tx, ac.Event("event.checkin", "event", e.ID, audit.Success, ""))
+	})
 	if database.IsDuplicate(err) { // the same resident's other tap won: answer with its time
 		err = s.d.DB.GetContext(ctx, &now, Queries.Get("checkin-get"), e.ID, account)
 	}

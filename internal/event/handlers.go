@@ -151,7 +151,7 @@ func (s *Service) checkin(c *gin.Context) error {
 	if err := web.Decode(c, &req); err != nil {
 		return err
 	}
-	out, err := s.CheckIn(c.Request.Context(), auth.MustPrincipal(c).ID, req.Scene)
+	out, err := s.CheckIn(c.Request.Context(), auth.AuditContext(c), auth.MustPrincipal(c).ID, req.Scene)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/canbao/canbao/internal/event"
 	"github.com/canbao/canbao/internal/platform/database"
 )
 
@@ -52,6 +53,8 @@ type Monthly struct {
 	Villages    []MonthlyRow `json:"villages"`
 	Total       MonthlyTotal `json:"total"`
 	BehindPace  []string     `json:"behind_pace"`
+	// Events are the month's publicity events with their figures (monthly_events.go).
+	Events []event.MonthEvent `json:"events"`
 }
 
 // paceWindow is how far back the weekly pace looks.
@@ -128,6 +131,9 @@ func (s *Store) ComputeMonthly(ctx context.Context, month, asOf time.Time, now t
 		if m.Villages[i].BehindPace {
 			m.BehindPace = append(m.BehindPace, m.Villages[i].Code)
 		}
+	}
+	if m.Events, err = s.monthEvents(ctx, month); err != nil {
+		return Monthly{}, err
 	}
 	return m, nil
 }

@@ -43,7 +43,10 @@ type Baseline struct {
 }
 
 // Store reads plans and the daily enrollment counts.
-type Store struct{ db *sqlx.DB }
+type Store struct {
+	db     *sqlx.DB
+	events EventSource // the bulletin's events section (monthly_events.go); nil: none
+}
 
 // NewStore wires the store.
 func NewStore(db *sqlx.DB) *Store { return &Store{db: db} }

@@ -155,6 +155,15 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 		{route: "POST /api/v1/admin/campaigns/:id/resume", token: tok(staff), path: func() string { return "/api/v1/admin/campaigns/" + ids["campaign"] + "/resume" }, status: 200},
 		{route: "POST /api/v1/admin/campaigns/:id/retry-failed", token: tok(staff), path: func() string { return "/api/v1/admin/campaigns/" + ids["campaign"] + "/retry-failed" }, status: 200},
 		{route: "POST /api/v1/admin/campaigns/:id/cancel", token: tok(staff), path: func() string { return "/api/v1/admin/campaigns/" + ids["campaign"] + "/cancel" }, status: 200},
+		{route: "POST /api/v1/admin/events", token: tok(staff), path: path("/api/v1/admin/events"), body: body(map[string]any{"title": zh(40), "kind": "enterprise",
+			"place": zh(60), "starts_at": time.Now().Add(-time.Hour).Format(time.RFC3339), "ends_at": time.Now().Add(time.Hour).Format(time.RFC3339),
+			"village_codes": []string{"zhenxing", "luoxi"}, "employer_credit_code": "91350583MA2YXK0T3B"}), status: 201,
+			after: func(r *servertest.Response) {
+				var v struct{ Scene string }
+				r.JSON(t, &v)
+				ids["scene"] = v.Scene
+			}},
+		{route: "POST /api/v1/events/checkin", token: tok(resident), path: path("/api/v1/events/checkin"), body: func() any { return map[string]string{"scene": ids["scene"]} }, status: 200},
 		{route: "POST /api/v1/auth/logout", token: tok(vadmin), path: path("/api/v1/auth/logout"), status: 204},
 	}
 	covered := map[string]bool{}

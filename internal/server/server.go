@@ -163,7 +163,7 @@ func New(d Deps) (*Server, error) {
 		imports,
 		roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog),
 		visit.NewService(d.DB, auditLog, cfg.Location(), enrollments, d.Keyring),
-		progress.NewHandlers(d.DB, auditLog, cfg.Location()),
+		progress.NewHandlers(d.DB, auditLog, cfg.Location()).WithEvents(events),
 		campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{ChannelRates: cfg.Campaigns.ChannelRates(),
 			TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()),
 		events,                    // concentrated publicity events (集中宣传): codes, posters, check-ins, stats
