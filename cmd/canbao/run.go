@@ -293,7 +293,7 @@ func cmdSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		rep.Duration.Round(time.Millisecond), rep.Villages, rep.Residents, rep.Articles, rep.Tiers, rep.Users)
 	if d := rep.Drive; d.Campaigns > 0 {
 		fmt.Fprintf(stdout, "drive in progress: %d enrollments this year (%d weekly imports and visits), %d visits, %d pending registrations, "+
-			"%d campaigns with %d deliveries and %d conversions\n", d.Enrollments, d.Imports, d.Visits, d.Registrations, d.Campaigns, d.Deliveries, d.Conversions)
+			"%d campaigns with %d deliveries and %d conversions, %d publicity events\n", d.Enrollments, d.Imports, d.Visits, d.Registrations, d.Campaigns, d.Deliveries, d.Conversions, d.Events)
 		fmt.Fprintln(stdout, "campaign counters are rebuilt from MySQL when first read; after reseeding a database, run `canbao counters rebuild`")
 	} else {
 		fmt.Fprintln(stdout, "drive in progress: already there, nothing added")

@@ -398,3 +398,34 @@ func (s *Service) withVillages(ctx context.Context, rows []row) ([]Event, error)
 	}
 	return out, nil
 }
+
+// Demo is an event of the demo seed.
+type Demo struct {
+	Title, Kind, Place string
+	StartsAt, EndsAt   time.Time
+	Villages           []string
+}
+
+// InsertDemo writes the demo seed's events (internal/seed), each with a new scene, created by
+// no staff member (created_by 0); their codes are fetched when first asked for.
+func InsertDemo(ctx context.Context, db *sqlx.DB, events []Demo) error {
+	now := database.Now()
+	return database.InTx(ctx, db, func(tx *sqlx.Tx) error {
+		for _, e := range events {
+			res, err := tx.ExecContext(ctx, Queries.Get("event-insert"), e.Title, e.Kind, e.Place, e.StartsAt.UTC(), e.EndsAt.UTC(), nil, NewScene(), 0, now, now)
+			if err != nil {
+				return err
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return err
+			}
+			for _, v := range e.Villages {
+				if _, err := tx.ExecContext(ctx, Queries.Get("event-village-insert"), id, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
