@@ -93,6 +93,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	fetches map[int64]*codeFlight // in-process: one WeChat call per event at a time
+	scenes  map[string]sceneEvent // events by scene, for check-ins (checkin.go)
 }
 
 // NewService wires the service.
@@ -100,7 +101,7 @@ func NewService(d Deps) *Service {
 	if d.AttributionDays < 1 {
 		panic("event: attribution window under one day")
 	}
-	return &Service{d: d, Now: time.Now, fetches: map[int64]*codeFlight{}}
+	return &Service{d: d, Now: time.Now, fetches: map[int64]*codeFlight{}, scenes: map[string]sceneEvent{}}
 }
 
 // Event is one event as the API shows it.

@@ -211,8 +211,39 @@ func TestCreateListGetAndVillageScope(t *testing.T) {
 		}
 	}
 	vol, _ := e.Staff(auth.RoleVolunteer, "zhenxing")
-	if w := e.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/events", Token: vol}); w.Code != 403 {
-		t.Fatalf("volunteer: %d", w.Code)
+	for _, p := range []string{"/api/v1/admin/events", "/api/v1/admin/events/" + itoa(a.ID)} {
+		if w := e.Do(servertest.Request{Method: "GET", Path: p, Token: vol}); w.Code != 403 || w.ErrorCode() != "FORBIDDEN" {
+			t.Fatalf("volunteer %s: %d", p, w.Code)
+		}
+	}
+	if w := e.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/events?village=no%20such!", Token: e.staff}); w.Code != 400 || w.ErrorField() != "village" {
+		t.Fatalf("bad village filter: %d %s", w.Code, w.Body)
+	}
+	if w := e.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/events?page=0", Token: e.staff}); w.Code != 400 || w.ErrorCode() != "PAGE_INVALID" {
+		t.Fatalf("bad page: %d %s", w.Code, w.Body)
+	}
+	for _, p := range []string{"", "/qrcode", "/poster.pdf", "/stats"} {
+		if w := e.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/events/" + itoa(a.ID) + p}); w.Code != 401 || w.ErrorCode() != "UNAUTHENTICATED" {
+			t.Fatalf("no token %s: %d", p, w.Code)
+		}
+		if w := e.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/events/0" + p, Token: e.staff}); w.Code != 404 {
+			t.Fatalf("event 0 %s: %d", p, w.Code)
+		}
+	}
+	if w := e.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/events"}); w.Code != 401 {
+		t.Fatalf("no token: %d", w.Code)
+	}
+	if w := e.Do(servertest.Request{Method: "POST", Path: "/api/v1/admin/events", Body: body(nil)}); w.Code != 401 {
+		t.Fatalf("no token: %d", w.Code)
+	}
+	if w := e.checkin("", a.Scene); w.Code != 401 {
+		t.Fatalf("no token: %d", w.Code)
+	}
+	if n := e.Count(`SELECT COUNT(*) FROM events`); n != 2 {
+		t.Fatalf("%d events", n)
+	}
+	if len(e.fake.WXACodes()) != 0 {
+		t.Fatal("WeChat was asked for a code")
 	}
 }
 
