@@ -1,9 +1,14 @@
 package event
 
 import (
+	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/canbao/canbao/internal/wechat"
+	"github.com/canbao/canbao/internal/wechat/wechattest"
 )
 
 var shanghai = func() *time.Location { l, _ := time.LoadLocation("Asia/Shanghai"); return l }()
@@ -110,5 +115,44 @@ func TestAttributionWindowEdges(t *testing.T) {
 	}
 	if (Attribution{Loc: shanghai, Days: 1}).ForEnrollment(v, day(3, 12)) != 0 || (Attribution{Loc: shanghai, Days: 1}).ForEnrollment(v, day(3, 11)) != 7 {
 		t.Error("window of one day")
+	}
+}
+
+// TestPosterKeepsEveryCharacterOfLongLines: a title and a place of the longest allowed length
+// wrap without losing a character (fpdf's own wrapping drops the one at each break), and the
+// title keeps to two lines.
+func TestPosterKeepsEveryCharacterOfLongLines(t *testing.T) {
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
+	}
+	title := strings.Repeat("全民参保集中宣传活动", MaxTitle/10)
+	place := strings.Repeat("罗东镇工业园区管委会", MaxPlace/10)
+	e := Event{Title: title, Kind: KindIndustrialPark, Place: place, StartsAt: time.Date(2026, 3, 12, 9, 0, 0, 0, shanghai),
+		EndsAt: time.Date(2026, 3, 14, 17, 0, 0, 0, shanghai)}
+	pdf, err := Poster(e, wechat.Image{ContentType: "image/png", Bytes: wechattest.CodeImage("s", 430)}, shanghai)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("pdftotext", "-enc", "UTF-8", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(string(out)), "")
+	for _, want := range []string{title, "地点：" + place, "2026年3月12日09:00至3月14日17:00", SchemesLine} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("lacks %q:\n%s", want, out)
+		}
+	}
+	// The title is at most two lines: the text before the code's caption has two title lines.
+	lines := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "全民参保集中宣传活动") {
+			lines++
+		}
+	}
+	if lines > 2 {
+		t.Errorf("title on %d lines", lines)
 	}
 }

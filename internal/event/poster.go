@@ -70,12 +70,14 @@ func Poster(e Event, code wechat.Image, loc *time.Location) ([]byte, error) {
 
 	// Title, wrapped to at most two lines.
 	pdf.SetTextColor(20, 20, 20)
-	pdf.SetFont("cjk", "", 24)
-	pdf.SetXY(margin, 44)
-	lines := pdf.SplitText(e.Title, width)
-	if len(lines) > 2 {
-		lines = lines[:2]
+	var lines []string
+	for _, size := range []float64{24, 21, 18} { // the largest size that fits two lines
+		pdf.SetFont("cjk", "", size)
+		if lines = wrap(pdf, e.Title, width); len(lines) <= 2 {
+			break
+		}
 	}
+	pdf.SetXY(margin, 44)
 	for _, l := range lines {
 		pdf.SetX(margin)
 		pdf.CellFormat(width, 12, l, "", 1, "C", false, 0, "")
@@ -103,16 +105,21 @@ func Poster(e Event, code wechat.Image, loc *time.Location) ([]byte, error) {
 	for _, kv := range [][2]string{{"地点：", e.Place}, {"时间：", When(e.StartsAt, e.EndsAt, loc)}} {
 		pdf.SetXY(margin+8, y)
 		pdf.CellFormat(22, 9, kv[0], "", 0, "L", false, 0, "")
-		pdf.MultiCell(width-30, 9, kv[1], "", "L", false)
+		for i, l := range wrap(pdf, kv[1], width-30) {
+			pdf.SetXY(margin+30, y+float64(i)*9)
+			pdf.CellFormat(width-30, 9, l, "", 2, "L", false, 0, "")
+		}
 		y = pdf.GetY() + 3
 	}
 
 	// The schemes.
 	pdf.SetFillColor(253, 242, 233)
 	pdf.Rect(margin, y+4, width, 30, "F")
-	pdf.SetXY(margin+5, y+8)
 	pdf.SetFont("cjk", "", 13)
-	pdf.MultiCell(width-10, 7.5, SchemesLine, "", "L", false)
+	for i, l := range wrap(pdf, SchemesLine, width-10) {
+		pdf.SetXY(margin+5, y+8+float64(i)*7.5)
+		pdf.CellFormat(width-10, 7.5, l, "", 0, "L", false, 0, "")
+	}
 
 	pdf.SetFont("cjk", "", 11)
 	pdf.SetTextColor(90, 90, 90)
@@ -136,4 +143,22 @@ func When(start, end time.Time, loc *time.Location) string {
 	}
 	other := strings.TrimPrefix(day(e), fmt.Sprintf("%d年", s.Year()))
 	return day(s) + " " + s.Format("15:04") + " 至 " + other + " " + e.Format("15:04")
+}
+
+// wrap breaks s into lines no wider than w in the current font, between any two characters
+// (Chinese has no spaces to break at; fpdf's SplitText drops the character at each break).
+func wrap(pdf *fpdf.Fpdf, s string, w float64) []string {
+	var lines []string
+	var line []rune
+	for _, r := range s {
+		if len(line) > 0 && pdf.GetStringWidth(string(append(line, r))) > w {
+			lines = append(lines, string(line))
+			line = line[:0]
+		}
+		line = append(line, r)
+	}
+	if len(line) > 0 {
+		lines = append(lines, string(line))
+	}
+	return lines
 }
