@@ -412,7 +412,7 @@ func cmdReportMonthly(ctx context.Context, args []string, stdout, stderr io.Writ
 		return errors.New("that month has not started yet")
 	}
 	events := event.NewService(event.Deps{DB: a.db, Location: cfg.Location(), AttributionDays: cfg.Events.AttributionDays})
-	m, err := progress.NewStore(a.db).WithEvents(events).Monthly(ctx, month, today, now)
+	m, err := progress.NewStore(a.db).WithLocation(cfg.Location()).WithEvents(events).Monthly(ctx, month, today, now)
 	if err != nil {
 		return describe(err)
 	}

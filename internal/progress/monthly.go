@@ -53,6 +53,8 @@ type Monthly struct {
 	Villages    []MonthlyRow `json:"villages"`
 	Total       MonthlyTotal `json:"total"`
 	BehindPace  []string     `json:"behind_pace"`
+	// Reasons is the section 未参保原因分析 (reasons.go); never nil in an answer.
+	Reasons *MonthlyReasons `json:"reasons,omitempty"`
 	// Events are the month's publicity events with their figures (monthly_events.go).
 	Events []event.MonthEvent `json:"events"`
 }
@@ -132,6 +134,9 @@ func (s *Store) ComputeMonthly(ctx context.Context, month, asOf time.Time, now t
 			m.BehindPace = append(m.BehindPace, m.Villages[i].Code)
 		}
 	}
+	if m.Reasons, err = s.MonthlyReasons(ctx, month, asOf, time.Time{}); err != nil {
+		return Monthly{}, err
+	}
 	if m.Events, err = s.monthEvents(ctx, month); err != nil {
 		return Monthly{}, err
 	}
@@ -198,6 +203,11 @@ func (s *Store) frozen(ctx context.Context, planID int64, month time.Time) (Mont
 	var m Monthly
 	if err := json.Unmarshal(body, &m); err != nil {
 		return Monthly{}, false, err
+	}
+	if m.Reasons == nil { // stored before the section existed (reasons.go)
+		if m.Reasons, err = s.storedReasons(ctx, planID, month); err != nil {
+			return Monthly{}, false, err
+		}
 	}
 	return m, true, nil
 }

@@ -102,6 +102,9 @@ func MonthlyXLSX(m Monthly) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if err := reasonsSheet(f, m); err != nil {
+		return nil, err
+	}
 	if err := eventsSheet(f, m); err != nil {
 		return nil, err
 	}
