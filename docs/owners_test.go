@@ -52,6 +52,10 @@ var owners = map[string]string{
 	"referral_notes":           "internal/employer",
 	"idempotency_keys":         "internal/platform/idempotency",
 	"pii_key_checks":           "internal/pii/keycheck",
+	"events":                   "internal/event",
+	"event_villages":           "internal/event",
+	"event_codes":              "internal/event",
+	"event_checkins":           "internal/event",
 }
 
 // fixtures write any table to build test or benchmark data fast; they never run in the server.

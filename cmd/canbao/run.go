@@ -28,6 +28,7 @@ import (
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/event"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/pii/keycheck"
@@ -292,7 +293,7 @@ func cmdSeedDemo(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		rep.Duration.Round(time.Millisecond), rep.Villages, rep.Residents, rep.Articles, rep.Tiers, rep.Users)
 	if d := rep.Drive; d.Campaigns > 0 {
 		fmt.Fprintf(stdout, "drive in progress: %d enrollments this year (%d weekly imports and visits), %d visits, %d pending registrations, "+
-			"%d campaigns with %d deliveries and %d conversions\n", d.Enrollments, d.Imports, d.Visits, d.Registrations, d.Campaigns, d.Deliveries, d.Conversions)
+			"%d campaigns with %d deliveries and %d conversions, %d publicity events\n", d.Enrollments, d.Imports, d.Visits, d.Registrations, d.Campaigns, d.Deliveries, d.Conversions, d.Events)
 		fmt.Fprintln(stdout, "campaign counters are rebuilt from MySQL when first read; after reseeding a database, run `canbao counters rebuild`")
 	} else {
 		fmt.Fprintln(stdout, "drive in progress: already there, nothing added")
@@ -410,7 +411,8 @@ func cmdReportMonthly(ctx context.Context, args []string, stdout, stderr io.Writ
 	if month.After(today) {
 		return errors.New("that month has not started yet")
 	}
-	m, err := progress.NewStore(a.db).WithLocation(cfg.Location()).Monthly(ctx, month, today, now)
+	events := event.NewService(event.Deps{DB: a.db, Location: cfg.Location(), AttributionDays: cfg.Events.AttributionDays})
+	m, err := progress.NewStore(a.db).WithLocation(cfg.Location()).WithEvents(events).Monthly(ctx, month, today, now)
 	if err != nil {
 		return describe(err)
 	}

@@ -157,6 +157,11 @@ fi
 if ! first_cmd redis-cli >/dev/null; then
 	add_pkg redis-tools
 fi
+# Not a service, but the tests need it: the event poster's test reads the PDF with pdftotext and
+# rasterises it with pdftoppm (internal/event; it skips, saying so, only when they are missing).
+if ! first_cmd pdftotext >/dev/null || ! first_cmd pdftoppm >/dev/null; then
+	add_pkg poppler-utils
+fi
 
 if ((${#pkgs[@]} > 0)); then
 	first_cmd apt-get >/dev/null ||

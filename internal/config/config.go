@@ -40,6 +40,7 @@ type Config struct {
 	SMS       SMS       `koanf:"sms"`
 	Auth      Auth      `koanf:"auth"`
 	Campaigns Campaigns `koanf:"campaigns"`
+	Events    Events    `koanf:"events"`
 	Idem      Idem      `koanf:"idempotency"`
 	Business  Business  `koanf:"business"`
 	Dev       Dev       `koanf:"dev"`
@@ -131,6 +132,17 @@ type Auth struct {
 type Idem struct {
 	PurgeInterval time.Duration `koanf:"purge_interval"`
 	PurgeBatch    int           `koanf:"purge_batch"`
+}
+
+// Events configures concentrated publicity events (集中宣传).
+type Events struct {
+	// AttributionDays: a registration or enrollment this many days after a check-in counts for
+	// the event (the latest check-in before it gets the credit).
+	AttributionDays int `koanf:"attribution_days"`
+	// Page is the mini-program page the event's code opens (scene in its query).
+	Page string `koanf:"page"`
+	// EnvVersion is the mini-program version the code opens: release, trial or develop.
+	EnvVersion string `koanf:"env_version"`
 }
 
 // Campaigns tunes the outreach engine.
@@ -317,6 +329,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Campaigns.DefaultRatePerMinute != 0 {
 		errs = append(errs, errors.New("campaigns.default_rate_per_minute is no longer read: the send limits belong to the channels (campaigns.sms_rate_per_minute, campaigns.wechat_rate_per_minute); remove it"))
+	}
+	if c.Events.AttributionDays < 1 || c.Events.AttributionDays > 366 || strings.HasPrefix(c.Events.Page, "/") ||
+		(c.Events.EnvVersion != "release" && c.Events.EnvVersion != "trial" && c.Events.EnvVersion != "develop") {
+		errs = append(errs, errors.New("events: attribution_days 1-366; page without a leading slash; env_version release, trial or develop"))
 	}
 	if c.Idem.PurgeInterval < time.Second || c.Idem.PurgeBatch < 1 || c.Idem.PurgeBatch > 10000 {
 		errs = append(errs, errors.New("idempotency: purge_interval at least 1s, purge_batch 1-10000"))

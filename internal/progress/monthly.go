@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/canbao/canbao/internal/event"
 	"github.com/canbao/canbao/internal/platform/database"
 )
 
@@ -54,6 +55,8 @@ type Monthly struct {
 	BehindPace  []string     `json:"behind_pace"`
 	// Reasons is the section 未参保原因分析 (reasons.go); never nil in an answer.
 	Reasons *MonthlyReasons `json:"reasons,omitempty"`
+	// Events are the month's publicity events with their figures (monthly_events.go).
+	Events []event.MonthEvent `json:"events"`
 }
 
 // paceWindow is how far back the weekly pace looks.
@@ -132,6 +135,9 @@ func (s *Store) ComputeMonthly(ctx context.Context, month, asOf time.Time, now t
 		}
 	}
 	if m.Reasons, err = s.MonthlyReasons(ctx, month, asOf, time.Time{}); err != nil {
+		return Monthly{}, err
+	}
+	if m.Events, err = s.monthEvents(ctx, month); err != nil {
 		return Monthly{}, err
 	}
 	return m, nil

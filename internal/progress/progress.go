@@ -44,8 +44,9 @@ type Baseline struct {
 
 // Store reads plans and the daily enrollment counts.
 type Store struct {
-	db  *sqlx.DB
-	loc *time.Location // the business time zone (WithLocation), for the reasons section's days
+	db     *sqlx.DB
+	loc    *time.Location // the business time zone (WithLocation), for the reasons section's days
+	events EventSource    // the bulletin's events section (monthly_events.go); nil: none
 }
 
 // NewStore wires the store.

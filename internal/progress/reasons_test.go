@@ -176,7 +176,7 @@ func TestBulletinReasonsSectionFiguresAndFreeze(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sheets := strings.Join(x.GetSheetList(), ","); sheets != "通报,未参保原因分析" {
+	if sheets := strings.Join(x.GetSheetList(), ","); sheets != "通报,未参保原因分析,集中宣传" { // the events section (monthly_events.go) has its own sheet
 		t.Fatalf("sheets %s", sheets)
 	}
 	rows, err := x.GetRows("未参保原因分析")

@@ -105,6 +105,9 @@ func MonthlyXLSX(m Monthly) ([]byte, error) {
 	if err := reasonsSheet(f, m); err != nil {
 		return nil, err
 	}
+	if err := eventsSheet(f, m); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	if err := f.Write(&buf); err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/event"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
@@ -74,6 +75,7 @@ type DriveReport struct {
 	Campaigns     int
 	Deliveries    int
 	Conversions   int
+	Events        int // publicity events (集中宣传): one held ten days ago, one in three days
 }
 
 // drivePerson is an unenrolled person of the seeded roster.
@@ -218,6 +220,11 @@ func seedDrive(ctx context.Context, db *sqlx.DB, kr *pii.Keyring, book *rules.Bo
 		return rep, err
 	}
 	log.Info("seed: pending registrations", "registrations", rep.Registrations, "ms", since(step))
+
+	if rep.Events, err = d.writeEvents(ctx, db, rows); err != nil {
+		return rep, err
+	}
+	log.Info("seed: publicity events", "events", rep.Events)
 
 	if err := db.GetContext(ctx, &rep.Conversions, Queries.Get("conversions-count")); err != nil {
 		return rep, fmt.Errorf("seed: drive: %w", err)
@@ -794,4 +801,24 @@ func (d *drive) writeRegistrations(ctx context.Context, db *sqlx.DB, kr *pii.Key
 		return nil
 	})
 	return created, err
+}
+
+// writeEvents adds two publicity events (集中宣传): a village event in the first two villages of
+// the annex ten days ago, and a market event in three days. They have no check-ins, so no
+// figure of the drive changes.
+func (d *drive) writeEvents(ctx context.Context, db *sqlx.DB, rows []AnnexRow) (int, error) {
+	if len(rows) < 2 {
+		return 0, nil
+	}
+	past, next := d.today.AddDate(0, 0, -10), d.today.AddDate(0, 0, 3)
+	events := []event.Demo{
+		{Title: "全民参保进村集中宣传", Kind: event.KindVillage, Place: rows[0].Village + "村民委员会广场",
+			StartsAt: at(past, d.loc, 9, 0), EndsAt: at(past, d.loc, 12, 0), Villages: []string{rows[0].Code, rows[1].Code}},
+		{Title: "赶集日参保政策宣传咨询", Kind: event.KindMarket, Place: "镇农贸市场入口",
+			StartsAt: at(next, d.loc, 8, 0), EndsAt: at(next, d.loc, 11, 30)},
+	}
+	if err := event.InsertDemo(ctx, db, events); err != nil {
+		return 0, fmt.Errorf("seed: events: %w", err)
+	}
+	return len(events), nil
 }

@@ -277,6 +277,12 @@ func checkDrive(t *testing.T, db *sqlx.DB, kr *pii.Keyring, rep DriveReport) {
 		if deliveries != rep.Deliveries || rep.Campaigns != 2 || rep.Conversions != count(`SELECT COUNT(*) FROM conversions`) {
 			t.Errorf("report %+v, %d deliveries", rep, deliveries)
 		}
+		// Two publicity events, with their villages and unique scenes, and no check-in.
+		if rep.Events != 2 || count(`SELECT COUNT(*) FROM events`) != 2 || count(`SELECT COUNT(DISTINCT scene) FROM events`) != 2 ||
+			count(`SELECT COUNT(*) FROM event_villages`) != 2 || count(`SELECT COUNT(*) FROM event_checkins`) != 0 ||
+			count(`SELECT COUNT(*) FROM events WHERE ends_at <= starts_at`) != 0 {
+			t.Errorf("events: report %d, %d rows", rep.Events, count(`SELECT COUNT(*) FROM events`))
+		}
 		// The running campaign's sent visit tasks are open on the villages' lists.
 		if n := count(`SELECT COUNT(*) FROM deliveries d JOIN visit_tasks t ON CONCAT('task-', t.id) = d.provider_msg_id
 			WHERE d.campaign_id = ? AND t.status = 'open' AND t.source = 'campaign'`, cs[1].ID); n != count(`SELECT COUNT(*) FROM deliveries

@@ -162,6 +162,15 @@ func TestEveryMutatingRouteWritesExactlyOneAuditRow(t *testing.T) {
 			body: body(map[string]any{"note": zh(1000)}), status: 201, after: store("referral")},
 		{route: "PATCH /api/v1/admin/referrals/:id", token: tok(staff), path: func() string { return "/api/v1/admin/referrals/" + ids["referral"] },
 			body: body(map[string]any{"status": "inspected", "note": zh(1000), "insured_count": 1}), status: 200},
+		{route: "POST /api/v1/admin/events", token: tok(staff), path: path("/api/v1/admin/events"), body: body(map[string]any{"title": zh(40), "kind": "enterprise",
+			"place": zh(60), "starts_at": time.Now().Add(-time.Hour).Format(time.RFC3339), "ends_at": time.Now().Add(time.Hour).Format(time.RFC3339),
+			"village_codes": []string{"zhenxing", "luoxi"}, "employer_credit_code": "91350583MA2YXK0T38"}), status: 201,
+			after: func(r *servertest.Response) {
+				var v struct{ Scene string }
+				r.JSON(t, &v)
+				ids["scene"] = v.Scene
+			}},
+		{route: "POST /api/v1/events/checkin", token: tok(resident), path: path("/api/v1/events/checkin"), body: func() any { return map[string]string{"scene": ids["scene"]} }, status: 200},
 		{route: "POST /api/v1/auth/logout", token: tok(vadmin), path: path("/api/v1/auth/logout"), status: 204},
 	}
 	covered := map[string]bool{}

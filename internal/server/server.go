@@ -28,6 +28,7 @@ import (
 	"github.com/canbao/canbao/internal/eligibility"
 	"github.com/canbao/canbao/internal/employer"
 	"github.com/canbao/canbao/internal/enrollment"
+	"github.com/canbao/canbao/internal/event"
 	"github.com/canbao/canbao/internal/importer"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/pii/keycheck"
@@ -69,6 +70,7 @@ type Server struct {
 	Importer *importer.Importer
 	Counters *counters.Counters
 	WeChat   *wechat.Client
+	Events   *event.Service
 	Log      *slog.Logger
 }
 
@@ -147,6 +149,8 @@ func New(d Deps) (*Server, error) {
 	authHandlers.SecureCookies = cfg.Mode == config.ModeProduction
 	imports := importer.New(d.DB, d.Keyring, cfg.Location(), enrollments, d.Log)
 	stats := counters.New(d.DB, d.Redis, prefix, cfg.Location())
+	events := event.NewService(event.Deps{DB: d.DB, Villages: villages, WeChat: wx, Audit: auditLog, Location: cfg.Location(),
+		AttributionDays: cfg.Events.AttributionDays, Page: cfg.Events.Page, EnvVersion: cfg.Events.EnvVersion})
 
 	// Every area registers its routes the same way, each route with its access policy.
 	areas := []interface{ Routes(*auth.Router) }{
@@ -162,10 +166,11 @@ func New(d Deps) (*Server, error) {
 		roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog),
 		visit.NewService(d.DB, auditLog, cfg.Location(), enrollments, d.Keyring),
 		employer.New(d.DB, d.Keyring, cfg.Location(), auditLog),
-		progress.NewHandlers(d.DB, auditLog, cfg.Location()),
+		progress.NewHandlers(d.DB, auditLog, cfg.Location()).WithEvents(events),
 		analysis.NewService(d.DB, cfg.Location()), // why people stay out (GET /api/v1/admin/analysis/reasons)
 		campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{ChannelRates: cfg.Campaigns.ChannelRates(),
 			TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()),
+		events,                    // concentrated publicity events (集中宣传): codes, posters, check-ins, stats
 		console.New(webui.DistFS), // the staff web console (web/), public static files at /console/
 	}
 	for _, a := range areas {
@@ -176,7 +181,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem, Importer: imports,
-		Counters: stats, WeChat: wx, Log: d.Log}, nil
+		Counters: stats, WeChat: wx, Events: events, Log: d.Log}, nil
 }
 
 // WeChatClient builds the WeChat client from the configuration: the API's resident login uses

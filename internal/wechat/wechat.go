@@ -1,6 +1,6 @@
 // Package wechat is canbao's own small client for WeChat's server APIs (jscode2session,
-// stable_token, subscribeMessage.send) with a configurable base URL, so tests run against the
-// local fake in package wechattest. Not an SDK: three calls do not need one, and an own client
+// stable_token, subscribeMessage.send, wxacode.getUnlimited) with a configurable base URL, so tests run against the
+// local fake in package wechattest. Not an SDK: four calls do not need one, and an own client
 // decides exactly what reaches errors and logs.
 //
 // Nothing secret leaves this package in an error or a log line: not the app secret, the login

@@ -52,7 +52,7 @@ func main() {
 	}
 }
 
-var allWorkloads = []string{"policy", "registration", "mixed", "progress", "employers", "snapshot", "dispatch", "import"}
+var allWorkloads = []string{"policy", "registration", "mixed", "progress", "employers", "snapshot", "dispatch", "import", "checkin"}
 
 // options are the command-line flags.
 type options struct {
@@ -244,7 +244,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	steps := map[string]func(context.Context) ([]result, error){
 		"policy": b.policy, "registration": b.registration, "mixed": b.mixed, "progress": b.progress, "employers": b.employers,
-		"snapshot": b.snapshot, "dispatch": b.dispatch, "import": b.importRoster,
+		"snapshot": b.snapshot, "dispatch": b.dispatch, "import": b.importRoster, "checkin": b.checkin,
 	}
 	for _, w := range allWorkloads {
 		if !slices.Contains(o.workloads, w) {

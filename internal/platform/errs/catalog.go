@@ -74,6 +74,7 @@ var catalog = []Entry{
 	{IdempotencyKeyReused, 422, "The Idempotency-Key was already used with another request body.", "该 Idempotency-Key 已用于另一个请求"},
 	{CannotChangeSelf, 422, "An admin may not disable their own account or lower their own role.", "不能停用自己的账号或降低自己的角色"},
 	{"VILLAGE_MISMATCH", 422, "A person on the roster registers in another village than the roster's.", "您选择的村（居）与花名册登记的不一致"},
+	{"EVENT_CLOSED", 422, "A check-in to a publicity event that has ended or whose day has not come; the message says which.", "本次宣传活动不在签到时间内"},
 	{"IDENTITY_MISMATCH", 422, "A person on the roster registers under another name than the roster's.", "您填写的姓名与花名册登记信息不一致"},
 	// 429: slow down; Retry-After says for how long.
 	{AccountLocked, 429, "Too many wrong passwords from this source for this username; answered the same for unknown usernames.", "登录失败次数过多，账号已暂时锁定，请稍后再试"},

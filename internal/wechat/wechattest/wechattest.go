@@ -1,5 +1,5 @@
 // Package wechattest is a local fake of api.weixin.qq.com that speaks WeChat's wire format:
-// jscode2session, stable_token and subscribeMessage.send, with the checks and errcodes WeChat
+// jscode2session, stable_token, subscribeMessage.send and wxacode.getUnlimited, with the checks and errcodes WeChat
 // answers, plus knobs to inject failures, delays and malformed answers. Tests start it with
 // NewServer; `canbao serve` in dev mode with no AppID serves it as a local stand-in (New,
 // AcceptAnyCode, Handler) so the resident journey can be tried without WeChat.
@@ -76,6 +76,7 @@ type Server struct {
 	sent          []SentMessage
 	refused       map[[2]string]bool
 	nextMsgID     int64
+	wxaCodes      []WXACodeCall
 	fakegate.Gate // Hold, Held
 }
 
@@ -109,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc(PathCode2Session, s.wrap(PathCode2Session, s.code2Session))
 	mux.HandleFunc(PathStableToken, s.wrap(PathStableToken, s.stableToken))
 	mux.HandleFunc(PathSubscribe, s.wrap(PathSubscribe, s.subscribeSend))
+	mux.HandleFunc(PathWXACodeUnlimited, s.wrap(PathWXACodeUnlimited, s.wxaCodeUnlimited))
 	return mux
 }
 

@@ -1250,6 +1250,150 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The events, latest start first.
+         * @description A village_admin sees only the events of their village; `village` naming another one → 404.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        /**
+         * Plan a concentrated publicity event (集中宣传活动); it gets a scene for its mini-program code.
+         * @description `kind` is `village`, `industrial_park`, `enterprise`, `market` or `other`. Title (at most 40
+         *     characters) and place (at most 60) are trimmed and must be characters the poster can print
+         *     (ASCII and GB 2312); `ends_at` must be after `starts_at`, at most 31 days later and not in
+         *     the past (422 `RULE_VIOLATION`). `village_codes` (at most 50, no repeats) must be villages
+         *     of the town (400 `VILLAGE_UNKNOWN`, `field` `village_codes[i]`); a `village` event needs at
+         *     least one. `employer_credit_code` is an 18-character unified social credit code (required
+         *     for `enterprise`). The answer's `scene` (16 letters and digits) is what the code carries;
+         *     `status` is `planned`, `ongoing` or `ended` by the clock. Audited as `event.create`.
+         */
+        post: operations["createEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One event.
+         * @description Another village's event is 404 for a village_admin, as a missing one is.
+         */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{id}/qrcode": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event's mini-program code (wxacode.getUnlimited), as WeChat made it.
+         * @description Fetched from WeChat the first time (scene = the event's `scene`, page `events.page`,
+         *     `events.env_version`) and kept in the database: WeChat is called once per event. WeChat
+         *     failing or refusing is 503 `SERVICE_UNAVAILABLE`.
+         */
+        get: operations["getEventCode"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{id}/poster.pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event's printable A4 poster (PDF), in Chinese, with its mini-program code.
+         * @description Title, the code to scan, place and time, and a line on the two schemes (城乡居民基本养老保险,
+         *     企业职工基本养老保险). The font is a subset of Droid Sans Fallback (Apache License 2.0). The
+         *     code is fetched as for `/qrcode` (503 when WeChat fails).
+         */
+        get: operations["getEventPoster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who checked in, and how many of them registered or enrolled afterwards.
+         * @description A registration counts for the event when the account that made it checked in before it,
+         *     on the same day or up to `events.attribution_days` days earlier; an enrollment when the
+         *     person's account checked in on its day or up to that many days before. As with campaign
+         *     conversions, the latest such check-in (of any event) gets the credit, and a person counts
+         *     once. Groups are by the roster person the account is linked to; accounts not linked yet
+         *     (who have not registered) are the group `unknown`. Figures are computed when asked.
+         */
+        get: operations["getEventStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/checkin": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check in to an event by the scene of its scanned code.
+         * @description Idempotent: the same resident checking in again gets the same answer (the first
+         *     `checked_in_at`), even after the event ended. A scene that is not 1 to 32 characters
+         *     WeChat allows is 400 (`field` `scene`); an unknown one 404. Check-in opens at 00:00 of the
+         *     event's first day (Asia/Shanghai) and closes at `ends_at`; outside that, 422
+         *     `EVENT_CLOSED` with a Chinese message saying which.
+         */
+        post: operations["checkInEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1280,7 +1424,7 @@ export interface components {
          * @example ID_NUMBER_INVALID
          * @enum {string}
          */
-        ErrorCode: "INVALID_INPUT" | "MALFORMED_JSON" | "UNKNOWN_FIELD" | "DUPLICATE_KEY" | "ID_NUMBER_INVALID" | "PHONE_INVALID" | "NAME_INVALID" | "VILLAGE_UNKNOWN" | "TIER_INVALID" | "PASSWORD_TOO_WEAK" | "ROLE_INVALID" | "PAGE_INVALID" | "IDEMPOTENCY_KEY_INVALID" | "UNAUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WECHAT_CODE_INVALID" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "CONFLICT" | "ALREADY_REGISTERED" | "ALREADY_ENROLLED" | "REGISTRATION_NOT_OPEN" | "USERNAME_TAKEN" | "SLUG_TAKEN" | "CLIENT_ID_CONFLICT" | "ILLEGAL_TRANSITION" | "CAMPAIGN_STATE_CONFLICT" | "IDEMPOTENCY_KEY_IN_USE" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RULE_VIOLATION" | "AGE_OUT_OF_SCOPE" | "SCHEME_NOT_ALLOWED" | "VILLAGE_MISMATCH" | "IDENTITY_MISMATCH" | "CANNOT_CHANGE_SELF" | "IDEMPOTENCY_KEY_REUSED" | "ACCOUNT_LOCKED" | "RATE_LIMITED" | "INTERNAL" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "INVALID_INPUT" | "MALFORMED_JSON" | "UNKNOWN_FIELD" | "DUPLICATE_KEY" | "ID_NUMBER_INVALID" | "PHONE_INVALID" | "NAME_INVALID" | "VILLAGE_UNKNOWN" | "TIER_INVALID" | "PASSWORD_TOO_WEAK" | "ROLE_INVALID" | "PAGE_INVALID" | "IDEMPOTENCY_KEY_INVALID" | "UNAUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WECHAT_CODE_INVALID" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "CONFLICT" | "ALREADY_REGISTERED" | "ALREADY_ENROLLED" | "REGISTRATION_NOT_OPEN" | "USERNAME_TAKEN" | "SLUG_TAKEN" | "CLIENT_ID_CONFLICT" | "ILLEGAL_TRANSITION" | "CAMPAIGN_STATE_CONFLICT" | "IDEMPOTENCY_KEY_IN_USE" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RULE_VIOLATION" | "AGE_OUT_OF_SCOPE" | "SCHEME_NOT_ALLOWED" | "VILLAGE_MISMATCH" | "IDENTITY_MISMATCH" | "EVENT_CLOSED" | "CANNOT_CHANGE_SELF" | "IDEMPOTENCY_KEY_REUSED" | "ACCOUNT_LOCKED" | "RATE_LIMITED" | "INTERNAL" | "SERVICE_UNAVAILABLE";
         /** Format: int64 */
         Id: number;
         /** @description every matching item, not only this page */
@@ -1894,6 +2038,8 @@ export interface components {
             /** @description codes of the villages behind pace */
             behind_pace: components["schemas"]["VillageCode"][];
             reasons?: components["schemas"]["MonthlyReasons"];
+            /** @description the publicity events (集中宣传) that start in the month, with their figures as GET /api/v1/admin/events/{id}/stats counts them; null in bulletins frozen before events were counted */
+            events?: components["schemas"]["MonthlyReportEvent"][] | null;
         };
         /** @description every given criterion must hold (AND); values inside a list are alternatives (OR); an empty segment is the whole roster */
         Segment: {
@@ -2188,6 +2334,99 @@ export interface components {
             /** @description every village, in the annex's order */
             villages: components["schemas"]["MonthlyReasonRow"][];
             total: components["schemas"]["MonthlyReasonFigures"];
+        };
+        /** @enum {string} */
+        EventKind: "village" | "industrial_park" | "enterprise" | "market" | "other";
+        /**
+         * @description by the clock; planned before starts_at, ongoing until ends_at, then ended
+         * @enum {string}
+         */
+        EventStatus: "planned" | "ongoing" | "ended";
+        EventCreateRequest: {
+            title: string;
+            kind: components["schemas"]["EventKind"];
+            place: string;
+            /** Format: date-time */
+            starts_at: string;
+            /** Format: date-time */
+            ends_at: string;
+            village_codes?: components["schemas"]["VillageCode"][];
+            /** @description 18 characters of the code's alphabet; required for kind enterprise */
+            employer_credit_code?: string | null;
+        };
+        EventCreated: {
+            id: components["schemas"]["Id"];
+            scene: string;
+            status: components["schemas"]["EventStatus"];
+        };
+        Event: {
+            id: components["schemas"]["Id"];
+            title: string;
+            kind: components["schemas"]["EventKind"];
+            place: string;
+            /** Format: date-time */
+            starts_at: string;
+            /** Format: date-time */
+            ends_at: string;
+            village_codes: components["schemas"]["VillageCode"][];
+            /** @description unified social credit code (统一社会信用代码, GB 32100-2015) of the enterprise concerned */
+            employer_credit_code: string | null;
+            scene: string;
+            status: components["schemas"]["EventStatus"];
+            /** Format: date-time */
+            created_at: string;
+        };
+        EventList: {
+            items: components["schemas"]["Event"][];
+            total: components["schemas"]["Total"];
+        };
+        EventCheckin: {
+            event: {
+                id: components["schemas"]["Id"];
+                title: string;
+                place: string;
+                /** Format: date-time */
+                starts_at: string;
+            };
+            /**
+             * Format: date-time
+             * @description the first check-in's time, the same on every repeat
+             */
+            checked_in_at: string;
+        };
+        EventFigures: {
+            checked_in: components["schemas"]["Count"];
+            registered: components["schemas"]["Count"];
+            enrolled: components["schemas"]["Count"];
+        };
+        EventGroupFigures: components["schemas"]["EventFigures"] & {
+            /** @description an age band (16-29, 30-39, 40-44, 45-59, other) or a gender (male, female); unknown for accounts not linked to the roster */
+            key: string;
+        };
+        EventStats: {
+            event_id: components["schemas"]["Id"];
+            attribution_days: number;
+            checked_in: components["schemas"]["Count"];
+            registered: components["schemas"]["Count"];
+            enrolled: components["schemas"]["Count"];
+            by_village: (components["schemas"]["EventFigures"] & {
+                /** @description a village code, or unknown */
+                code: string;
+                name: string;
+            })[];
+            by_age_band: components["schemas"]["EventGroupFigures"][];
+            by_gender: components["schemas"]["EventGroupFigures"][];
+        };
+        MonthlyReportEvent: components["schemas"]["EventFigures"] & {
+            id: components["schemas"]["Id"];
+            title: string;
+            kind: components["schemas"]["EventKind"];
+            place: string;
+            /** Format: date-time */
+            starts_at: string;
+            /** Format: date-time */
+            ends_at: string;
+            village_codes: components["schemas"]["VillageCode"][];
         };
     };
     responses: {
@@ -4922,6 +5161,252 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
+                village?: components["parameters"]["VillageFilter"];
+                /** @description page number, from 1 */
+                page?: components["parameters"]["Page"];
+                /** @description items per page */
+                page_size?: components["parameters"]["PageSize"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of events */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createEvent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client-made key (a UUID is a good choice). The same key with the same body replays the
+                 *     first answer; with another body → 422 `IDEMPOTENCY_KEY_REUSED`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "全民参保进村宣传",
+                 *       "kind": "village",
+                 *       "place": "振兴村文化广场",
+                 *       "starts_at": "2019-09-20T09:00:00+08:00",
+                 *       "ends_at": "2019-09-20T12:00:00+08:00",
+                 *       "village_codes": [
+                 *         "zhenxing"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["EventCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventCreated"];
+                };
+            };
+            400: components["responses"]["BadRequestIdempotent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["ConflictIdempotent"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaTypeIdempotent"];
+            422: components["responses"]["UnprocessableIdempotent"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the event */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getEventCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the code image */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    /** @description `inline; filename="event-ID.png"` (or `.jpg`) */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                    "image/jpeg": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getEventPoster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the poster */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    /** @description `attachment; filename="event-ID-poster.pdf"` */
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getEventStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the figures */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventStats"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    checkInEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "scene": "Q7dK2mXp9LzA4sBv"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description the scene of the scanned code (the mini-program's launch query `scene`, URL-decoded) */
+                    scene: string;
+                };
+            };
+        };
+        responses: {
+            /** @description checked in (now or before) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventCheckin"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
