@@ -127,8 +127,9 @@ func TestCreateBadInputChangesNothing(t *testing.T) {
 		{"unknown village", map[string]any{"village_codes": []string{"zhenxing", "atlantis"}}, 400, "VILLAGE_UNKNOWN", "village_codes[1]"},
 		{"village twice", map[string]any{"village_codes": []string{"zhenxing", "zhenxing"}}, 400, "INVALID_INPUT", "village_codes[1]"},
 		{"village event without a village", map[string]any{"village_codes": []string{}}, 400, "INVALID_INPUT", "village_codes"},
-		{"bad credit code", map[string]any{"kind": "enterprise", "employer_credit_code": "91350583MA2XXXXXI"}, 400, "INVALID_INPUT", "employer_credit_code"},
-		{"credit code with a letter outside its alphabet", map[string]any{"kind": "enterprise", "employer_credit_code": "91350583MA2XXXXXXO"}, 400, "INVALID_INPUT", "employer_credit_code"},
+		{"credit code too short", map[string]any{"kind": "enterprise", "employer_credit_code": "91350583MA2XXXXXI"}, 400, "CREDIT_CODE_INVALID", "employer_credit_code"},
+		{"credit code with a letter outside its alphabet", map[string]any{"kind": "enterprise", "employer_credit_code": "91350583MA2XXXXXXO"}, 400, "CREDIT_CODE_INVALID", "employer_credit_code"},
+		{"credit code with a wrong check character", map[string]any{"kind": "enterprise", "employer_credit_code": "91350583MA2YXK0T3B"}, 400, "CREDIT_CODE_INVALID", "employer_credit_code"},
 		{"enterprise without a credit code", map[string]any{"kind": "enterprise"}, 400, "INVALID_INPUT", "employer_credit_code"},
 		{"unknown field", map[string]any{"scene": "mine"}, 400, "UNKNOWN_FIELD", "scene"},
 	} {
