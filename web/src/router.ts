@@ -76,7 +76,7 @@ export const pages: RouteRecordRaw[] = [
     path: 'events/:id(\\d+)',
     name: 'event',
     component: () => import('./views/EventDetailView.vue'),
-    meta: { title: '宣传活动现场详情', roles: ['staff', 'admin', 'village_admin'], menuParent: 'events' },
+    meta: { title: '活动现场详情', roles: ['staff', 'admin', 'village_admin'], menuParent: 'events' },
   },
   {
     path: 'employers',
