@@ -37,7 +37,9 @@ async function open(page: Page, path: string, user: string) {
 const auth = (token: string) => ({ Authorization: `Bearer ${token}` })
 const error = (page: Page, text: string | RegExp) => page.locator('.el-message--error', { hasText: text })
 
-let employees: Employee[] = []
+// masked is an ID number as the API masks it: the first 4 and last 4 characters.
+const masked = (id: string) => `${id.slice(0, 4)}${'*'.repeat(10)}${id.slice(-4)}`
+
 const a = { name: `督查测试甲公司${stamp()}`, code: uniqueCreditCode() }
 const b = { name: `督查测试乙公司${stamp()}`, code: uniqueCreditCode() }
 
@@ -46,8 +48,8 @@ test('单位参保督查: refer an employer, move its case to the end, refusals 
   onlyOn('desktop')
   const admin = await apiToken(page, 'admin')
   const staff = await apiToken(page, 'staff')
-  employees = await importEmployees(page, admin, a, 3)
-  await importEmployees(page, admin, b, 2)
+  await importEmployees(page, admin, a, 3)
+  const peopleB: Employee[] = await importEmployees(page, admin, b, 2)
 
   // The employer list, on the page that holds employer A (the list is the server's order).
   const atA = await pageOf<EmployerRow>(page, staff, '/api/v1/admin/employers', (e) => e.credit_code === a.code)
@@ -141,7 +143,10 @@ test('单位参保督查: refer an employer, move its case to the end, refusals 
   const text = xlsxText(readFileSync(await dl.path()))
   expect(text).toContain(b.code)
   expect(text).not.toContain(a.code)
-  expect(text).not.toContain(employees[0]!.id)
+  for (const p of peopleB) {
+    expect(text).not.toContain(p.id)
+    expect(text).toContain(masked(p.id))
+  }
 })
 
 test('单位参保督查: the admin exports the open cases with full ID numbers after confirming it is audited', async ({ page, watch }) => {
@@ -173,8 +178,9 @@ test('单位参保督查: the admin exports the open cases with full ID numbers 
   expect(text).toContain(c.code)
   expect(text).toContain(people[0]!.id)
   // Without the choice the admin's export is masked too.
-  const [masked] = await Promise.all([page.waitForEvent('download'), page.locator('[data-test=referrals-export]').click()])
-  const maskedText = xlsxText(readFileSync(await masked.path()))
+  const [plain] = await Promise.all([page.waitForEvent('download'), page.locator('[data-test=referrals-export]').click()])
+  const maskedText = xlsxText(readFileSync(await plain.path()))
   expect(maskedText).toContain(c.code)
   expect(maskedText).not.toContain(people[0]!.id)
+  expect(maskedText).toContain(masked(people[0]!.id))
 })
