@@ -410,7 +410,7 @@ func cmdReportMonthly(ctx context.Context, args []string, stdout, stderr io.Writ
 	if month.After(today) {
 		return errors.New("that month has not started yet")
 	}
-	m, err := progress.NewStore(a.db).Monthly(ctx, month, today, now)
+	m, err := progress.NewStore(a.db).WithLocation(cfg.Location()).Monthly(ctx, month, today, now)
 	if err != nil {
 		return describe(err)
 	}

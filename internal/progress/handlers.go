@@ -27,7 +27,7 @@ type Handlers struct {
 
 // NewHandlers wires the endpoints.
 func NewHandlers(db *sqlx.DB, a *audit.Log, loc *time.Location) *Handlers {
-	return &Handlers{db: db, store: NewStore(db), audit: a, loc: loc, now: time.Now}
+	return &Handlers{db: db, store: NewStore(db).WithLocation(loc), audit: a, loc: loc, now: time.Now}
 }
 
 // Routes registers the endpoints.

@@ -52,6 +52,8 @@ type Monthly struct {
 	Villages    []MonthlyRow `json:"villages"`
 	Total       MonthlyTotal `json:"total"`
 	BehindPace  []string     `json:"behind_pace"`
+	// Reasons is the section 未参保原因分析 (reasons.go); never nil in an answer.
+	Reasons *MonthlyReasons `json:"reasons,omitempty"`
 }
 
 // paceWindow is how far back the weekly pace looks.
@@ -129,6 +131,9 @@ func (s *Store) ComputeMonthly(ctx context.Context, month, asOf time.Time, now t
 			m.BehindPace = append(m.BehindPace, m.Villages[i].Code)
 		}
 	}
+	if m.Reasons, err = s.MonthlyReasons(ctx, month, asOf, time.Time{}); err != nil {
+		return Monthly{}, err
+	}
 	return m, nil
 }
 
@@ -192,6 +197,11 @@ func (s *Store) frozen(ctx context.Context, planID int64, month time.Time) (Mont
 	var m Monthly
 	if err := json.Unmarshal(body, &m); err != nil {
 		return Monthly{}, false, err
+	}
+	if m.Reasons == nil { // stored before the section existed (reasons.go)
+		if m.Reasons, err = s.storedReasons(ctx, planID, month); err != nil {
+			return Monthly{}, false, err
+		}
 	}
 	return m, true, nil
 }

@@ -43,7 +43,10 @@ type Baseline struct {
 }
 
 // Store reads plans and the daily enrollment counts.
-type Store struct{ db *sqlx.DB }
+type Store struct {
+	db  *sqlx.DB
+	loc *time.Location // the business time zone (WithLocation), for the reasons section's days
+}
 
 // NewStore wires the store.
 func NewStore(db *sqlx.DB) *Store { return &Store{db: db} }

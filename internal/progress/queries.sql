@@ -64,6 +64,11 @@ INSERT INTO monthly_reports (plan_id, month, body, generated_at) VALUES (?, ?, ?
 -- name: monthly-frozen
 SELECT body FROM monthly_reports WHERE plan_id = ? AND month = ?
 
+-- name: monthly-frozen-at
+-- When a stored bulletin was stored: a bulletin stored before its reasons section existed gets
+-- the section as it stood then (reasons.go).
+SELECT generated_at FROM monthly_reports WHERE plan_id = ? AND month = ?
+
 -- A plan as adopted on paper (adopt.go), each row written where missing.
 
 -- name: plan-insert-adopted

@@ -102,6 +102,9 @@ func MonthlyXLSX(m Monthly) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if err := reasonsSheet(f, m); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	if err := f.Write(&buf); err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/canbao/canbao/campaigns"
 	"github.com/canbao/canbao/campaigns/counters"
 	"github.com/canbao/canbao/internal/account"
+	"github.com/canbao/canbao/internal/analysis"
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
@@ -160,6 +161,7 @@ func New(d Deps) (*Server, error) {
 		roster.NewService(d.DB, d.Keyring, cfg.Location(), limiter, auditLog),
 		visit.NewService(d.DB, auditLog, cfg.Location(), enrollments, d.Keyring),
 		progress.NewHandlers(d.DB, auditLog, cfg.Location()),
+		analysis.NewService(d.DB, cfg.Location()), // why people stay out (GET /api/v1/admin/analysis/reasons)
 		campaigns.NewAPI(d.DB, stats, auditLog, campaigns.Limits{ChannelRates: cfg.Campaigns.ChannelRates(),
 			TemplateIDs: cfg.WeChat.Templates(), MaxDuration: 366 * 24 * time.Hour}, cfg.Location()),
 		console.New(webui.DistFS), // the staff web console (web/), public static files at /console/

@@ -1220,6 +1220,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/analysis/reasons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Why people stay out - visit outcomes and reasons by village, age band and gender.
+         * @description Counts each person's latest visit in the window (latest `visited_at`, then the latest
+         *     recorded), not every visit: a person visited three times counts once, with what the last
+         *     visit found (`counting: latest_visit_per_person`); `totals.visits` is every visit in the
+         *     window before that rule. The village is the latest visit's, so a person visited in two
+         *     villages counts once, in the later one, and the villages add up to the town. Ages are
+         *     taken on `to` (`age_on`) in the bands 16-29, 30-39, 40-44, 45-59 and `other` (the bands
+         *     campaign conversions use). "Staying out" is a latest visit `refused` or `considering`, the
+         *     outcomes a reason may be given for; `without_reason` counts those without one. Every
+         *     breakdown lists all its rows in a fixed order, zeros included, and every code comes with
+         *     its Chinese `label`. A village_admin always gets their own village (naming another is
+         *     404); staff and admin get the whole town or the `village` they name.
+         */
+        get: operations["getReasonsAnalysis"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1863,6 +1893,7 @@ export interface components {
             };
             /** @description codes of the villages behind pace */
             behind_pace: components["schemas"]["VillageCode"][];
+            reasons?: components["schemas"]["MonthlyReasons"];
         };
         /** @description every given criterion must hold (AND); values inside a list are alternatives (OR); an empty segment is the whole roster */
         Segment: {
@@ -2077,6 +2108,86 @@ export interface components {
             /** @description required for volunteer and village_admin, null for staff and admin */
             village_code?: string | null;
             disabled?: boolean;
+        };
+        LabelledCount: {
+            /** @description a VisitOutcome or VisitReason code */
+            code: string;
+            /** @description its Chinese name (不愿参保, 拒绝, …) */
+            label: string;
+            count: components["schemas"]["Count"];
+        };
+        ReasonsGroup: {
+            /** @description a village code, an age band (16-29, 30-39, 40-44, 45-59, other) or a gender (male, female) */
+            code: string;
+            /** @description 村（居） name, 16-29岁, 男/女, … */
+            label: string;
+            people: components["schemas"]["Count"];
+            staying_out: components["schemas"]["Count"];
+            without_reason: components["schemas"]["Count"];
+            /** @description every outcome, in VisitOutcome's order */
+            by_outcome: components["schemas"]["LabelledCount"][];
+            /** @description every reason, in VisitReason's order */
+            by_reason: components["schemas"]["LabelledCount"][];
+        };
+        ReasonsAnalysis: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @description the one village counted; null for the whole town */
+            village: string | null;
+            /** @enum {string} */
+            counting: "latest_visit_per_person";
+            /**
+             * Format: date
+             * @description the day ages are taken on (`to`)
+             */
+            age_on: string;
+            totals: {
+                visits: components["schemas"]["Count"];
+                people: components["schemas"]["Count"];
+                staying_out: components["schemas"]["Count"];
+                without_reason: components["schemas"]["Count"];
+            };
+            by_outcome: components["schemas"]["LabelledCount"][];
+            by_reason: components["schemas"]["LabelledCount"][];
+            /** @description every village in scope, in the annex's order */
+            by_village: components["schemas"]["ReasonsGroup"][];
+            by_age_band: components["schemas"]["ReasonsGroup"][];
+            by_gender: components["schemas"]["ReasonsGroup"][];
+        };
+        MonthlyReasonFigures: {
+            visited: components["schemas"]["Count"];
+            staying_out: components["schemas"]["Count"];
+            without_reason: components["schemas"]["Count"];
+            /** @description every reason, in VisitReason's order */
+            by_reason: components["schemas"]["LabelledCount"][];
+            /** @description the most frequent reasons given, most frequent first, none with a zero count */
+            top_reasons: components["schemas"]["LabelledCount"][];
+        };
+        MonthlyReasonRow: components["schemas"]["MonthlyReasonFigures"] & {
+            code: components["schemas"]["VillageCode"];
+            name: string;
+        };
+        /**
+         * @description The bulletin's section 未参保原因分析, in every bulletin the server answers: the month's visits (from its first day to `as_of`)
+         *     counted as GET /api/v1/admin/analysis/reasons counts them, by village. Stored with the
+         *     bulletin when a closed month is frozen. A bulletin stored before the section existed is
+         *     answered with the section computed from the visits recorded by the time it was stored,
+         *     and `known_by` says when that was; null otherwise.
+         */
+        MonthlyReasons: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @enum {string} */
+            counting: "latest_visit_per_person";
+            /** Format: date-time */
+            known_by: string | null;
+            /** @description every village, in the annex's order */
+            villages: components["schemas"]["MonthlyReasonRow"][];
+            total: components["schemas"]["MonthlyReasonFigures"];
         };
     };
     responses: {
@@ -4777,6 +4888,40 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getReasonsAnalysis: {
+        parameters: {
+            query?: {
+                /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
+                village?: components["parameters"]["VillageFilter"];
+                /** @description first day counted (Asia/Shanghai), default 1 January of `to`'s year; a date of 2000 to 2100, not after `to`, otherwise 400 with field `from` */
+                from?: string;
+                /** @description last day counted (Asia/Shanghai, included), default today; not after today, and at most 366 days after `from`, otherwise 400 with field `to` */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the analysis */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReasonsAnalysis"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
