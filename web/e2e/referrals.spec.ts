@@ -2,12 +2,15 @@
 // refer it to labour inspection, follow the case referred → inspected → resolved, see a move or
 // referral that someone else made first refused with a clear message (409), and export the open
 // cases as XLSX with masked ID numbers; the admin may export full ones after confirming.
+// Shapes as in the employers branch's openapi.yaml (Employer, ReferralCase; the cases list shows
+// the open cases unless asked for status=all).
 //
 // Assumes the backend of issue #14 (internal/employer) is merged: the roster import reads
-// 工作单位 and 统一社会信用代码, GET /api/v1/admin/referrals lists the cases (paged), and the
-// export lists each open case's uninsured employees with their ID numbers. The test makes its
-// own employers (codes no roster has) through the import; the 未知单位 row comes from the demo
-// roster's employed people, who have no employer on record.
+// 工作单位 and 统一社会信用代码, and the export's 未参保人员 sheet lists each open case's
+// uninsured employees with their ID numbers (masked as the API masks them: first 4 and last 4).
+// The test makes its own employers (codes no roster has) through the import; the 未知单位 row
+// comes from the demo roster's employed people without an employer on record (the seed gives
+// 80% of them one).
 import { readFileSync } from 'node:fs'
 import { test, expect, login, onlyOn, screenshotBoth, apiToken, password, type Page } from './fixtures'
 import { importEmployees, pageOf, stamp, uniqueCreditCode, xlsxText, type Employee } from './outreach'
@@ -116,8 +119,16 @@ test('单位参保督查: refer an employer, move its case to the end, refusals 
   await page.locator('[data-test=move-note] textarea, textarea[data-test=move-note]').first().fill('单位已为职工补办参保登记')
   await page.locator('[data-test=move-insured] input').fill('3')
   await page.locator('[data-test=move-confirm]').click()
+  // Resolved, the case leaves the open cases (the list's default) and shows under 全部.
+  await expect(page.locator('.el-message--success', { hasText: '已办结' })).toBeVisible()
+  await expect(caseRowA).toHaveCount(0)
+  const allA = await pageOf<ReferralCase>(page, staff, '/api/v1/admin/referrals?status=all', (c) => c.credit_code === a.code, 20)
+  expect(allA.item.status).toBe('resolved')
+  await open(page, `/console/employers/referrals?status=all${allA.page > 1 ? `&page=${allA.page}` : ''}`, 'staff')
+  await expect(page.locator('[data-test=referral-list][data-loading=false]')).toHaveCount(1)
   await expect(caseRowA.locator('[data-test=referral-status]')).toHaveAttribute('data-status', 'resolved')
-  await expect(caseRowA).toContainText('因此参保 3 人')
+  await expect(caseRowA.locator('[data-test=referral-insured]')).toHaveText('3')
+  await expect(caseRowA).toContainText('单位已为职工补办参保登记')
   await expect(caseRowA.locator('[data-move]')).toHaveCount(0)
   // A resolved case moves no more.
   const back = await page.request.patch(`/api/v1/admin/referrals/${caseA.item.id}`, { headers: auth(staff), data: { status: 'inspected', note: '再检查' } })

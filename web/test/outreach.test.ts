@@ -8,11 +8,13 @@ import {
   eventStatusType,
   eventWhen,
   isOpen,
+  latestNote,
   moveErrors,
   moveLabel,
   movesFor,
   pivot,
   rate,
+  referralFilterLabel,
   referralStatusLabel,
   shanghaiTime,
   share,
@@ -27,13 +29,9 @@ describe('event labels', () => {
     expect(eventKinds.map((k) => eventKindLabel[k])).toEqual(['村居', '工业园区', '企业', '集市', '其他'])
   })
 
-  it('labels the statuses it knows and shows others as they come', () => {
-    expect(eventStatusLabel('open')).toBe('进行中')
-    expect(eventStatusLabel('closed')).toBe('已结束')
-    expect(eventStatusLabel('planned')).toBe('未开始')
-    expect(eventStatusType('open')).toBe('success')
-    expect(eventStatusLabel('archived')).toBe('archived')
-    expect(eventStatusType('archived')).toBe('info')
+  it('labels the statuses the clock gives an event', () => {
+    expect([eventStatusLabel.planned, eventStatusLabel.ongoing, eventStatusLabel.ended]).toEqual(['未开始', '进行中', '已结束'])
+    expect(eventStatusType.ongoing).toBe('success')
   })
 })
 
@@ -55,6 +53,7 @@ describe('event times in Beijing time', () => {
 })
 
 describe('the create form', () => {
+  const now = new Date('2026-12-07T12:00:00Z').getTime()
   const good = (): EventForm => ({
     title: '振兴村集中宣传',
     kind: 'village',
@@ -66,22 +65,27 @@ describe('the create form', () => {
   })
 
   it('accepts a complete form', () => {
-    expect(eventFormErrors(good())).toEqual({})
-    expect(eventFormErrors({ ...good(), kind: 'market', villages: [] })).toEqual({})
+    expect(eventFormErrors(good(), now)).toEqual({})
+    expect(eventFormErrors({ ...good(), kind: 'market', villages: [] }, now)).toEqual({})
   })
 
   it('names each missing or wrong field in Chinese', () => {
-    expect(eventFormErrors({ ...good(), title: '  ', place: '', kind: '' })).toEqual({
+    expect(eventFormErrors({ ...good(), title: '  ', place: '', kind: '' }, now)).toEqual({
       title: '请填写活动名称',
       place: '请填写活动地点',
       kind: '请选择活动类型',
     })
-    expect(eventFormErrors({ ...good(), title: '长'.repeat(101) }).title).toBe('活动名称不能超过 100 字')
-    expect(eventFormErrors({ ...good(), startsAt: null, endsAt: null })).toEqual({ startsAt: '请选择开始时间', endsAt: '请选择结束时间' })
+    expect(eventFormErrors({ ...good(), title: '长'.repeat(40) }, now).title).toBeUndefined()
+    expect(eventFormErrors({ ...good(), title: '长'.repeat(41) }, now).title).toBe('活动名称不能超过 40 字')
+    expect(eventFormErrors({ ...good(), place: '地'.repeat(61) }, now).place).toBe('活动地点不能超过 60 字')
+    expect(eventFormErrors({ ...good(), startsAt: null, endsAt: null }, now)).toEqual({ startsAt: '请选择开始时间', endsAt: '请选择结束时间' })
     const same = new Date('2026-12-08T01:00:00Z')
-    expect(eventFormErrors({ ...good(), startsAt: same, endsAt: same }).endsAt).toBe('结束时间应晚于开始时间')
-    expect(eventFormErrors({ ...good(), villages: [] }).villages).toBe('村居宣传请选择村（社区）')
-    expect(eventFormErrors({ ...good(), kind: 'enterprise' }).employer).toBe('企业宣传请填写单位的统一社会信用代码')
+    expect(eventFormErrors({ ...good(), startsAt: same, endsAt: same }, now).endsAt).toBe('结束时间应晚于开始时间')
+    expect(eventFormErrors({ ...good(), startsAt: new Date(now - 7_200_000), endsAt: new Date(now - 60_000) }, now).endsAt).toBe('结束时间已过')
+    expect(eventFormErrors({ ...good(), endsAt: new Date(good().startsAt!.getTime() + 31 * 86_400_000) }, now).endsAt).toBeUndefined()
+    expect(eventFormErrors({ ...good(), endsAt: new Date(good().startsAt!.getTime() + 31 * 86_400_000 + 60_000) }, now).endsAt).toBe('活动时长不能超过 31 天')
+    expect(eventFormErrors({ ...good(), villages: [] }, now).villages).toBe('村居宣传请选择村（社区）')
+    expect(eventFormErrors({ ...good(), kind: 'enterprise' }, now).employer).toBe('企业宣传请填写单位的统一社会信用代码')
   })
 })
 
@@ -115,12 +119,31 @@ describe('the stats slices', () => {
     expect(statRows({ female: { ...c, checked_in: 3 }, male: c, unknown: { ...c, checked_in: 0 } }, 'gender').map((r) => r.label)).toEqual(['女', '男', '未知'])
   })
 
-  it('reads an array of rows too, filling missing counters with 0', () => {
-    const rows = statRows([{ gender: 'male', checked_in: 4 }, { key: 'female', label: '女性', checked_in: 6, enrolled: 2 }], 'gender')
-    expect(rows).toEqual([
-      { key: 'female', label: '女性', checked_in: 6, registered: 0, enrolled: 2 },
-      { key: 'male', label: '男', checked_in: 4, registered: 0, enrolled: 0 },
+  it('reads the server’s arrays: villages with code and name, groups with key', () => {
+    const villagesRows = statRows(
+      [
+        { code: 'unknown', name: '未关联花名册', checked_in: 2, registered: 0, enrolled: 0 },
+        { code: 'zhenxing', name: '振兴村', checked_in: 4, registered: 1, enrolled: 1 },
+      ],
+      'village',
+      villages,
+    )
+    expect(villagesRows.map((r) => [r.key, r.label, r.checked_in])).toEqual([
+      ['zhenxing', '振兴村', 4],
+      ['unknown', '未关联花名册', 2],
     ])
+    const c = { registered: 0, enrolled: 0 }
+    const bands = statRows(
+      [
+        { key: 'other', checked_in: 1, ...c },
+        { key: '45-59', checked_in: 1, ...c },
+        { key: 'unknown', checked_in: 3, ...c },
+        { key: '16-29', checked_in: 2, ...c },
+      ],
+      'age_band',
+    )
+    expect(bands.map((r) => r.label)).toEqual(['16-29 岁', '45-59 岁', '其他年龄', '未知'])
+    expect(statRows([{ key: 'male', checked_in: 4, ...c }, { key: 'unknown', checked_in: 6, ...c }], 'gender').map((r) => r.label)).toEqual(['未知', '男'])
     expect(statRows(undefined, 'village')).toEqual([])
   })
 
@@ -155,43 +178,53 @@ describe('referral cases', () => {
     expect(moveErrors({ to: 'resolved', note: '已补缴', insured: 1.5 }).insured).toBe('请填写因此参保的人数')
     expect(moveErrors({ to: 'resolved', note: '已补缴', insured: 0 })).toEqual({})
     expect(moveErrors({ to: 'resolved', note: '已补缴', insured: 6 }, 5).insured).toBe('不能超过该单位未参保人数（5 人）')
-    expect(moveErrors({ to: 'inspected', note: '字'.repeat(501), insured: undefined }).note).toBe('情况说明不能超过 500 字')
+    expect(moveErrors({ to: 'inspected', note: '字'.repeat(1000), insured: undefined }).note).toBeUndefined()
+    expect(moveErrors({ to: 'inspected', note: '字'.repeat(1001), insured: undefined }).note).toBe('情况说明不能超过 1000 字')
+  })
+
+  it('shows the newest note whatever order the notes come in, and filters open cases by default', () => {
+    const note = (status: ReferralStatus, note: string, at: string) => ({ status, note, insured_count: null, created_by: 1, created_at: at })
+    const notes = [note('inspected', '已检查', '2026-12-05T10:00:00+08:00'), note('referred', '移送', '2026-12-01T09:00:00+08:00')]
+    expect(latestNote(notes)?.note).toBe('已检查')
+    expect(latestNote([...notes].reverse())?.note).toBe('已检查')
+    expect(latestNote([])).toBeNull()
+    expect(Object.keys(referralFilterLabel)[0]).toBe('open')
+    expect(referralFilterLabel.open).toBe('未办结')
   })
 })
 
 describe('the reasons pivot', () => {
-  const groups: ReasonsGroup[] = [
-    {
-      key: 'zhenxing',
-      label: '振兴村',
-      visits: 10,
-      outcomes: [],
-      reasons: [
-        { code: 'unwilling', label: '不愿参保', count: 3 },
-        { code: 'cannot_afford', label: '缴不起费', count: 1 },
-      ],
-    },
-    { key: 'donghu', label: '', visits: 4, outcomes: [], reasons: [{ code: 'new_reason', label: '新原因', count: 2 }] },
+  const lc = (code: string, label: string, count: number) => ({ code, label, count })
+  const group = (code: string, label: string, people: number, stayingOut: number, reasons: ReturnType<typeof lc>[]): ReasonsGroup => ({
+    code,
+    label,
+    people,
+    staying_out: stayingOut,
+    without_reason: stayingOut - reasons.reduce((a, b) => a + b.count, 0),
+    by_outcome: [lc('refused', '拒绝', stayingOut)],
+    by_reason: reasons,
+  })
+  const groups = [
+    group('zhenxing', '振兴村', 10, 5, [lc('unwilling', '不愿参保', 3), lc('cannot_afford', '缴不起费', 1)]),
+    group('donghu', '', 4, 2, [lc('new_reason', '新原因', 2)]),
   ]
 
   it('has a column for every code, the overall list first, and a row per group', () => {
-    const overall = [
-      { code: 'cannot_afford', label: '缴不起费', count: 1 },
-      { code: 'unwilling', label: '不愿参保', count: 3 },
-    ]
-    const p = pivot(groups, 'reasons', overall)
+    const overall = [lc('cannot_afford', '缴不起费', 1), lc('unwilling', '不愿参保', 3)]
+    const p = pivot(groups, 'by_reason', overall)
     expect(p.columns).toEqual([
       { code: 'cannot_afford', label: '缴不起费' },
       { code: 'unwilling', label: '不愿参保' },
       { code: 'new_reason', label: '新原因' },
     ])
     expect(p.rows).toEqual([
-      { key: 'zhenxing', label: '振兴村', visits: 10, counts: { unwilling: 3, cannot_afford: 1 }, total: 4 },
-      { key: 'donghu', label: 'donghu', visits: 4, counts: { new_reason: 2 }, total: 2 },
+      { key: 'zhenxing', label: '振兴村', people: 10, stayingOut: 5, withoutReason: 1, counts: { unwilling: 3, cannot_afford: 1 } },
+      { key: 'donghu', label: 'donghu', people: 4, stayingOut: 2, withoutReason: 0, counts: { new_reason: 2 } },
     ])
+    expect(pivot(groups, 'by_outcome').columns).toEqual([{ code: 'refused', label: '拒绝' }])
   })
 
   it('is empty without groups', () => {
-    expect(pivot(null, 'outcomes')).toEqual({ columns: [], rows: [] })
+    expect(pivot(null, 'by_outcome')).toEqual({ columns: [], rows: [] })
   })
 })

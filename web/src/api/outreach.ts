@@ -1,13 +1,16 @@
 // Issue #14 (集中宣传 events, 单位参保督查 employer referrals, 未参保原因分析): the request and
-// answer types of its routes, hand-written from the API contract (shared docs/API.md, "Events
-// and employer referrals") because api/openapi.yaml does not describe them yet, and the calls
-// themselves, all in this one file.
+// answer types of its routes and the calls themselves, all in this one file.
 //
-// AT MERGE: once the backends' openapi.yaml sections land and `npm run gen:api` has run, each
-// type below should become an alias of the generated schema (as api/types.ts does), and each
-// call a typed `api.GET/POST/PATCH` with the schema's path; `npm run typecheck` then shows every
-// place where an assumption here differs from the server. Every field the contract does not fix
-// is marked "assumed".
+// The reasons analysis is in api/openapi.yaml (merged): its types are the generated schema's.
+// The events and employer routes are not yet: their types are hand-written, field for field,
+// from the `events` and `employers` branches' openapi.yaml (EventCreateRequest, Event,
+// EventStats, Employer, ReferralCase, ...), which follow the API contract (shared docs/API.md,
+// "Events and employer referrals").
+//
+// AT MERGE: after `npm run gen:api` over the merged spec, replace each hand-written interface
+// below by an alias of the generated schema of the same name (as api/types.ts does) and each
+// loose call by a typed `api.GET/POST/PATCH`; `npm run typecheck` then shows any difference.
+import type { components } from './schema'
 import { api, call, fetchBlob, type CallOptions } from './client'
 
 // ---- shared ----
@@ -23,34 +26,35 @@ export interface PageQuery {
   page_size?: number
 }
 
-// ---- events (集中宣传活动) ----
+// ---- events (集中宣传活动): events branch, schemas EventKind … EventStats ----
 
 export type EventKind = 'village' | 'industrial_park' | 'enterprise' | 'market' | 'other'
 
-// Assumed: the contract names `status` in the create answer but not its values. The console
-// labels the values below and shows any other as it comes (lib/outreach.ts eventStatusLabel).
-export type EventStatus = 'planned' | 'open' | 'closed' | (string & {})
+// By the clock: planned before starts_at, ongoing until ends_at, then ended.
+export type EventStatus = 'planned' | 'ongoing' | 'ended'
 
-// POST /api/v1/admin/events (staff, admin), with an Idempotency-Key.
+// POST /api/v1/admin/events (staff, admin), with an Idempotency-Key. Title at most 40
+// characters and place at most 60, printable on the poster (ASCII and GB 2312); ends_at after
+// starts_at, at most 31 days later, not in the past (422 RULE_VIOLATION); a village event needs
+// a village; an enterprise event needs the employer's code.
 export interface EventCreateRequest {
   title: string
   kind: EventKind
   place: string
   starts_at: string // RFC 3339 with offset (the console sends +08:00)
   ends_at: string
-  village_codes: string[]
-  employer_credit_code?: string
+  village_codes?: string[]
+  employer_credit_code?: string | null
 }
 
-// 201 answer of the create.
+// 201 answer of the create; scene: 16 letters and digits.
 export interface EventCreated {
   id: number
   scene: string
   status: EventStatus
 }
 
-// One event, as GET /api/v1/admin/events/{id} and the list's items answer it. The contract says
-// "list · one event"; the fields beyond the create request's and answer's are assumed.
+// One event (GET /api/v1/admin/events/{id}; the list's items).
 export interface OutreachEvent {
   id: number
   title: string
@@ -60,46 +64,49 @@ export interface OutreachEvent {
   ends_at: string
   village_codes: string[]
   employer_credit_code: string | null
-  employer_name?: string | null // assumed, optional: shown when present
   scene: string
   status: EventStatus
-  checked_in?: number // assumed, optional: the list shows it when present
-  created_at?: string // assumed, optional
+  created_at: string
 }
 
+// GET /api/v1/admin/events: latest start first; a village admin sees their village's only.
 export interface EventListQuery extends PageQuery {
-  village?: string // assumed filter (a village admin's list is their village regardless)
+  village?: string
 }
 
-// The three counters of an event, and of each slice of its stats.
+// The three figures of an event, and of each group of its stats.
 export interface EventCounts {
   checked_in: number
   registered: number
   enrolled: number
 }
 
-// GET /api/v1/admin/events/{id}/stats. Assumed: each by_* is a map from the slice's key (village
-// code; age band such as "16-29" or "60+"; gender male/female/unknown) to its counters, as the
-// campaigns' stats are. lib/outreach.ts statRows also reads an array of {key|code|band|gender,
-// label?, checked_in, registered, enrolled}, so either shape shows.
-export type EventStatSlice = Record<string, EventCounts> | Array<Partial<EventCounts> & { key?: string; code?: string; band?: string; gender?: string; label?: string; name?: string }>
+// A group: by_village rows carry code and name (code `unknown` for accounts not linked to the
+// roster); by_age_band (16-29, 30-39, 40-44, 45-59, other) and by_gender (male, female) rows
+// carry key (or unknown). lib/outreach.ts statRows also reads a map key → figures.
+export type EventStatRow = EventCounts & { key?: string; code?: string; name?: string; label?: string }
+export type EventStatSlice = EventStatRow[] | Record<string, EventCounts>
+
+// GET /api/v1/admin/events/{id}/stats (staff, admin).
 export interface EventStats extends EventCounts {
+  event_id: number
+  attribution_days: number
   by_village: EventStatSlice
   by_age_band: EventStatSlice
   by_gender: EventStatSlice
 }
 
-// ---- employers and referral cases (单位参保督查, 移送劳动保障监察) ----
+// ---- employers and referral cases: employers branch, schemas Employer … ReferralCase ----
 
-// Assumed: referred → inspected → resolved, each move one step (PATCH answers 409 otherwise).
 export type ReferralStatus = 'referred' | 'inspected' | 'resolved'
 
 // GET /api/v1/admin/employers?village=&uninsured_min=&page=&page_size= (staff, admin;
-// village_admin: own village). The row with credit_code null is "未知单位": employed people
-// whose employer the roster does not know. `villages`: assumed village codes (names show too).
+// village_admin: own village): employed, unenrolled people aged 16-59 grouped by employer, most
+// people first. The row with credit_code null is 未知单位 (its name says so): employed people
+// whose employer the roster does not know. villages: village codes. case: the open case.
 export interface EmployerRow {
   credit_code: string | null
-  name: string | null
+  name: string
   employed_uninsured: number
   villages: string[]
   case: { id: number; status: ReferralStatus } | null
@@ -110,81 +117,62 @@ export interface EmployerQuery extends PageQuery {
   uninsured_min?: number
 }
 
-// POST /api/v1/admin/employers/{credit_code}/referrals {"note"} → 201; an open case → 409.
+// POST /api/v1/admin/employers/{credit_code}/referrals {"note"} (1-1000 characters) → 201; an
+// open case already → 409 REFERRAL_OPEN; a code nobody on the roster has → 404.
 export interface ReferralCreated {
   id: number
   status: 'referred'
 }
 
-// One case, as GET /api/v1/admin/referrals (NOT in the contract's table: assumed, staff and
-// admin, paged, newest first, optional status filter) answers it. Fields beyond id, status,
-// note and insured_count (the PATCH's) are assumed.
+export interface ReferralNote {
+  status: ReferralStatus
+  note: string
+  insured_count: number | null
+  created_by: number
+  created_at: string
+}
+
+// One case (GET /api/v1/admin/referrals items, GET and PATCH /api/v1/admin/referrals/{id}).
+// referred_count: the employer's employed, unenrolled people when the case was opened.
 export interface ReferralCase {
   id: number
   credit_code: string
-  employer_name: string | null
+  employer_name: string
   status: ReferralStatus
-  employed_uninsured?: number
-  villages?: string[]
-  note: string | null // the latest note
-  insured_count: number | null // set when resolved
+  referred_count: number
+  insured_count: number | null
+  created_by: number
   created_at: string
-  updated_at?: string
+  updated_at: string
+  notes: ReferralNote[]
 }
 
+// GET /api/v1/admin/referrals (staff, admin), newest first; status defaults to open (referred
+// and inspected).
+export type ReferralFilter = 'open' | 'all' | ReferralStatus
 export interface ReferralQuery extends PageQuery {
-  status?: ReferralStatus
+  status?: ReferralFilter
 }
 
-// PATCH /api/v1/admin/referrals/{id}; an illegal move → 409.
+// PATCH /api/v1/admin/referrals/{id}: inspected from referred, resolved from inspected; any
+// other move → 409 REFERRAL_STATE_CONFLICT. insured_count is kept when left out.
 export interface ReferralMove {
   status: Exclude<ReferralStatus, 'referred'>
   note: string
   insured_count?: number
 }
 
-// GET /api/v1/admin/exports/referrals?format=xlsx: the open cases. Assumed: an admin asks for
-// full ID numbers with this query parameter (audited); without it, or for staff, IDs are masked.
+// GET /api/v1/admin/exports/referrals?format=xlsx: the open cases (sheets 移交案件 and
+// 未参保人员), IDs masked; full_ids=true gives full ones, to an admin only (staff → 403), audited.
 export const FULL_IDS_PARAM = 'full_ids'
 
-// ---- reasons (未参保原因分析, 数据分析运用) ----
+// ---- reasons (未参保原因分析): merged, generated types ----
 
-// One code with the server's Chinese label and a count (the answer carries the labels).
-export interface LabelledCount {
-  code: string
-  label: string
-  count: number
-}
-
-// A group of visits: one village, age band or gender.
-export interface ReasonsGroup {
-  key: string // village code, age band ("16-29"), gender
-  label: string // 村名, "16-29 岁", 男
-  visits: number
-  outcomes: LabelledCount[]
-  reasons: LabelledCount[]
-}
-
-// GET /api/v1/admin/analysis/reasons?village=&from=&to= (staff, admin, village_admin: own
-// village). The whole shape is assumed: the contract says "visit outcomes and reasons by
-// village, age band and gender" and that the answer carries Chinese labels.
-export interface ReasonsAnalysis {
-  from: string | null
-  to: string | null
-  village: string | null
-  visits: number
-  outcomes: LabelledCount[]
-  reasons: LabelledCount[]
-  by_village: ReasonsGroup[]
-  by_age_band: ReasonsGroup[]
-  by_gender: ReasonsGroup[]
-}
-
-export interface ReasonsQuery {
-  village?: string
-  from?: string // YYYY-MM-DD, Asia/Shanghai, inclusive
-  to?: string
-}
+type S = components['schemas']
+export type LabelledCount = S['LabelledCount']
+export type ReasonsGroup = S['ReasonsGroup']
+export type ReasonsAnalysis = S['ReasonsAnalysis']
+export type ReasonsQuery = NonNullable<import('./schema').paths['/api/v1/admin/analysis/reasons']['get']['parameters']['query']>
 
 // ---- the calls ----
 
@@ -232,6 +220,5 @@ export const outreach = {
   referralsExportUrl: (fullIds: boolean) =>
     `/api/v1/admin/exports/referrals?format=xlsx${fullIds ? `&${FULL_IDS_PARAM}=true` : ''}`,
 
-  reasons: (q: ReasonsQuery, o?: CallOptions) =>
-    call(loose.GET('/api/v1/admin/analysis/reasons', { params: { query: query(q) } }), o) as Promise<ReasonsAnalysis>,
+  reasons: (q: ReasonsQuery, o?: CallOptions) => call(api.GET('/api/v1/admin/analysis/reasons', { params: { query: q } }), o),
 }

@@ -9,6 +9,8 @@ import type {
   EventStatus,
   LabelledCount,
   ReasonsGroup,
+  ReferralFilter,
+  ReferralNote,
   ReferralStatus,
 } from '../api/outreach'
 
@@ -25,23 +27,15 @@ export const eventKindLabel: Record<EventKind, string> = {
 }
 export const eventKinds = Object.keys(eventKindLabel) as EventKind[]
 
-// The event statuses the console knows; another value is shown as it comes.
-const eventStatus: Record<string, { label: string; type: TagType }> = {
-  planned: { label: '未开始', type: 'info' },
-  scheduled: { label: '未开始', type: 'info' },
-  upcoming: { label: '未开始', type: 'info' },
-  open: { label: '进行中', type: 'success' },
-  ongoing: { label: '进行中', type: 'success' },
-  active: { label: '进行中', type: 'success' },
-  closed: { label: '已结束', type: 'info' },
-  ended: { label: '已结束', type: 'info' },
-  cancelled: { label: '已取消', type: 'danger' },
+export const eventStatusLabel: Record<EventStatus, string> = {
+  planned: '未开始',
+  ongoing: '进行中',
+  ended: '已结束',
 }
-export function eventStatusLabel(s: EventStatus): string {
-  return eventStatus[s]?.label ?? s
-}
-export function eventStatusType(s: EventStatus): TagType {
-  return eventStatus[s]?.type ?? 'info'
+export const eventStatusType: Record<EventStatus, TagType> = {
+  planned: 'primary',
+  ongoing: 'success',
+  ended: 'info',
 }
 
 // shanghaiTime writes a moment as RFC 3339 in Asia/Shanghai (UTC+8 all year, no summer time),
@@ -83,20 +77,27 @@ export interface EventForm {
   employer: string
 }
 
+// The server's limits: title 40 characters, place 60, an event at most 31 days long.
+export const TITLE_MAX = 40
+export const PLACE_MAX = 60
+const MAX_DAYS = 31
+
 // eventFormErrors checks the create form (field → Chinese message); the server checks again.
 // The credit code's own check is creditCodeError's (lib/creditCode.ts).
-export function eventFormErrors(f: EventForm): Partial<Record<keyof EventForm, string>> {
+export function eventFormErrors(f: EventForm, now = Date.now()): Partial<Record<keyof EventForm, string>> {
   const e: Partial<Record<keyof EventForm, string>> = {}
   const title = f.title.trim()
   if (!title) e.title = '请填写活动名称'
-  else if ([...title].length > 100) e.title = '活动名称不能超过 100 字'
+  else if ([...title].length > TITLE_MAX) e.title = `活动名称不能超过 ${TITLE_MAX} 字`
   if (!f.kind) e.kind = '请选择活动类型'
   const place = f.place.trim()
   if (!place) e.place = '请填写活动地点'
-  else if ([...place].length > 200) e.place = '活动地点不能超过 200 字'
+  else if ([...place].length > PLACE_MAX) e.place = `活动地点不能超过 ${PLACE_MAX} 字`
   if (!f.startsAt) e.startsAt = '请选择开始时间'
   if (!f.endsAt) e.endsAt = '请选择结束时间'
+  else if (f.endsAt.getTime() <= now) e.endsAt = '结束时间已过'
   else if (f.startsAt && f.endsAt.getTime() <= f.startsAt.getTime()) e.endsAt = '结束时间应晚于开始时间'
+  else if (f.startsAt && f.endsAt.getTime() - f.startsAt.getTime() > MAX_DAYS * 86_400_000) e.endsAt = `活动时长不能超过 ${MAX_DAYS} 天`
   if (f.kind === 'village' && f.villages.length === 0) e.villages = '村居宣传请选择村（社区）'
   if (f.kind === 'enterprise' && !f.employer.trim()) e.employer = '企业宣传请填写单位的统一社会信用代码'
   return e
@@ -111,12 +112,14 @@ export interface StatRow extends EventCounts {
 
 const genderName: Record<string, string> = { male: '男', female: '女', unknown: '未知' }
 
-// ageBandLabel: "16-29" → "16-29 岁", "60+" → "60 岁及以上"; anything else as it comes.
+// ageBandLabel: "16-29" → "16-29 岁", "60+" → "60 岁及以上", other (outside 16-59) → 其他年龄;
+// anything else as it comes.
 export function ageBandLabel(band: string): string {
   if (/^\d+-\d+$/.test(band)) return `${band} 岁`
   const m = /^(\d+)\+$/.exec(band)
   if (m) return `${m[1]} 岁及以上`
   if (band === 'unknown') return '未知'
+  if (band === 'other') return '其他年龄'
   return band
 }
 
@@ -128,7 +131,7 @@ export type SliceKind = 'village' | 'age_band' | 'gender'
 export function statRows(slice: EventStatSlice | null | undefined, kind: SliceKind, villageName?: Map<string, string>): StatRow[] {
   if (!slice) return []
   const raw: Array<{ key: string; label?: string; c: Partial<EventCounts> }> = Array.isArray(slice)
-    ? slice.map((r) => ({ key: String(r.key ?? r.code ?? r.band ?? r.gender ?? ''), label: r.label ?? r.name, c: r }))
+    ? slice.map((r) => ({ key: String(r.key ?? r.code ?? ''), label: r.label ?? r.name, c: r }))
     : Object.entries(slice).map(([key, c]) => ({ key, c }))
   const rows = raw.map(({ key, label, c }) => ({
     key,
@@ -167,6 +170,22 @@ export const referralStatusType: Record<ReferralStatus, TagType> = {
   resolved: 'success',
 }
 
+// The cases list's filter: the server's default is the open cases.
+export const referralFilterLabel: Record<ReferralFilter, string> = {
+  open: '未办结',
+  all: '全部',
+  referred: '已移送',
+  inspected: '已检查',
+  resolved: '已办结',
+}
+
+// latestNote is a case's newest note (the notes in any order), or null.
+export function latestNote(notes: ReferralNote[] | null | undefined): ReferralNote | null {
+  let best: ReferralNote | null = null
+  for (const n of notes ?? []) if (!best || n.created_at >= best.created_at) best = n
+  return best
+}
+
 export type ReferralMoveTo = Exclude<ReferralStatus, 'referred'>
 
 // The moves each status allows: one step at a time; a resolved case is closed.
@@ -188,6 +207,9 @@ export function isOpen(status: ReferralStatus): boolean {
   return status !== 'resolved'
 }
 
+// A case's note: 1 to 1000 characters (ReferralNoteText).
+export const NOTE_MAX = 1000
+
 export interface MoveForm {
   to: ReferralMoveTo
   note: string
@@ -200,7 +222,7 @@ export function moveErrors(f: MoveForm, uninsured?: number): { note?: string; in
   const e: { note?: string; insured?: string } = {}
   const note = f.note.trim()
   if (!note) e.note = '请填写情况说明'
-  else if ([...note].length > 500) e.note = '情况说明不能超过 500 字'
+  else if ([...note].length > NOTE_MAX) e.note = `情况说明不能超过 ${NOTE_MAX} 字`
   if (f.to === 'resolved') {
     if (f.insured === undefined || f.insured === null || !Number.isInteger(f.insured) || f.insured < 0) e.insured = '请填写因此参保的人数'
     else if (uninsured !== undefined && f.insured > uninsured) e.insured = `不能超过该单位未参保人数（${uninsured} 人）`
@@ -212,15 +234,24 @@ export const UNKNOWN_EMPLOYER = '未知单位'
 
 // ---- reasons analysis ----
 
+export interface PivotRow {
+  key: string
+  label: string
+  people: number
+  stayingOut: number
+  withoutReason: number
+  counts: Record<string, number>
+}
 export interface Pivot {
   columns: { code: string; label: string }[]
-  rows: { key: string; label: string; visits: number; counts: Record<string, number>; total: number }[]
+  rows: PivotRow[]
 }
 
-// pivot lays groups (villages, age bands, genders) out against the codes of one measure
-// (outcomes or reasons): the columns are every code any group has, in the order of the
-// overall list, then any other code; labels are the server's.
-export function pivot(groups: ReasonsGroup[] | null | undefined, measure: 'outcomes' | 'reasons', overall: LabelledCount[] = []): Pivot {
+// pivot lays the analysis's groups (villages, age bands, genders) out against the codes of one
+// measure (outcomes or reasons): the columns are every code any group has, in the order of the
+// overall list (the server lists every code, zeros included), then any other; labels are the
+// server's.
+export function pivot(groups: ReasonsGroup[] | null | undefined, measure: 'by_outcome' | 'by_reason', overall: LabelledCount[] = []): Pivot {
   const columns: { code: string; label: string }[] = []
   const seen = new Set<string>()
   const add = (c: LabelledCount) => {
@@ -233,7 +264,7 @@ export function pivot(groups: ReasonsGroup[] | null | undefined, measure: 'outco
   const rows = (groups ?? []).map((g) => {
     const counts: Record<string, number> = {}
     for (const c of g[measure]) counts[c.code] = (counts[c.code] ?? 0) + c.count
-    return { key: g.key, label: g.label || g.key, visits: g.visits, counts, total: Object.values(counts).reduce((a, b) => a + b, 0) }
+    return { key: g.code, label: g.label || g.code, people: g.people, stayingOut: g.staying_out, withoutReason: g.without_reason, counts }
   })
   return { columns, rows }
 }
