@@ -1,6 +1,7 @@
 // Routes, each with the roles that may open it (the x-roles of the API calls it makes).
-// Phase 2 pages (入户走访, 登记审核, 宣传活动, 政策解读, 导入, 任务分解, 移交, 用户) are added
-// to this list, and so to the menu, as they are built. A volunteer lands on 入户走访.
+// Phase 2 pages (入户走访, 登记审核, 宣传活动, 政策解读, 导入, 任务分解, 移交, 用户) and issue
+// #14's (宣传活动现场, 单位参保督查, 未参保原因分析) are in this list, and so in the menu. A
+// volunteer lands on 入户走访.
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 import { ElMessage } from 'element-plus'
 import type { Role } from './api/types'
@@ -61,6 +62,39 @@ export const pages: RouteRecordRaw[] = [
     name: 'registrations',
     component: () => import('./views/RegistrationsView.vue'),
     meta: { title: '登记审核', roles: ['village_admin', 'admin'], menu: true, icon: 'Stamp' },
+  },
+  // Issue #14: 集中宣传 events, 单位参保督查 (employers, referral cases), 未参保原因分析. A village
+  // admin sees their village's events, employers and reasons (the server scopes the answers);
+  // the code image, poster, stats and the cases are staff's and the admin's.
+  {
+    path: 'events',
+    name: 'events',
+    component: () => import('./views/EventsView.vue'),
+    meta: { title: '宣传活动现场', roles: ['staff', 'admin', 'village_admin'], menu: true, icon: 'Flag' },
+  },
+  {
+    path: 'events/:id(\\d+)',
+    name: 'event',
+    component: () => import('./views/EventDetailView.vue'),
+    meta: { title: '活动现场详情', roles: ['staff', 'admin', 'village_admin'], menuParent: 'events' },
+  },
+  {
+    path: 'employers',
+    name: 'employers',
+    component: () => import('./views/EmployersView.vue'),
+    meta: { title: '单位参保督查', roles: ['staff', 'admin', 'village_admin'], menu: true, icon: 'OfficeBuilding' },
+  },
+  {
+    path: 'employers/referrals',
+    name: 'referrals',
+    component: () => import('./views/ReferralsView.vue'),
+    meta: { title: '移送案件', roles: ['staff', 'admin'], menuParent: 'employers' },
+  },
+  {
+    path: 'reasons',
+    name: 'reasons',
+    component: () => import('./views/ReasonsView.vue'),
+    meta: { title: '未参保原因分析', roles: ['staff', 'admin', 'village_admin'], menu: true, icon: 'PieChart' },
   },
   {
     path: 'imports',

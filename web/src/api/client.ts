@@ -74,13 +74,20 @@ export async function call<T>(p: Promise<Result<T>>, opts: CallOptions = {}): Pr
   throw err
 }
 
-// download fetches an authenticated file with the bearer token and saves it through a blob:
-// URL (allowed by the console's CSP), naming it from Content-Disposition when present.
-export async function download(url: string, fallbackName: string): Promise<void> {
+// fetchBlob fetches an authenticated file with the bearer token (refreshing once on 401), and
+// answers its bytes and the name from Content-Disposition; an error is shown and thrown.
+export async function fetchBlob(url: string): Promise<{ blob: Blob; name: string | undefined }> {
   const doFetch = () =>
     fetch(url, { headers: { Authorization: `Bearer ${accessToken()}` }, credentials: 'same-origin' })
-  let res = await doFetch()
-  if (res.status === 401 && (await refresh())) res = await doFetch()
+  let res: Response
+  try {
+    res = await doFetch()
+    if (res.status === 401 && (await refresh())) res = await doFetch()
+  } catch {
+    const err = new ApiError(0, 'NETWORK', '网络连接失败，请检查网络后重试')
+    showError(err)
+    throw err
+  }
   if (res.status === 401) {
     signOut()
     onSignedOut()
@@ -96,7 +103,14 @@ export async function download(url: string, fallbackName: string): Promise<void>
     showError(err)
     throw err
   }
-  saveBlob(await res.blob(), fileName(res.headers.get('Content-Disposition')) ?? fallbackName)
+  return { blob: await res.blob(), name: fileName(res.headers.get('Content-Disposition')) }
+}
+
+// download fetches an authenticated file and saves it through a blob: URL (allowed by the
+// console's CSP), naming it from Content-Disposition when present.
+export async function download(url: string, fallbackName: string): Promise<void> {
+  const { blob, name } = await fetchBlob(url)
+  saveBlob(blob, name ?? fallbackName)
 }
 
 export function saveBlob(blob: Blob, name: string): void {
