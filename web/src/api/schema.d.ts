@@ -1250,6 +1250,125 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/employers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Employers whose employees on the roster are uninsured.
+         * @description Groups the people known employed (在职), unenrolled and aged 16-59 today (Asia/Shanghai) by
+         *     their employer's unified social credit code, most people first. People known employed whose
+         *     employer's code is not known are one row with `credit_code: null` and the name 未知单位.
+         *     `villages` are the codes of the villages those people live in; `case` is the employer's open
+         *     referral case, or null. `uninsured_min` (default 1) leaves out employers with fewer such people.
+         *     A village_admin sees only their own village (the counts are of their village's people);
+         *     `village` naming another village → 404.
+         */
+        get: operations["listEmployers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/employers/{credit_code}/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refer an employer to labour inspection (劳动保障监察).
+         * @description Opens a case in status `referred` with its first note (1-1000 characters). The code is
+         *     validated (GB 32100-2015; lower case is accepted and stored upper case): a bad one → 400
+         *     `CREDIT_CODE_INVALID` on the field `credit_code`, the message naming the rule it breaks. A
+         *     code nobody on the roster carries → 404. An employer with an open case (referred or
+         *     inspected) → 409 `REFERRAL_OPEN`. Audited.
+         */
+        post: operations["referEmployer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Referral cases, newest first, with their notes.
+         * @description `status`: `open` (the default: referred and inspected), `all`, or one status; any other
+         *     value → 400.
+         */
+        get: operations["listReferrals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/referrals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One referral case with its notes. */
+        get: operations["getReferral"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Move a case along referred → inspected → resolved, with a note.
+         * @description `status` is the status to move to: `inspected` from `referred`, `resolved` from `inspected`;
+         *     any other move (back, skipping, the same status again, a resolved case) → 409
+         *     `REFERRAL_STATE_CONFLICT`. `insured_count` is how many people the employer insured as a result
+         *     (kept when left out). A resolved case frees the employer for a new referral. Audited.
+         */
+        patch: operations["moveReferral"];
+        trace?: never;
+    };
+    "/api/v1/admin/exports/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The open cases for the labour inspection brigade, as XLSX.
+         * @description Two sheets: 移交案件 (case, employer, code, status, people then and now, villages, notes) and
+         *     未参保人员 (each employed, unenrolled person aged 16-59 of those employers: name, ID number,
+         *     village). ID numbers are masked; `full_ids=true` gives them in full, to admins only (staff →
+         *     403). Every export is audited, with whether the IDs were full. More than 5,000 open cases or
+         *     100,000 people → 422 `RULE_VIOLATION`.
+         */
+        get: operations["exportReferrals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/events": {
         parameters: {
             query?: never;
@@ -1270,8 +1389,9 @@ export interface paths {
          *     (ASCII and GB 2312); `ends_at` must be after `starts_at`, at most 31 days later and not in
          *     the past (422 `RULE_VIOLATION`). `village_codes` (at most 50, no repeats) must be villages
          *     of the town (400 `VILLAGE_UNKNOWN`, `field` `village_codes[i]`); a `village` event needs at
-         *     least one. `employer_credit_code` is an 18-character unified social credit code (required
-         *     for `enterprise`). The answer's `scene` (16 letters and digits) is what the code carries;
+         *     least one. `employer_credit_code` is a unified social credit code (required for
+         *     `enterprise`), checked as the roster's are (GB 32100-2015, both check characters; 400
+         *     `CREDIT_CODE_INVALID`). The answer's `scene` (16 letters and digits) is what the code carries;
          *     `status` is `planned`, `ongoing` or `ended` by the clock. Audited as `event.create`.
          */
         post: operations["createEvent"];
@@ -1424,7 +1544,7 @@ export interface components {
          * @example ID_NUMBER_INVALID
          * @enum {string}
          */
-        ErrorCode: "INVALID_INPUT" | "MALFORMED_JSON" | "UNKNOWN_FIELD" | "DUPLICATE_KEY" | "ID_NUMBER_INVALID" | "PHONE_INVALID" | "NAME_INVALID" | "VILLAGE_UNKNOWN" | "TIER_INVALID" | "PASSWORD_TOO_WEAK" | "ROLE_INVALID" | "PAGE_INVALID" | "IDEMPOTENCY_KEY_INVALID" | "UNAUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WECHAT_CODE_INVALID" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "CONFLICT" | "ALREADY_REGISTERED" | "ALREADY_ENROLLED" | "REGISTRATION_NOT_OPEN" | "USERNAME_TAKEN" | "SLUG_TAKEN" | "CLIENT_ID_CONFLICT" | "ILLEGAL_TRANSITION" | "CAMPAIGN_STATE_CONFLICT" | "IDEMPOTENCY_KEY_IN_USE" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RULE_VIOLATION" | "AGE_OUT_OF_SCOPE" | "SCHEME_NOT_ALLOWED" | "VILLAGE_MISMATCH" | "IDENTITY_MISMATCH" | "EVENT_CLOSED" | "CANNOT_CHANGE_SELF" | "IDEMPOTENCY_KEY_REUSED" | "ACCOUNT_LOCKED" | "RATE_LIMITED" | "INTERNAL" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "INVALID_INPUT" | "MALFORMED_JSON" | "UNKNOWN_FIELD" | "DUPLICATE_KEY" | "ID_NUMBER_INVALID" | "PHONE_INVALID" | "NAME_INVALID" | "VILLAGE_UNKNOWN" | "TIER_INVALID" | "PASSWORD_TOO_WEAK" | "ROLE_INVALID" | "PAGE_INVALID" | "IDEMPOTENCY_KEY_INVALID" | "CREDIT_CODE_INVALID" | "UNAUTHENTICATED" | "TOKEN_INVALID" | "INVALID_CREDENTIALS" | "WECHAT_CODE_INVALID" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "CONFLICT" | "ALREADY_REGISTERED" | "ALREADY_ENROLLED" | "REGISTRATION_NOT_OPEN" | "USERNAME_TAKEN" | "SLUG_TAKEN" | "CLIENT_ID_CONFLICT" | "ILLEGAL_TRANSITION" | "CAMPAIGN_STATE_CONFLICT" | "IDEMPOTENCY_KEY_IN_USE" | "REFERRAL_OPEN" | "REFERRAL_STATE_CONFLICT" | "BODY_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RULE_VIOLATION" | "AGE_OUT_OF_SCOPE" | "SCHEME_NOT_ALLOWED" | "VILLAGE_MISMATCH" | "IDENTITY_MISMATCH" | "EVENT_CLOSED" | "CANNOT_CHANGE_SELF" | "IDEMPOTENCY_KEY_REUSED" | "ACCOUNT_LOCKED" | "RATE_LIMITED" | "INTERNAL" | "SERVICE_UNAVAILABLE";
         /** Format: int64 */
         Id: number;
         /** @description every matching item, not only this page */
@@ -1699,6 +1819,14 @@ export interface components {
             tier?: number | null;
             /** @description the privacy notice the resident saw; default the current one */
             privacy_notice_version?: string;
+            /** @description the employer of an employed registrant (2-128 characters once trimmed; empty = not given); with `employed` false → 400 INVALID_INPUT on `employed` */
+            employer_name?: string;
+            /**
+             * @description the employer's unified social credit code (GB 32100-2015, both check characters checked; lower case
+             *     accepted); a bad one → 400 `CREDIT_CODE_INVALID` on `employer_credit_code`. Kept on the registration; a
+             *     person the registration adds to the roster gets it on the roster too
+             */
+            employer_credit_code?: string;
         };
         /**
          * @description `submitted`: a resident-pension registration waiting for the village admin. `referred`:
@@ -1822,6 +1950,14 @@ export interface components {
             note?: string | null;
             /** Format: date */
             follow_up_on?: string | null;
+            /** @description the person's employer as learned at the door (2-128 characters once trimmed) */
+            employer_name?: string | null;
+            /**
+             * @description the employer's unified social credit code (GB 32100-2015, check characters verified, lower case
+             *     accepted; a bad one → 400 `CREDIT_CODE_INVALID`). A new visit that names an employer replaces the
+             *     roster's employer (name and code) and marks the person employed; a replay changes nothing
+             */
+            employer_credit_code?: string | null;
         };
         VisitBatchInput: {
             visits: components["schemas"]["VisitInput"][];
@@ -2255,6 +2391,50 @@ export interface components {
             village_code?: string | null;
             disabled?: boolean;
         };
+        /**
+         * @description unified social credit code (统一社会信用代码, GB 32100-2015), check characters verified
+         * @example 91350583MA2Y0001X5
+         */
+        CreditCode: string;
+        /** @enum {string} */
+        ReferralStatus: "referred" | "inspected" | "resolved";
+        ReferralNoteText: string;
+        Employer: {
+            /** @description the employer's unified social credit code (as CreditCode); null for the people known employed whose employer is not known */
+            credit_code: string | null;
+            /** @description the name on the roster row of the employer's first person; 未知单位 for the null code, 单位名称未登记 for a code the roster names no employer for */
+            name: string;
+            employed_uninsured: number;
+            villages: components["schemas"]["VillageCode"][];
+            case: {
+                id: components["schemas"]["Id"];
+                status: components["schemas"]["ReferralStatus"];
+            } | null;
+        };
+        ReferralNote: {
+            status: components["schemas"]["ReferralStatus"];
+            note: string;
+            insured_count: number | null;
+            created_by: components["schemas"]["Id"];
+            /** Format: date-time */
+            created_at: string;
+        };
+        ReferralCase: {
+            id: components["schemas"]["Id"];
+            credit_code: components["schemas"]["CreditCode"];
+            employer_name: string;
+            status: components["schemas"]["ReferralStatus"];
+            /** @description employed, unenrolled people aged 16-59 when the case was opened */
+            referred_count: number;
+            /** @description insured as a result (the latest figure given) */
+            insured_count: number | null;
+            created_by: components["schemas"]["Id"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            notes: components["schemas"]["ReferralNote"][];
+        };
         LabelledCount: {
             /** @description a VisitOutcome or VisitReason code */
             code: string;
@@ -2351,7 +2531,7 @@ export interface components {
             /** Format: date-time */
             ends_at: string;
             village_codes?: components["schemas"]["VillageCode"][];
-            /** @description 18 characters of the code's alphabet; required for kind enterprise */
+            /** @description unified social credit code (GB 32100-2015, check characters verified); required for kind enterprise */
             employer_credit_code?: string | null;
         };
         EventCreated: {
@@ -5161,6 +5341,241 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEmployers: {
+        parameters: {
+            query?: {
+                /** @description a village code; one that is not a code (VillageCode's pattern) → 400 INVALID_INPUT on the field village; one outside the caller's village scope → 404 */
+                village?: components["parameters"]["VillageFilter"];
+                uninsured_min?: number;
+                /** @description page number, from 1 */
+                page?: components["parameters"]["Page"];
+                /** @description items per page */
+                page_size?: components["parameters"]["PageSize"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of employers */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Employer"][];
+                        total: components["schemas"]["Total"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    referEmployer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client-made key (a UUID is a good choice). The same key with the same body replays the
+                 *     first answer; with another body → 422 `IDEMPOTENCY_KEY_REUSED`.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                credit_code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "note": "该单位 12 名在职员工未参加企业职工养老保险，移交劳动保障监察大队"
+                 *     }
+                 */
+                "application/json": {
+                    note: components["schemas"]["ReferralNoteText"];
+                };
+            };
+        };
+        responses: {
+            /** @description the case is open */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: components["schemas"]["Id"];
+                        /** @enum {string} */
+                        status: "referred";
+                    };
+                };
+            };
+            400: components["responses"]["BadRequestIdempotent"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFoundIdempotent"];
+            409: components["responses"]["ConflictIdempotent"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaTypeIdempotent"];
+            422: components["responses"]["UnprocessableIdempotent"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listReferrals: {
+        parameters: {
+            query?: {
+                status?: "open" | "all" | "referred" | "inspected" | "resolved";
+                /** @description page number, from 1 */
+                page?: components["parameters"]["Page"];
+                /** @description items per page */
+                page_size?: components["parameters"]["PageSize"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of cases */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ReferralCase"][];
+                        total: components["schemas"]["Total"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getReferral: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the case */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralCase"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    moveReferral: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IdPath"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "inspected",
+                 *       "note": "监察大队已现场核查，责令限期为 12 名员工办理参保",
+                 *       "insured_count": 5
+                 *     }
+                 */
+                "application/json": {
+                    /** @enum {string} */
+                    status: "inspected" | "resolved";
+                    note: components["schemas"]["ReferralNoteText"];
+                    insured_count?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description the case after the move */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReferralCase"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportReferrals: {
+        parameters: {
+            query?: {
+                format?: "xlsx";
+                full_ids?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the workbook */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "Content-Disposition"?: string;
+                    "Cache-Control": components["headers"]["Cache-Control-NoStore"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -1,0 +1,1 @@
+import"./css-CHxfrSYA.js";import"./css-sQMXoF99.js";import"./css-VSuAqwEX.js";import"./css-DOcxWp8C.js";

@@ -1,0 +1,1 @@
+import"./css-CHxfrSYA.js";import"./css-B-1trPw0.js";

@@ -1,1 +1,0 @@
-import"./css--oeMOxpI.js";import"./css-QKc4ItbE.js";import"./css-6qRflYST.js";import"./css-BLXd9sd_.js";

@@ -1,0 +1,1 @@
+import{zt as e}from"./css-CHxfrSYA.js";var t=t=>e?window.requestAnimationFrame(t):setTimeout(t,16),n=t=>e?window.cancelAnimationFrame(t):clearTimeout(t);export{t as n,n as t};
