@@ -1,17 +1,11 @@
 // Issue #14 (集中宣传 events, 单位参保督查 employer referrals, 未参保原因分析): the request and
-// answer types of its routes and the calls themselves, all in this one file.
-//
-// The reasons analysis is in api/openapi.yaml (merged): its types are the generated schema's.
-// The events and employer routes are not yet: their types are hand-written, field for field,
-// from the `events` and `employers` branches' openapi.yaml (EventCreateRequest, Event,
-// EventStats, Employer, ReferralCase, ...), which follow the API contract (shared docs/API.md,
-// "Events and employer referrals").
-//
-// AT MERGE: after `npm run gen:api` over the merged spec, replace each hand-written interface
-// below by an alias of the generated schema of the same name (as api/types.ts does) and each
-// loose call by a typed `api.GET/POST/PATCH`; `npm run typecheck` then shows any difference.
+// answer types of its routes and the calls themselves, all in this one file. The types are the
+// generated schema's (api/openapi.yaml → schema.d.ts); what is written here is only what the
+// pages add on top (queries, the stats' row shape the pages read).
 import type { components } from './schema'
 import { api, call, fetchBlob, type CallOptions } from './client'
+
+type S = components['schemas']
 
 // ---- shared ----
 
@@ -26,48 +20,24 @@ export interface PageQuery {
   page_size?: number
 }
 
-// ---- events (集中宣传活动): events branch, schemas EventKind … EventStats ----
+// ---- events (集中宣传活动): schemas EventKind … EventStats ----
 
-export type EventKind = 'village' | 'industrial_park' | 'enterprise' | 'market' | 'other'
+export type EventKind = S['EventKind']
 
 // By the clock: planned before starts_at, ongoing until ends_at, then ended.
-export type EventStatus = 'planned' | 'ongoing' | 'ended'
+export type EventStatus = S['EventStatus']
 
 // POST /api/v1/admin/events (staff, admin), with an Idempotency-Key. Title at most 40
 // characters and place at most 60, printable on the poster (ASCII and GB 2312); ends_at after
 // starts_at, at most 31 days later, not in the past (422 RULE_VIOLATION); a village event needs
 // a village; an enterprise event needs the employer's code.
-export interface EventCreateRequest {
-  title: string
-  kind: EventKind
-  place: string
-  starts_at: string // RFC 3339 with offset (the console sends +08:00)
-  ends_at: string
-  village_codes?: string[]
-  employer_credit_code?: string | null
-}
+export type EventCreateRequest = S['EventCreateRequest']
 
 // 201 answer of the create; scene: 16 letters and digits.
-export interface EventCreated {
-  id: number
-  scene: string
-  status: EventStatus
-}
+export type EventCreated = S['EventCreated']
 
 // One event (GET /api/v1/admin/events/{id}; the list's items).
-export interface OutreachEvent {
-  id: number
-  title: string
-  kind: EventKind
-  place: string
-  starts_at: string
-  ends_at: string
-  village_codes: string[]
-  employer_credit_code: string | null
-  scene: string
-  status: EventStatus
-  created_at: string
-}
+export type OutreachEvent = S['Event']
 
 // GET /api/v1/admin/events: latest start first; a village admin sees their village's only.
 export interface EventListQuery extends PageQuery {
@@ -88,29 +58,17 @@ export type EventStatRow = EventCounts & { key?: string; code?: string; name?: s
 export type EventStatSlice = EventStatRow[] | Record<string, EventCounts>
 
 // GET /api/v1/admin/events/{id}/stats (staff, admin).
-export interface EventStats extends EventCounts {
-  event_id: number
-  attribution_days: number
-  by_village: EventStatSlice
-  by_age_band: EventStatSlice
-  by_gender: EventStatSlice
-}
+export type EventStats = S['EventStats']
 
-// ---- employers and referral cases: employers branch, schemas Employer … ReferralCase ----
+// ---- employers and referral cases: schemas Employer … ReferralCase ----
 
-export type ReferralStatus = 'referred' | 'inspected' | 'resolved'
+export type ReferralStatus = S['ReferralStatus']
 
 // GET /api/v1/admin/employers?village=&uninsured_min=&page=&page_size= (staff, admin;
 // village_admin: own village): employed, unenrolled people aged 16-59 grouped by employer, most
 // people first. The row with credit_code null is 未知单位 (its name says so): employed people
 // whose employer the roster does not know. villages: village codes. case: the open case.
-export interface EmployerRow {
-  credit_code: string | null
-  name: string
-  employed_uninsured: number
-  villages: string[]
-  case: { id: number; status: ReferralStatus } | null
-}
+export type EmployerRow = S['Employer']
 
 export interface EmployerQuery extends PageQuery {
   village?: string
@@ -124,28 +82,11 @@ export interface ReferralCreated {
   status: 'referred'
 }
 
-export interface ReferralNote {
-  status: ReferralStatus
-  note: string
-  insured_count: number | null
-  created_by: number
-  created_at: string
-}
+export type ReferralNote = S['ReferralNote']
 
 // One case (GET /api/v1/admin/referrals items, GET and PATCH /api/v1/admin/referrals/{id}).
 // referred_count: the employer's employed, unenrolled people when the case was opened.
-export interface ReferralCase {
-  id: number
-  credit_code: string
-  employer_name: string
-  status: ReferralStatus
-  referred_count: number
-  insured_count: number | null
-  created_by: number
-  created_at: string
-  updated_at: string
-  notes: ReferralNote[]
-}
+export type ReferralCase = S['ReferralCase']
 
 // GET /api/v1/admin/referrals (staff, admin), newest first; status defaults to open (referred
 // and inspected).
@@ -166,9 +107,8 @@ export interface ReferralMove {
 // 未参保人员), IDs masked; full_ids=true gives full ones, to an admin only (staff → 403), audited.
 export const FULL_IDS_PARAM = 'full_ids'
 
-// ---- reasons (未参保原因分析): merged, generated types ----
+// ---- reasons (未参保原因分析) ----
 
-type S = components['schemas']
 export type LabelledCount = S['LabelledCount']
 export type ReasonsGroup = S['ReasonsGroup']
 export type ReasonsAnalysis = S['ReasonsAnalysis']
