@@ -2,7 +2,7 @@
 // refer it to labour inspection, follow the case referred → inspected → resolved, see a move or
 // referral that someone else made first refused with a clear message (409), and export the open
 // cases as XLSX with masked ID numbers; the admin may export full ones after confirming.
-// Shapes as in the employers branch's openapi.yaml (Employer, ReferralCase; the cases list shows
+// Shapes as in api/openapi.yaml (Employer, ReferralCase; the cases list shows
 // the open cases unless asked for status=all).
 //
 // Assumes the backend of issue #14 (internal/employer) is merged: the roster import reads
