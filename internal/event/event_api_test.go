@@ -13,6 +13,7 @@ import (
 
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/config"
+	events "github.com/canbao/canbao/internal/event"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/server/servertest"
@@ -373,7 +374,7 @@ func TestPoster(t *testing.T) {
 func pdfText(t *testing.T, pdf []byte) string {
 	t.Helper()
 	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Skip("pdftotext (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
+		events.NeedTool(t, "pdftotext")
 	}
 	cmd := exec.Command("pdftotext", "-enc", "UTF-8", "-", "-")
 	cmd.Stdin = bytes.NewReader(pdf)
@@ -387,7 +388,7 @@ func pdfText(t *testing.T, pdf []byte) string {
 func rasterise(t *testing.T, pdf []byte) image.Image {
 	t.Helper()
 	if _, err := exec.LookPath("pdftoppm"); err != nil {
-		t.Skip("pdftoppm (Debian package poppler-utils) is not installed: apt-get install poppler-utils")
+		events.NeedTool(t, "pdftoppm")
 	}
 	cmd := exec.Command("pdftoppm", "-png", "-gray", "-r", "40", "-singlefile", "-")
 	cmd.Stdin = bytes.NewReader(pdf)
