@@ -28,14 +28,14 @@ var Queries = database.RegisterQueries("counters", queryFS, "queries.sql")
 // Counters reads and writes the counters.
 type Counters struct {
 	db     *sqlx.DB
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	loc    *time.Location
 	now    func() time.Time
 }
 
 // New wires the counters.
-func New(db *sqlx.DB, rdb *redis.Client, prefix string, loc *time.Location) *Counters {
+func New(db *sqlx.DB, rdb redis.UniversalClient, prefix string, loc *time.Location) *Counters {
 	return &Counters{db: db, rdb: rdb, prefix: prefix, loc: loc, now: time.Now}
 }
 

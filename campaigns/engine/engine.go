@@ -61,7 +61,7 @@ func DefaultConfig() Config {
 // Deps are the engine's collaborators.
 type Deps struct {
 	DB       *sqlx.DB
-	Redis    *redis.Client
+	Redis    redis.UniversalClient
 	Prefix   string
 	Keyring  *pii.Keyring
 	Rules    *rules.Book

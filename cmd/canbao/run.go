@@ -121,7 +121,7 @@ type app struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	db    *sqlx.DB
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	kr    *pii.Keyring
 	rules *rules.Book
 }

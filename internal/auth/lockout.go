@@ -43,7 +43,7 @@ const (
 )
 
 type loginGuard struct {
-	rdb         *redis.Client
+	rdb         redis.UniversalClient
 	prefix      string
 	maxFailures int
 	base, cap   time.Duration
@@ -51,7 +51,7 @@ type loginGuard struct {
 	accountMax  int
 }
 
-func newLoginGuard(rdb *redis.Client, prefix string, l LoginLimits) *loginGuard {
+func newLoginGuard(rdb redis.UniversalClient, prefix string, l LoginLimits) *loginGuard {
 	return &loginGuard{rdb: rdb, prefix: prefix + "login:", maxFailures: l.MaxFailures,
 		base: min(lockBase, l.Lockout), cap: l.Lockout, window: l.Lockout, accountMax: accountMaxFactor * l.MaxFailures}
 }

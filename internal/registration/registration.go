@@ -68,7 +68,7 @@ const (
 // Service registers residents and lets village admins decide.
 type Service struct {
 	db       *sqlx.DB
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	prefix   string
 	kr       *pii.Keyring
 	book     *rules.Book
@@ -85,7 +85,7 @@ type Service struct {
 // Deps wires the service.
 type Deps struct {
 	DB                   *sqlx.DB
-	Redis                *redis.Client
+	Redis                redis.UniversalClient
 	Prefix               string
 	Keyring              *pii.Keyring
 	Rules                *rules.Book

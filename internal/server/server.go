@@ -51,7 +51,7 @@ import (
 type Deps struct {
 	Config  *config.Config
 	DB      *sqlx.DB
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 	Keyring *pii.Keyring
 	Rules   *rules.Book
 	Log     *slog.Logger
@@ -186,14 +186,14 @@ func New(d Deps) (*Server, error) {
 
 // WeChatClient builds the WeChat client from the configuration: the API's resident login uses
 // it, and the campaign engine sends with it (serve --engine-only builds it without the API).
-func WeChatClient(cfg *config.Config, rdb *redis.Client, log *slog.Logger) *wechat.Client {
+func WeChatClient(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) *wechat.Client {
 	return wechat.NewClient(wechat.Config{APIBase: cfg.WeChat.APIBase, AppID: cfg.WeChat.AppID, Secret: cfg.WeChat.Secret,
 		Timeout: cfg.WeChat.Timeout}, rdb, cfg.Redis.Prefix, log)
 }
 
 // readyz answers 200 only when MySQL and Redis both answer within a second and the PII keys
 // still match the key check values stored in the database (one small query).
-func readyz(db *sqlx.DB, rdb *redis.Client, kr *pii.Keyring) gin.HandlerFunc {
+func readyz(db *sqlx.DB, rdb redis.UniversalClient, kr *pii.Keyring) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 		defer cancel()

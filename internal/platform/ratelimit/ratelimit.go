@@ -17,12 +17,12 @@ import (
 // Limiter checks named limits.
 type Limiter struct {
 	l      *redis_rate.Limiter
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 }
 
 // New wires a limiter; keys live under prefix + "rl:".
-func New(rdb *redis.Client, prefix string) *Limiter {
+func New(rdb redis.UniversalClient, prefix string) *Limiter {
 	return &Limiter{l: redis_rate.NewLimiter(rdb), rdb: rdb, prefix: prefix + "rl:"}
 }
 

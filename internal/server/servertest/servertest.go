@@ -42,7 +42,7 @@ import (
 type Env struct {
 	T       testing.TB
 	DB      *sqlx.DB
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 	Prefix  string
 	Config  *config.Config
 	Keyring *pii.Keyring
