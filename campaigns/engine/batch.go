@@ -40,23 +40,39 @@ const (
 
 var errThrottled = errors.New("throttled")
 
-// work reads batches of delivery ids from the stream until ctx ends.
-func (e *Engine) work(ctx context.Context, consumer string) {
+// work reads batches of delivery ids from the stream's shards until ctx ends. In a Redis
+// Cluster one XREADGROUP can read only streams of one slot, so a worker reads one shard at a
+// time, in turn from its own starting shard (n): without blocking while it finds work, and,
+// once a whole round found none, blocking up to a second on the next shard.
+func (e *Engine) work(ctx context.Context, consumer string, n int) {
+	shard, idle := n%len(e.streams), 0
 	for ctx.Err() == nil {
-		res, err := e.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: e.group, Consumer: consumer, Streams: []string{e.stream, ">"},
-			Count: readBatch, Block: time.Second}).Result()
+		stream := e.streams[shard]
+		shard = (shard + 1) % len(e.streams)
+		block := time.Duration(-1) // XREADGROUP without BLOCK
+		if idle >= len(e.streams) {
+			block, idle = time.Second, 0
+		}
+		res, err := e.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: e.group, Consumer: consumer, Streams: []string{stream, ">"},
+			Count: readBatch, Block: block}).Result()
 		if err != nil {
 			if errors.Is(err, redis.Nil) || ctx.Err() != nil {
+				idle++
 				continue
 			}
 			if isNoGroup(err) {
 				_ = e.ensureGroup(ctx)
 			} else {
-				e.Log.Warn("engine: read stream", "err", err)
+				e.Log.Warn("engine: read stream", "stream", stream, "err", err)
 			}
 			sleep(ctx, time.Second)
 			continue
 		}
+		if len(res) == 0 || len(res[0].Messages) == 0 {
+			idle++
+			continue
+		}
+		idle = 0
 		var ids []int64
 		var entries []string
 		seen := map[int64]bool{}
@@ -79,8 +95,8 @@ func (e *Engine) work(ctx context.Context, consumer string) {
 		if len(entries) > 0 {
 			actx := context.WithoutCancel(ctx)
 			pipe := e.Redis.Pipeline()
-			pipe.XAck(actx, e.stream, e.group, entries...)
-			pipe.XDel(actx, e.stream, entries...)
+			pipe.XAck(actx, stream, e.group, entries...)
+			pipe.XDel(actx, stream, entries...)
 			if _, err := pipe.Exec(actx); err != nil {
 				e.Log.Warn("engine: acknowledge", "err", err)
 			}

@@ -12,6 +12,7 @@ import (
 	"embed"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -78,7 +79,7 @@ type Engine struct {
 	id       string
 	store    *campaigns.Store
 	limiter  *redis_rate.Limiter
-	stream   string
+	streams  []string // the delivery stream's shards (StreamKeys)
 	group    string
 	now      func() time.Time
 	cacheMu  sync.Mutex
@@ -104,7 +105,7 @@ type cachedCampaign struct {
 // New builds an engine instance.
 func New(d Deps, cfg Config) *Engine {
 	return &Engine{Deps: d, cfg: cfg, id: uuid.NewString(), store: campaigns.NewStore(d.DB), limiter: redis_rate.NewLimiter(d.Redis),
-		stream: d.Prefix + "engine:deliveries", group: "senders", now: time.Now, cache: map[int64]cachedCampaign{}, pace: map[int64]*feedPace{}}
+		streams: StreamKeys(d.Prefix), group: "senders", now: time.Now, cache: map[int64]cachedCampaign{}, pace: map[int64]*feedPace{}}
 }
 
 // ID names this instance (leases carry it).
@@ -151,7 +152,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func(n int) {
 			defer wg.Done()
-			e.work(ctx, fmt.Sprintf("%s-%d", e.id, n))
+			e.work(ctx, fmt.Sprintf("%s-%d", e.id, n), n)
 		}(i)
 	}
 	wg.Wait()
@@ -159,10 +160,30 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// StreamShards is how many streams carry delivery ids. Each has its own Redis Cluster hash
+// tag ({dq0} … {dq15}), so in a cluster the queue spreads over the masters; a delivery goes to
+// shard id mod StreamShards. Every instance must use the same number (it is not configurable).
+const StreamShards = 16
+
+// StreamKeys are the delivery stream's shards under prefix.
+func StreamKeys(prefix string) []string {
+	keys := make([]string, StreamShards)
+	for i := range keys {
+		keys[i] = prefix + "engine:deliveries:{dq" + strconv.Itoa(i) + "}"
+	}
+	return keys
+}
+
+// streamOf is the shard a delivery is fed to.
+func (e *Engine) streamOf(id int64) string { return e.streams[id%int64(len(e.streams))] }
+
+// ensureGroup creates the consumer group on every shard (and the shard with it).
 func (e *Engine) ensureGroup(ctx context.Context) error {
-	err := e.Redis.XGroupCreateMkStream(ctx, e.stream, e.group, "0").Err()
-	if err != nil && !isBusyGroup(err) {
-		return fmt.Errorf("engine: create stream group: %w", err)
+	for _, s := range e.streams {
+		err := e.Redis.XGroupCreateMkStream(ctx, s, e.group, "0").Err()
+		if err != nil && !isBusyGroup(err) {
+			return fmt.Errorf("engine: create stream group on %s: %w", s, err)
+		}
 	}
 	return nil
 }

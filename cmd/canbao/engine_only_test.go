@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/canbao/canbao/campaigns/engine"
 	"github.com/canbao/canbao/internal/platform/dbtest"
 	"github.com/canbao/canbao/internal/server"
 )
@@ -70,7 +71,7 @@ func TestServeEngineOnlyBuildsNoHTTPAPI(t *testing.T) {
 	}
 	// Wait on the state: an engine worker takes up a message from the delivery stream (one
 	// naming no delivery, which it drops), so the engine ran past its start-up.
-	stream := prefix + "engine:deliveries"
+	stream := engine.StreamKeys(prefix)[0]
 	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: map[string]any{"d": "0"}}).Err(); err != nil {
 		t.Fatal(err)
 	}
