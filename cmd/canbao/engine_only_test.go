@@ -33,6 +33,7 @@ func TestServeEngineOnlyBuildsNoHTTPAPI(t *testing.T) {
 	t.Setenv("CANBAO_MODE", "dev")
 	t.Setenv("CANBAO_MYSQL_DSN", dsn)
 	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
+	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
 	t.Setenv("CANBAO_HTTP_ADDR", held.Addr().String())
 	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
 	ctx := context.Background()

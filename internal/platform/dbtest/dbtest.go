@@ -61,6 +61,15 @@ func NewRedisClient() redis.UniversalClient {
 	return redis.NewClient(&redis.Options{Addr: RedisAddr(), DialTimeout: 2 * time.Second})
 }
 
+// RedisConfigAddr is the tests' Redis as CANBAO_REDIS_ADDR takes it: the single address, or
+// the cluster's comma-separated list.
+func RedisConfigAddr() string {
+	if addrs := RedisClusterAddrs(); len(addrs) > 0 {
+		return strings.Join(addrs, ",")
+	}
+	return RedisAddr()
+}
+
 // RedisDescription names the tests' Redis for messages.
 func RedisDescription() string {
 	if addrs := RedisClusterAddrs(); len(addrs) > 0 {
