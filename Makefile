@@ -67,7 +67,7 @@ test: services
 # 127.0.0.1:7001-7003 (REDIS_CLUSTER_PORTS) that deployments/scripts/redis-cluster.sh starts
 # from the installed redis-server and stops afterwards (REDIS_CLUSTER_KEEP=1 keeps it).
 # dbtest gives every test a cluster client when CANBAO_TEST_REDIS_ADDRS lists the nodes.
-CLUSTER_PKGS ?= ./internal/platform/ratelimit ./internal/auth ./internal/policy ./internal/village ./internal/wechat \
+CLUSTER_PKGS ?= ./internal/platform/dbtest ./internal/platform/ratelimit ./internal/auth ./internal/policy ./internal/village ./internal/wechat \
 	./internal/registration ./campaigns/counters ./campaigns ./campaigns/engine ./internal/server ./cmd/canbao
 
 test-cluster: services
