@@ -35,3 +35,20 @@ func OnClaim(e *Engine, hook func()) { e.claimHook = hook }
 func TakeTokens(ctx context.Context, e *Engine, c campaigns.Campaign, ch string, n int) int {
 	return e.tokens(ctx, &c, ch, n, time.Now())
 }
+
+// OnHealth makes e call hook on every change of a loop's state (from the goroutine that
+// changes it: a hook that blocks holds that loop). Set it before Start.
+func OnHealth(e *Engine, hook func(loop, state string, err error)) { e.healthHook = hook }
+
+// OnRound makes e call hook at the top of every round of every loop (it may panic to kill the
+// loop). Set it before Start.
+func OnRound(e *Engine, hook func(loop string)) { e.roundHook = hook }
+
+// SetLeaseClock sets the clock of e's scheduler tick lease.
+func SetLeaseClock(e *Engine, now func() time.Time) { e.leaseNow = now }
+
+// SetClock sets e's clock (health staleness among others).
+func SetClock(e *Engine, now func() time.Time) { e.now = now }
+
+// ScheduleTick runs one scheduler tick of e; ran says whether e held the lease and ran it.
+func ScheduleTick(ctx context.Context, e *Engine) (ran bool, err error) { return e.scheduleTickRan(ctx) }
