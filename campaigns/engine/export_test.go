@@ -51,4 +51,6 @@ func SetLeaseClock(e *Engine, now func() time.Time) { e.leaseNow = now }
 func SetClock(e *Engine, now func() time.Time) { e.now = now }
 
 // ScheduleTick runs one scheduler tick of e; ran says whether e held the lease and ran it.
-func ScheduleTick(ctx context.Context, e *Engine) (ran bool, err error) { return e.scheduleTickRan(ctx) }
+func ScheduleTick(ctx context.Context, e *Engine) (ran bool, err error) {
+	return e.scheduleTickRan(ctx)
+}
