@@ -36,14 +36,6 @@ func TakeTokens(ctx context.Context, e *Engine, c campaigns.Campaign, ch string,
 	return e.tokens(ctx, &c, ch, n, time.Now())
 }
 
-// OnHealth makes e call hook on every change of a loop's state (from the goroutine that
-// changes it: a hook that blocks holds that loop). Set it before Start.
-func OnHealth(e *Engine, hook func(loop, state string, err error)) { e.healthHook = hook }
-
-// OnRound makes e call hook at the top of every round of every loop (it may panic to kill the
-// loop). Set it before Start.
-func OnRound(e *Engine, hook func(loop string)) { e.roundHook = hook }
-
 // SetLeaseClock sets the clock of e's scheduler tick lease.
 func SetLeaseClock(e *Engine, now func() time.Time) { e.leaseNow = now }
 

@@ -223,3 +223,12 @@ func firstFrames(stack []byte) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// OnHealth makes e call hook on every change of a loop's state, from the goroutine that changes
+// it (a hook that blocks holds that loop). A seam for tests, here and in the packages that
+// report the engine's health; set it before Start.
+func OnHealth(e *Engine, hook func(loop, state string, err error)) { e.healthHook = hook }
+
+// OnRound makes e call hook at the top of every round of every loop; a hook that panics kills
+// the loop, as a bug would. A seam for tests; set it before Start.
+func OnRound(e *Engine, hook func(loop string)) { e.roundHook = hook }
