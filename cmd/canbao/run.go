@@ -549,6 +549,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if n > 0 {
 		a.log.Warn("roster imports interrupted by a restart marked failed", "count", n)
 	}
+	// Uploaded imports wait in the database: this instance runs those no live instance runs
+	// (one at a time), including those another instance received or left half done.
+	queueCtx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
+	queueDone := make(chan struct{})
+	go func() { defer close(queueDone); srv.Importer.RunQueued(queueCtx, 5*time.Second) }()
+	defer func() { stopQueue(); <-queueDone }()
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return err
