@@ -137,6 +137,8 @@ func (im *Importer) RunQueued(ctx context.Context, every time.Duration) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-im.bg.Done():
+			return
 		case <-t.C:
 		}
 	}
@@ -145,6 +147,9 @@ func (im *Importer) RunQueued(ctx context.Context, every time.Duration) {
 // RunOnce waits for this instance's import slot, then takes and runs one upload no live
 // instance runs, if there is one; ran says whether it ran one (to its end, or its hand-back).
 func (im *Importer) RunOnce(ctx context.Context) (ran bool, err error) {
+	if im.bg.Err() != nil {
+		return false, nil // shut down: the imports are for other instances
+	}
 	select {
 	case im.slots <- struct{}{}:
 		defer func() { <-im.slots }()
