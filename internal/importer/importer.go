@@ -102,6 +102,8 @@ type Importer struct {
 	leaseNow    func() time.Time
 	receiveOnly bool
 	chunkBytes  int
+	// batchHook (tests only) is told of each batch an upload's run has written.
+	batchHook func(id int64, rows int)
 }
 
 // New wires the importer: loc is the business time zone (the import date and "today" for
@@ -496,6 +498,11 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 	}
 	if perr != nil {
 		return perr
+	}
+	// Stopped (shutdown, cancel) after the last chunk was read but before it was written: the
+	// import did not finish, whatever the reader says.
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	// A file that changed between the count and the import: the total is what was imported.
 	res.RowsTotal = res.RowsDone

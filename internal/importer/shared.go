@@ -158,10 +158,12 @@ func (im *Importer) RunOnce(ctx context.Context) (ran bool, err error) {
 	}
 	im.wg.Add(1)
 	defer im.wg.Done()
-	// Shutdown ends the run as it ends a background one (the import is handed back).
-	ctx, cancel := context.WithCancel(ctx)
+	// Shutdown ends the run as it ends a background one (the import is handed back): the run's
+	// context is a child of the importer's, ended also by ctx.
+	outer := ctx
+	ctx, cancel := context.WithCancel(im.bg)
 	defer cancel()
-	defer context.AfterFunc(im.bg, cancel)()
+	defer context.AfterFunc(outer, cancel)()
 	var ids []int64
 	if err := im.db.SelectContext(ctx, &ids, Queries.Get("import-claimable"), im.leaseNow()); err != nil {
 		return false, database.Map(err)
@@ -197,6 +199,9 @@ func (im *Importer) runUpload(ctx context.Context, id int64, actx *audit.Context
 		return true, database.Map(err)
 	}
 	j := job{id: id, format: Format(row.Format), upload: true, lost: &atomic.Bool{}}
+	if hook := im.batchHook; hook != nil {
+		j.onProgress = func(rows int, _ int64) { hook(id, rows) }
+	}
 	if actx != nil {
 		j.actx = *actx
 	} else {

@@ -194,3 +194,67 @@ func writeTemp(t *testing.T, content []byte) string {
 	}
 	return path
 }
+
+// TestShutdownHandsTheImportBack: an instance stopped mid-import (a rolling restart) hands the
+// upload back at once, its file still stored; another instance runs it to the end, and the
+// people the first run wrote are not created twice.
+func TestShutdownHandsTheImportBack(t *testing.T) {
+	env := servertest.New(t)
+	receiveOnly(env)
+	importer.SetChunkBytes(env.Server.Importer, importer.ChunkBytes)
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	rows := [][]string{{"身份证号码", "姓名", "村居", "参保状态"}}
+	// Two batches (10,000 rows, then 50): 500 numbers per gender and birth day.
+	for i := 0; len(rows) <= 10_050; i++ {
+		g := idcard.Female
+		if i%2 == 1 {
+			g = idcard.Male
+		}
+		rows = append(rows, []string{idAged(20+i/1000, g, (i/2)%500), "林秀英", "振兴村", "未参保"})
+	}
+	total := len(rows) - 1
+	id := uploadedID(t, upload(env, admin, "花名册.csv", csvOf(rows), nil, nil))
+	a := secondInstance(env)
+	firstBatch, release := make(chan int, 1), make(chan struct{})
+	importer.OnBatch(a, func(_ int64, done int) {
+		select {
+		case firstBatch <- done:
+			<-release
+		default:
+		}
+	})
+	ran := make(chan error, 1)
+	go func() { _, err := a.RunOnce(context.Background()); ran <- err }()
+	var written int
+	select {
+	case written = <-firstBatch:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no batch written")
+	}
+	// The instance stops while the first batch is held; then the batch goes.
+	importer.Stop(a)
+	close(release)
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ran; err == nil {
+		t.Fatalf("the stopped run says it finished: %+v", waitDone(t, env, admin, id))
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM roster_imports WHERE id = ? AND status IN ('queued', 'running') AND claimed_by IS NULL AND lease_until IS NULL`, id); n != 1 {
+		t.Fatal("the import was not handed back")
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM import_chunks WHERE import_id = ?`, id); n == 0 {
+		t.Fatal("the handed-back import lost its file")
+	}
+	b := secondInstance(env)
+	if ran, err := b.RunOnce(context.Background()); !ran || err != nil {
+		t.Fatalf("B: %v, %v", ran, err)
+	}
+	st := waitDone(t, env, admin, id)
+	if st.Status != importer.ImportCompleted || st.RowsDone != total || st.RowsUnchanged < written || st.RowsCreated+st.RowsUnchanged != total {
+		t.Fatalf("status = %+v (the first run wrote %d)", st, written)
+	}
+	if n := env.Count(`SELECT COUNT(*) FROM residents WHERE source = 'import'`); n != total {
+		t.Errorf("%d residents, want %d", n, total)
+	}
+}
