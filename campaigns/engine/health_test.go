@@ -245,3 +245,40 @@ func TestOneSchedulerTickAcrossInstances(t *testing.T) {
 		t.Fatalf("lease term %d, want 31 (30 ticks and one take-over)", n)
 	}
 }
+
+// TestRunningSchedulerHoldsTheLeaseAndGivesItUp: a started engine's schedule loop ticks
+// through the lease (it becomes the holder), and a clean stop gives the lease up at once.
+func TestRunningSchedulerHoldsTheLeaseAndGivesItUp(t *testing.T) {
+	env := servertest.New(t)
+	e := newEngine(env, fastConfig())
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	holder := func() string {
+		var h *string
+		if err := env.DB.Get(&h, `SELECT holder FROM engine_leases WHERE name = 'schedule'`); err != nil {
+			t.Fatal(err)
+		}
+		if h == nil {
+			return ""
+		}
+		return *h
+	}
+	// Wait on the state: the lease's holder.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(20 * time.Second); holder() != e.ID(); <-tick.C {
+		if time.Now().After(deadline) {
+			t.Fatalf("the running engine never took the lease (holder %q)", holder())
+		}
+	}
+	cancel()
+	e.Wait()
+	if h := holder(); h != "" {
+		t.Fatalf("holder %q after a clean stop", h)
+	}
+	if err := e.Check(); err == nil || !strings.Contains(err.Error(), "stopped") {
+		t.Fatalf("check after the stop: %v", err)
+	}
+}
