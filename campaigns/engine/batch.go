@@ -40,11 +40,20 @@ const (
 
 var errThrottled = errors.New("throttled")
 
-// work reads batches of delivery ids from the stream until ctx ends.
-func (e *Engine) work(ctx context.Context, consumer string) {
+// work reads batches of delivery ids from the stream until ctx ends; each read is a round of
+// the loop name (health.go).
+func (e *Engine) work(ctx context.Context, name, consumer string) {
 	for ctx.Err() == nil {
+		e.round(name)
 		res, err := e.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: e.group, Consumer: consumer, Streams: []string{e.stream, ">"},
 			Count: readBatch, Block: time.Second}).Result()
+		if ctx.Err() == nil {
+			if errors.Is(err, redis.Nil) {
+				e.beat(name, nil)
+			} else {
+				e.beat(name, err)
+			}
+		}
 		if err != nil {
 			if errors.Is(err, redis.Nil) || ctx.Err() != nil {
 				continue

@@ -91,3 +91,12 @@ AND resident_id IN (?) GROUP BY resident_id
 -- The reminders each resident was sent, visit tasks aside.
 SELECT resident_id, COUNT(*) AS n FROM deliveries WHERE status = 'sent' AND channel <> 'visit_task'
 AND resident_id IN (?) GROUP BY resident_id
+
+-- name: lease-take
+-- Takes or renews a lease (engine_leases, lease.go): one row changed when this instance holds
+-- it now; term always moves, so a renewal in the same microsecond still changes the row.
+UPDATE engine_leases SET holder = ?, lease_until = ?, term = term + 1
+WHERE name = ? AND (holder = ? OR holder IS NULL OR lease_until IS NULL OR lease_until < ?)
+
+-- name: lease-release
+UPDATE engine_leases SET holder = NULL, lease_until = NULL, term = term + 1 WHERE name = ? AND holder = ?
