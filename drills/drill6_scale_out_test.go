@@ -3,6 +3,7 @@
 package drills
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -97,13 +98,14 @@ func TestDrill6ScaleOutKillOneAPIAndOneEngine(t *testing.T) {
 		workers       = 32
 		ratePerSec    = 60
 		nSlow         = 4                 // slow uploads to api-1, in flight at the kill
+		nBurst        = 48                // registrations fired at api-1 right before the kill
 		feedAfterKill = 8 * time.Second   // new registrations keep coming this long after the kill
 		budget        = 100 * time.Second // the load phase, retries included (a guard)
 		maxTries      = 60
 	)
 	accounts, tokens := e.residentAccounts(nAccounts, "d6")
 	ps := people("d6", accounts, tokens, perAccount)
-	slow, steady := ps[:nSlow], ps[nSlow:]
+	slow, burst, steady := ps[:nSlow], ps[nSlow:nSlow+nBurst], ps[nSlow+nBurst:]
 	lb := &balancer{apis: apis, down: make([]atomic.Bool, len(apis))}
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	e.logf("audience %d, ~%d sends expected, campaign %d at %d a minute; load: %d registrations (%d accounts × %d) from %d clients at %d a second over %s and %s, each retried with its Idempotency-Key on the other instance after a broken connection",
@@ -177,11 +179,11 @@ func TestDrill6ScaleOutKillOneAPIAndOneEngine(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				finals[nSlow+i] = register(steady[i], steady[i].n%2, nil)
+				finals[nSlow+nBurst+i] = register(steady[i], steady[i].n%2, nil)
 			}
 		}()
 	}
-	fed := nSlow
+	fed := nSlow + nBurst
 	feederDone := make(chan struct{})
 	go func() {
 		defer close(feederDone)
@@ -223,8 +225,17 @@ func TestDrill6ScaleOutKillOneAPIAndOneEngine(t *testing.T) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("DRILL: not ready to kill after 90s: 201s per instance %v; messages A %d, B %d of ~%d: %s",
-				n, fa.total(), fb.total(), expectedSends, fmtCounts(e.statusCounts(id)))
+			logMu.Lock()
+			var as []attempt
+			for _, tr := range tries {
+				as = append(as, tr.attempt)
+			}
+			logMu.Unlock()
+			for _, p := range apis {
+				t.Logf("--- last lines of %s:\n%s", p.name, tail(p.out.String(), 10))
+			}
+			t.Fatalf("DRILL: not ready to kill after 90s: 201s per instance %v (registration attempts so far: %s); messages A %d, B %d of ~%d: %s",
+				n, statusHistogram(as), fa.total(), fb.total(), expectedSends, fmtCounts(e.statusCounts(id)))
 		}
 	}
 	// The engine to kill is the one holding the run's lease: it feeds the stream.
@@ -242,22 +253,27 @@ func TestDrill6ScaleOutKillOneAPIAndOneEngine(t *testing.T) {
 	}
 	survivorID := engineInstance(survivor)
 	deadAPI, liveAPI := apis[0], apis[1]
-	// Slow uploads to api-1: in flight (headers sent, body coming) when it dies.
-	started := make([]chan struct{}, nSlow)
-	for i, p := range slow {
+	// Slow uploads to api-1, in flight (headers sent, body coming) when it dies, and a burst of
+	// registrations to api-1: the kill comes once every one of them is on the wire, so that
+	// some are answered, some cut off before their commit and some, perhaps, after it.
+	started := make([]chan struct{}, nSlow+nBurst)
+	for i, p := range append(slices.Clone(slow), burst...) {
 		started[i] = make(chan struct{})
+		var body io.Reader = &slowReader{data: p.body(), piece: 16, pause: 150 * time.Millisecond}
+		if i >= nSlow {
+			body = bytes.NewReader(p.body())
+		}
 		wg.Add(1)
-		go func(i int, p person) {
+		go func(i int, p person, body io.Reader) {
 			defer wg.Done()
-			body := &firstReadSignal{r: &slowReader{data: p.body(), piece: 16, pause: 150 * time.Millisecond}, ch: started[i]}
-			finals[i] = register(p, 0, body)
-		}(i, p)
+			finals[i] = register(p, 0, &firstReadSignal{r: body, ch: started[i]})
+		}(i, p, body)
 	}
 	for i := range started {
 		select {
 		case <-started[i]:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("DRILL: slow upload %d never started", i)
+			t.Fatalf("DRILL: registration %d of the kill's burst never went out", i)
 		}
 	}
 	createdAtKill := created()
@@ -364,7 +380,8 @@ func TestDrill6ScaleOutKillOneAPIAndOneEngine(t *testing.T) {
 			}
 		}
 	}
-	e.logf("load done in %s: %d registrations sent (%d slow uploads), %d attempts: %s", loadTook.Round(time.Millisecond), fed, nSlow, len(all), statusHistogram(all))
+	e.logf("load done in %s: %d registrations sent (%d slow uploads and a burst of %d to %s at the kill), %d attempts: %s",
+		loadTook.Round(time.Millisecond), fed, nSlow, nBurst, deadAPI.name, len(all), statusHistogram(all))
 	e.logf("  %s answered %s; %s answered %s", apis[0].name, fmtCounts(perAPI[0]), apis[1].name, fmtCounts(perAPI[1]))
 	example := map[string]string{}
 	for _, tr := range tries {
@@ -605,11 +622,10 @@ func (e *env) drillRedis() redis.UniversalClient {
 	} else {
 		addrs = []string{e.redisAddr}
 	}
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		_ = c.Close()
+	c, err := universalClient(ctx, addrs)
+	if err != nil {
 		e.t.Fatalf("drill Redis %s: %v", e.redisAddr, err)
 	}
 	kind := "single node"
@@ -630,6 +646,30 @@ func (e *env) drillRedis() redis.UniversalClient {
 		_ = c.Close()
 	})
 	return c
+}
+
+// universalClient connects to addrs: a cluster client for several addresses, or for one node
+// that says it is in cluster mode; a single-node client otherwise.
+func universalClient(ctx context.Context, addrs []string) (redis.UniversalClient, error) {
+	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs})
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	if _, ok := c.(*redis.ClusterClient); ok {
+		return c, nil
+	}
+	info, err := c.Info(ctx, "cluster").Result()
+	if err != nil || !strings.Contains(info, "cluster_enabled:1") {
+		return c, nil // a single node (or one too old to say): as it is
+	}
+	_ = c.Close()
+	c = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, IsClusterMode: true})
+	if err := c.Ping(ctx).Err(); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func splitAddrs(s string) []string {
