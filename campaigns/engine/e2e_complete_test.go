@@ -91,7 +91,7 @@ func TestE2ERetryFailedWhileTheRunCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT id FROM campaigns WHERE id = ? FOR UPDATE`, id); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

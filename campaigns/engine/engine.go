@@ -94,6 +94,9 @@ type Engine struct {
 	countHook func(ch counters.Change, apply func())
 	// claimHook (tests only) is called before each claim of a batch.
 	claimHook func()
+	// stepHook (tests only) is called inside a step's transaction, after its outcomes, skips
+	// and waits are recorded and before its claims.
+	stepHook func()
 }
 
 type cachedCampaign struct {

@@ -35,3 +35,7 @@ func OnClaim(e *Engine, hook func()) { e.claimHook = hook }
 func TakeTokens(ctx context.Context, e *Engine, c campaigns.Campaign, ch string, n int) int {
 	return e.tokens(ctx, &c, ch, n, time.Now())
 }
+
+// OnStep makes e call hook inside each step's transaction, after the step has recorded its
+// outcomes, skips and waits and before it claims.
+func OnStep(e *Engine, hook func()) { e.stepHook = hook }

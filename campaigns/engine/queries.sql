@@ -50,12 +50,16 @@ SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE
 -- name: run-pending
 SELECT COUNT(*) FROM deliveries WHERE run_id = ? AND status IN ('queued', 'sending')
 
--- name: campaign-status-shared
-SELECT status FROM campaigns WHERE id = ? LOCK IN SHARE MODE
+-- name: campaign-status-locked
+-- A worker's step reads its campaigns' status under their rows' lock (stepTx). An exclusive
+-- lock, not a shared one: TiDB refuses LOCK IN SHARE MODE and FOR SHARE (error 1235) unless
+-- tidb_enable_noop_functions is on, and then it takes no lock at all; MariaDB has no FOR SHARE.
+-- See docs/SCALING.md.
+SELECT status FROM campaigns WHERE id = ? FOR UPDATE
 
--- name: campaign-lock-shared
--- A delivery's move and its count, under a shared lock on the campaign's row (moveCounted).
-SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE
+-- name: campaign-lock-move
+-- A delivery's move and its count, under the campaign's row lock (moveCounted).
+SELECT id FROM campaigns WHERE id = ? FOR UPDATE
 
 -- name: deliveries-load
 -- A batch of deliveries with what a worker needs about their residents.
