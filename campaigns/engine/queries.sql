@@ -12,8 +12,11 @@ SELECT id FROM campaigns WHERE status = 'scheduled' AND next_run_at <= ? ORDER B
 -- name: runs-snapshotting
 SELECT id, campaign_id, snapshot_cursor, started_at FROM campaign_runs WHERE status = 'snapshotting'
 
--- name: residents-max-id
-SELECT MAX(id) FROM residents
+-- name: residents-batch-bound
+-- The snapshot's next batch by keyset: the id of the last of the next n residents past the
+-- cursor (NULL past the end). Never a range up to MAX(id): with AUTO_RANDOM or
+-- SHARD_ROW_ID_BITS on TiDB the ids are sparse over 2^63 and ranges would never end.
+SELECT MAX(b.id) FROM (SELECT id FROM residents WHERE id > ? ORDER BY id LIMIT ?) b
 
 -- name: runs-dispatching
 -- The runs to feed: dispatching, of a running campaign.
