@@ -29,9 +29,11 @@ func TestConcurrentClaimsRespectTheFrequencyCap(t *testing.T) {
 	cfg := testConfig()
 	cfg.Workers = 0
 	h.startOnDemand(cfg)
-	h.waitFor("both audiences queued", 20*time.Second, func() bool {
+	// Fed too: the engine's feeder then leaves these rows alone, and its stamp of them cannot
+	// queue behind worker A's locks while B, inside A's step, waits for it.
+	h.waitFor("both audiences queued and fed", 20*time.Second, func() bool {
 		return h.env.Count(`SELECT COUNT(*) FROM deliveries d JOIN campaign_runs r ON r.id = d.run_id
-			WHERE d.status = 'queued' AND r.status = 'dispatching'`) == 4
+			WHERE d.status = 'queued' AND d.enqueued_at IS NOT NULL AND r.status = 'dispatching'`) == 4
 	})
 	aOther, aShared, bShared := h.delivery(a, other), h.delivery(a, shared), h.delivery(b, shared)
 
