@@ -37,7 +37,7 @@ var Queries = database.RegisterQueries("engine", queryFS, "queries.sql")
 // Config tunes the engine.
 type Config struct {
 	Workers           int           // concurrent senders per instance
-	SnapshotBatch     int           // residents per snapshot statement (an id range)
+	SnapshotBatch     int           // residents per snapshot statement (the next n by id)
 	FeedBatch         int           // ids per feeder round
 	Lease             time.Duration // how long a claimed delivery may stay in sending
 	Tick              time.Duration // scheduler and feeder period
@@ -107,6 +107,9 @@ type Engine struct {
 	// leaseNow is the clock of the scheduler's tick lease (tests: a fake one).
 	leaseNow func() time.Time
 	wg       sync.WaitGroup
+	// stepHook (tests only) is called inside a step's transaction, after its outcomes, skips
+	// and waits are recorded and before its claims.
+	stepHook func()
 }
 
 type cachedCampaign struct {

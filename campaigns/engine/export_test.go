@@ -46,3 +46,7 @@ func SetClock(e *Engine, now func() time.Time) { e.now = now }
 func ScheduleTick(ctx context.Context, e *Engine) (ran bool, err error) {
 	return e.scheduleTickRan(ctx)
 }
+
+// OnStep makes e call hook inside each step's transaction, after the step has recorded its
+// outcomes, skips and waits and before it claims.
+func OnStep(e *Engine, hook func()) { e.stepHook = hook }
