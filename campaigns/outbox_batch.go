@@ -11,7 +11,7 @@ import (
 )
 
 // The engine's moves of a batch of deliveries, one statement each (see outbox.go). The caller
-// holds the campaign rows' shared locks and has locked the rows it moves (a locking read of
+// holds the campaign rows' locks and has locked the rows it moves (a locking read of
 // those still in the status the move expects), so that it knows exactly which rows each move
 // changes: every id passed is moved.
 

@@ -43,6 +43,8 @@ var owners = map[string]string{
 	"conversions":              "internal/enrollment",
 	"roster_imports":           "internal/importer",
 	"roster_import_errors":     "internal/importer",
+	"import_chunks":            "internal/importer",
+	"engine_leases":            "campaigns/engine",
 	"monthly_reports":          "internal/progress",
 	"campaigns":                "campaigns",
 	"campaign_runs":            "campaigns",

@@ -18,7 +18,7 @@ import (
 
 // The worker takes deliveries in batches: one read of the stream, one load of the batch's
 // deliveries with their residents, the routing in process, then for the batch's sendable ones
-// a claim (one transaction: the campaign rows' shared locks, a locking read of the rows still
+// a claim (one transaction: the campaign rows' locks, a locking read of the rows still
 // queued, one UPDATE), their sends, and one transaction that records the outcomes with their
 // counts. The stream entries are acknowledged and deleted in one round trip.
 //
@@ -40,13 +40,15 @@ const (
 
 var errThrottled = errors.New("throttled")
 
-// work reads batches of delivery ids from the stream's shards until ctx ends. In a Redis
-// Cluster one XREADGROUP can read only streams of one slot, so a worker reads one shard at a
-// time, in turn from its own starting shard (n): without blocking while it finds work, and,
-// once a whole round found none, blocking up to a second on the next shard.
-func (e *Engine) work(ctx context.Context, consumer string, n int) {
+// work reads batches of delivery ids from the stream's shards until ctx ends; each read is a
+// round of the loop name (health.go). In a Redis Cluster one XREADGROUP can read only streams
+// of one slot, so a worker reads one shard at a time, in turn from its own starting shard (n):
+// without blocking while it finds work, and, once a whole round found none, blocking up to a
+// second on the next shard.
+func (e *Engine) work(ctx context.Context, name, consumer string, n int) {
 	shard, idle := n%len(e.streams), 0
 	for ctx.Err() == nil {
+		e.round(name)
 		stream := e.streams[shard]
 		shard = (shard + 1) % len(e.streams)
 		block := time.Duration(-1) // XREADGROUP without BLOCK
@@ -55,6 +57,13 @@ func (e *Engine) work(ctx context.Context, consumer string, n int) {
 		}
 		res, err := e.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: e.group, Consumer: consumer, Streams: []string{stream, ">"},
 			Count: readBatch, Block: block}).Result()
+		if ctx.Err() == nil {
+			if errors.Is(err, redis.Nil) {
+				e.beat(name, nil)
+			} else {
+				e.beat(name, err)
+			}
+		}
 		if err != nil {
 			if errors.Is(err, redis.Nil) || ctx.Err() != nil {
 				idle++
@@ -283,7 +292,7 @@ func isLocal(chain []string) bool {
 // step is one transaction of a batch: it records the outcomes of the sends before (out), the
 // batch's skips and waits (mv), and claims the deliveries of claim that are still queued and
 // whose campaign is still running (skipping those whose resident's frequency cap is used up),
-// with the counter changes of all of it, all under shared locks on the campaign rows. It
+// with the counter changes of all of it, all under the campaign rows' locks. It
 // returns what it claimed and the sends it recorded as sent.
 func (e *Engine) step(ctx context.Context, out []outcome, mv *moves, claim []*item) (claimed []*item, sent []outcome, err error) {
 	camps := map[int64]bool{}
@@ -318,8 +327,15 @@ func (e *Engine) step(ctx context.Context, out []outcome, mv *moves, claim []*it
 
 var errNotAll = errors.New("engine: a move found some of its rows moved already")
 
+// stepTx runs at READ COMMITTED: its counts (the frequency cap's recent sends, the people a
+// send reached first) are plain reads made after the locks that order them (the residents',
+// the campaign's), and must see what the previous holder of those locks committed. At
+// REPEATABLE READ they read a snapshot: InnoDB's, taken at the transaction's first plain read
+// (which can come before the residents' lock: the reach count of the sends it records), TiDB's
+// at its start; either can miss another worker's claim committed meanwhile, and two claims
+// for one person would both pass a cap of one (TestConcurrentClaimsRespectTheFrequencyCap).
 func (e *Engine) stepTx(ctx context.Context, ids []int64, out []outcome, mv *moves, claim []*item, exact bool) (claimed []*item, sent []outcome, err error) {
-	err = database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+	err = database.InTxReadCommitted(ctx, e.DB, func(tx *sqlx.Tx) error {
 		claimed, sent = nil, nil
 		// The campaign rows first, as every transition does: a pause or cancel that committed
 		// is seen by the claim, and the completion of a run (exclusive lock) cannot rebuild
@@ -327,7 +343,7 @@ func (e *Engine) stepTx(ctx context.Context, ids []int64, out []outcome, mv *mov
 		status := make(map[int64]string, len(ids))
 		for _, id := range ids {
 			var s string
-			if err := tx.GetContext(ctx, &s, Queries.Get("campaign-status-shared"), id); err != nil {
+			if err := tx.GetContext(ctx, &s, Queries.Get("campaign-status-locked"), id); err != nil {
 				return database.Map(err)
 			}
 			status[id] = s
@@ -361,6 +377,9 @@ func (e *Engine) stepTx(ctx context.Context, ids []int64, out []outcome, mv *mov
 			if err := campaigns.WaitUntilMany(ctx, tx, ws, at, now); err != nil {
 				return err
 			}
+		}
+		if e.stepHook != nil {
+			e.stepHook()
 		}
 		var ch []counters.Change
 		if claimed, ch, err = e.claimTx(ctx, tx, claim, status, now, exact); err != nil {

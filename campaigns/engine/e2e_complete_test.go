@@ -72,8 +72,8 @@ func TestE2ECompletedMeansSettledCounters(t *testing.T) {
 // found the run done and before it takes the campaign's lock to complete it. The run is not done
 // any more: it stays dispatching, the retried delivery is sent, and the next round completes the
 // campaign. (Completing it anyway would leave the delivery queued for good: only dispatching
-// runs are fed.) The test's transaction holds a shared lock on the campaign row, which the
-// reconciler's other steps pass and its completion waits for; it writes what retry-failed writes
+// runs are fed.) The test's transaction holds the campaign row's lock, which the reconciler's
+// completion waits for (its other steps have nothing to move here); it writes what retry-failed writes
 // and commits once the reconciler waits.
 func TestE2ERetryFailedWhileTheRunCompletes(t *testing.T) {
 	t.Parallel()
@@ -91,7 +91,7 @@ func TestE2ERetryFailedWhileTheRunCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT id FROM campaigns WHERE id = ? FOR UPDATE`, id); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -38,7 +38,7 @@ var Queries = database.RegisterQueries("engine", queryFS, "queries.sql")
 // Config tunes the engine.
 type Config struct {
 	Workers           int           // concurrent senders per instance
-	SnapshotBatch     int           // residents per snapshot statement (an id range)
+	SnapshotBatch     int           // residents per snapshot statement (the next n by id)
 	FeedBatch         int           // ids per feeder round
 	Lease             time.Duration // how long a claimed delivery may stay in sending
 	Tick              time.Duration // scheduler and feeder period
@@ -50,13 +50,18 @@ type Config struct {
 	VisitedRecently   time.Duration  // a person visited this recently is not messaged
 	SMSWindow         [2]int         // minutes after midnight, Asia/Shanghai: 08:00-20:00
 	ChannelRates      map[string]int // per-channel send limit per minute, across instances; absent or 0: not throttled (log, visit_task)
+	RestartBackoff    time.Duration  // wait before restarting a dead loop; doubles each time, up to 30s
+	FailAfter         int            // rounds in a row with an error before a loop counts as failing
+	StaleAfter        time.Duration  // a loop with no round for this long counts as stuck
+	ScheduleLease     time.Duration  // how long the scheduler's tick lease lasts without renewal
 }
 
 // DefaultConfig is a sensible configuration.
 func DefaultConfig() Config {
 	return Config{Workers: 16, SnapshotBatch: 50000, FeedBatch: 5000, Lease: 2 * time.Minute, Tick: time.Second,
 		ReconcileEvery: 5 * time.Second, RequeueAfter: 30 * time.Second, MaxAttempts: 3, RetryBackoff: 30 * time.Second, RemindersForVisit: 3,
-		VisitedRecently: 7 * 24 * time.Hour, SMSWindow: [2]int{8 * 60, 20 * 60}}
+		VisitedRecently: 7 * 24 * time.Hour, SMSWindow: [2]int{8 * 60, 20 * 60},
+		RestartBackoff: time.Second, FailAfter: 3, StaleAfter: 5 * time.Minute, ScheduleLease: 5 * time.Second}
 }
 
 // Deps are the engine's collaborators.
@@ -95,6 +100,17 @@ type Engine struct {
 	countHook func(ch counters.Change, apply func())
 	// claimHook (tests only) is called before each claim of a batch.
 	claimHook func()
+	// health is what Check reports; healthHook (tests only) hears each loop's state changes and
+	// roundHook (tests only) is called at the top of each round of each loop.
+	health     health
+	healthHook func(loop, state string, err error)
+	roundHook  func(loop string)
+	// leaseNow is the clock of the scheduler's tick lease (tests: a fake one).
+	leaseNow func() time.Time
+	wg       sync.WaitGroup
+	// stepHook (tests only) is called inside a step's transaction, after its outcomes, skips
+	// and waits are recorded and before its claims.
+	stepHook func()
 }
 
 type cachedCampaign struct {
@@ -105,59 +121,99 @@ type cachedCampaign struct {
 // New builds an engine instance.
 func New(d Deps, cfg Config) *Engine {
 	return &Engine{Deps: d, cfg: cfg, id: uuid.NewString(), store: campaigns.NewStore(d.DB), limiter: redis_rate.NewLimiter(d.Redis),
-		streams: StreamKeys(d.Prefix), group: "senders", now: time.Now, cache: map[int64]cachedCampaign{}, pace: map[int64]*feedPace{}}
+		streams: StreamKeys(d.Prefix), group: "senders", now: time.Now, cache: map[int64]cachedCampaign{}, pace: map[int64]*feedPace{},
+		health: health{phase: "new", loops: map[string]*loopHealth{}}, leaseNow: database.Now}
 }
 
 // ID names this instance (leases carry it).
 func (e *Engine) ID() string { return e.id }
 
 // Run works until ctx ends, then stops taking work and lets in-flight sends finish (each is
-// bounded by its provider timeout) before returning.
+// bounded by its provider timeout) before returning. It returns early only with a start-up
+// error (Start's).
 func (e *Engine) Run(ctx context.Context) error {
-	if err := e.ensureGroup(context.WithoutCancel(ctx)); err != nil {
+	if err := e.Start(ctx); err != nil {
 		return err
 	}
-	if err := e.loadVillages(ctx); err != nil {
+	e.Wait()
+	return nil
+}
+
+// Start prepares the engine (the stream's consumer group, the villages, the counters) and
+// starts its loops under supervision; it returns once they run, or with the start-up error,
+// which Check then reports. The loops stop when ctx ends; Wait waits for them.
+func (e *Engine) Start(ctx context.Context) error {
+	fail := func(err error) error {
+		e.setPhase("failed", err)
 		return err
+	}
+	if e.cfg.FailAfter <= 0 {
+		e.cfg.FailAfter = 3
+	}
+	if e.cfg.StaleAfter <= 0 {
+		e.cfg.StaleAfter = 5 * time.Minute
+	}
+	if e.cfg.RestartBackoff <= 0 {
+		e.cfg.RestartBackoff = time.Second
+	}
+	if e.cfg.ScheduleLease <= 0 {
+		e.cfg.ScheduleLease = 5 * e.cfg.Tick
+	}
+	if err := e.ensureGroup(context.WithoutCancel(ctx)); err != nil {
+		return fail(err)
+	}
+	if err := e.loadVillages(ctx); err != nil {
+		return fail(fmt.Errorf("engine: read villages: %w", err))
 	}
 	if _, err := e.Counters.RebuildAll(ctx, true); err != nil {
 		e.Log.Warn("engine: counters not rebuilt at start", "err", err)
 	}
-	var wg sync.WaitGroup
 	loop := func(name string, every time.Duration, fn func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		e.supervise(ctx, &e.wg, name, func(ctx context.Context) error {
 			t := time.NewTicker(every)
 			defer t.Stop()
 			for {
-				if err := fn(ctx); err != nil && ctx.Err() == nil {
+				e.round(name)
+				err := fn(ctx)
+				if ctx.Err() != nil {
+					return nil
+				}
+				if err != nil {
 					e.Log.Warn("engine: "+name, "err", err)
 				}
+				e.beat(name, err)
 				select {
 				case <-ctx.Done():
-					return
+					return nil
 				case <-t.C:
 				}
 			}
-		}()
+		})
 	}
-	loop("schedule", e.cfg.Tick, e.schedule)
+	e.setPhase("started", nil)
+	loop("schedule", e.cfg.Tick, e.scheduleTick)
 	loop("snapshot", e.cfg.Tick, e.snapshot)
 	loop("feed", e.cfg.Tick, e.feed)
 	if !e.reconcileOnDemand {
 		loop("reconcile", e.cfg.ReconcileEvery, e.reconcile)
 	}
 	for i := 0; i < e.cfg.Workers; i++ {
-		wg.Add(1)
-		go func(n int) {
-			defer wg.Done()
-			e.work(ctx, fmt.Sprintf("%s-%d", e.id, n), n)
-		}(i)
+		name := fmt.Sprintf("worker-%d", i)
+		consumer := fmt.Sprintf("%s-%d", e.id, i)
+		e.supervise(ctx, &e.wg, name, func(ctx context.Context) error {
+			e.work(ctx, name, consumer, i)
+			return nil
+		})
 	}
-	wg.Wait()
-	e.Log.Info("engine stopped", "instance", e.id)
 	return nil
+}
+
+// Wait waits for the loops of a started engine to stop (after Start's ctx ends).
+func (e *Engine) Wait() {
+	e.wg.Wait()
+	e.releaseLease(scheduleLease)
+	e.setPhase("stopped", nil)
+	e.Log.Info("engine stopped", "instance", e.id)
 }
 
 // StreamShards is how many streams carry delivery ids. Each has its own Redis Cluster hash

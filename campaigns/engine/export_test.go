@@ -35,3 +35,18 @@ func OnClaim(e *Engine, hook func()) { e.claimHook = hook }
 func TakeTokens(ctx context.Context, e *Engine, c campaigns.Campaign, ch string, n int) int {
 	return e.tokens(ctx, &c, ch, n, time.Now())
 }
+
+// SetLeaseClock sets the clock of e's scheduler tick lease.
+func SetLeaseClock(e *Engine, now func() time.Time) { e.leaseNow = now }
+
+// SetClock sets e's clock (health staleness among others).
+func SetClock(e *Engine, now func() time.Time) { e.now = now }
+
+// ScheduleTick runs one scheduler tick of e; ran says whether e held the lease and ran it.
+func ScheduleTick(ctx context.Context, e *Engine) (ran bool, err error) {
+	return e.scheduleTickRan(ctx)
+}
+
+// OnStep makes e call hook inside each step's transaction, after the step has recorded its
+// outcomes, skips and waits and before it claims.
+func OnStep(e *Engine, hook func()) { e.stepHook = hook }

@@ -12,8 +12,11 @@ SELECT id FROM campaigns WHERE status = 'scheduled' AND next_run_at <= ? ORDER B
 -- name: runs-snapshotting
 SELECT id, campaign_id, snapshot_cursor, started_at FROM campaign_runs WHERE status = 'snapshotting'
 
--- name: residents-max-id
-SELECT MAX(id) FROM residents
+-- name: residents-batch-bound
+-- The snapshot's next batch by keyset: the id of the last of the next n residents past the
+-- cursor (NULL past the end). Never a range up to MAX(id): with AUTO_RANDOM or
+-- SHARD_ROW_ID_BITS on TiDB the ids are sparse over 2^63 and ranges would never end.
+SELECT MAX(b.id) FROM (SELECT id FROM residents WHERE id > ? ORDER BY id LIMIT ?) b
 
 -- name: runs-dispatching
 -- The runs to feed: dispatching, of a running campaign.
@@ -50,12 +53,16 @@ SELECT status, next_run_at FROM campaigns WHERE id = ? FOR UPDATE
 -- name: run-pending
 SELECT COUNT(*) FROM deliveries WHERE run_id = ? AND status IN ('queued', 'sending')
 
--- name: campaign-status-shared
-SELECT status FROM campaigns WHERE id = ? LOCK IN SHARE MODE
+-- name: campaign-status-locked
+-- A worker's step reads its campaigns' status under their rows' lock (stepTx). An exclusive
+-- lock, not a shared one: TiDB refuses LOCK IN SHARE MODE and FOR SHARE (error 1235) unless
+-- tidb_enable_noop_functions is on, and then it takes no lock at all; MariaDB has no FOR SHARE.
+-- See docs/SCALING.md.
+SELECT status FROM campaigns WHERE id = ? FOR UPDATE
 
--- name: campaign-lock-shared
--- A delivery's move and its count, under a shared lock on the campaign's row (moveCounted).
-SELECT id FROM campaigns WHERE id = ? LOCK IN SHARE MODE
+-- name: campaign-lock-move
+-- A delivery's move and its count, under the campaign's row lock (moveCounted).
+SELECT id FROM campaigns WHERE id = ? FOR UPDATE
 
 -- name: deliveries-load
 -- A batch of deliveries with what a worker needs about their residents.
@@ -91,3 +98,12 @@ AND resident_id IN (?) GROUP BY resident_id
 -- The reminders each resident was sent, visit tasks aside.
 SELECT resident_id, COUNT(*) AS n FROM deliveries WHERE status = 'sent' AND channel <> 'visit_task'
 AND resident_id IN (?) GROUP BY resident_id
+
+-- name: lease-take
+-- Takes or renews a lease (engine_leases, lease.go): one row changed when this instance holds
+-- it now; term always moves, so a renewal in the same microsecond still changes the row.
+UPDATE engine_leases SET holder = ?, lease_until = ?, term = term + 1
+WHERE name = ? AND (holder = ? OR holder IS NULL OR lease_until IS NULL OR lease_until < ?)
+
+-- name: lease-release
+UPDATE engine_leases SET holder = NULL, lease_until = NULL, term = term + 1 WHERE name = ? AND holder = ?

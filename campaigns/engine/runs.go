@@ -25,7 +25,10 @@ func (e *Engine) schedule(ctx context.Context) error {
 		return database.Map(err)
 	}
 	for _, id := range due {
-		err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+		// READ COMMITTED: the run count StartRun reads after the campaign's lock must see a run
+		// another instance committed while this one waited (TiDB's REPEATABLE READ reads the
+		// snapshot of the transaction's start).
+		err := database.InTxReadCommitted(ctx, e.DB, func(tx *sqlx.Tx) error {
 			c, err := e.store.Get(ctx, tx, id, true)
 			if err != nil {
 				return err
@@ -67,7 +70,8 @@ type run struct {
 }
 
 // snapshot freezes the audience of runs being snapshotted: each batch inserts the deliveries of
-// one resident-id range and moves the run's checkpoint in the same transaction.
+// the next SnapshotBatch residents by id (a keyset: id > cursor ORDER BY id) and moves the
+// run's checkpoint in the same transaction.
 func (e *Engine) snapshot(ctx context.Context) error {
 	var runs []run
 	if err := e.DB.SelectContext(ctx, &runs, Queries.Get("runs-snapshotting")); err != nil {
@@ -92,19 +96,24 @@ func (e *Engine) snapshotRun(ctx context.Context, r run) error {
 	if err != nil {
 		return err
 	}
-	var maxID sql.NullInt64
-	if err := e.DB.GetContext(ctx, &maxID, Queries.Get("residents-max-id")); err != nil {
-		return database.Map(err)
-	}
 	on := dayOf(r.StartedAt, e.Location)
-	for cursor := r.Cursor; cursor < maxID.Int64; {
+	for cursor := r.Cursor; ; {
 		if ctx.Err() != nil {
 			return nil
 		}
 		if ok, err := e.leaseRun(ctx, r.ID); err != nil || !ok {
 			return err
 		}
-		hi := cursor + int64(e.cfg.SnapshotBatch)
+		// The batch is the next SnapshotBatch residents past the cursor (a keyset, whatever
+		// the ids' spacing), up to the last of them: (cursor, hi].
+		var bound sql.NullInt64
+		if err := e.DB.GetContext(ctx, &bound, Queries.Get("residents-batch-bound"), cursor, e.cfg.SnapshotBatch); err != nil {
+			return database.Map(err)
+		}
+		if !bound.Valid {
+			break // past the last resident
+		}
+		hi := bound.Int64
 		byVillage := map[string]int{}
 		err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
 			n, err := campaigns.SnapshotDeliveries(ctx, tx, c.Spec.Segment, on, r.CampaignID, r.ID, cursor, hi, database.Now())
@@ -463,8 +472,12 @@ func (e *Engine) reconcile(ctx context.Context) error {
 // round: completed implies rebuilt counters. (A worker's counter update still on its way from
 // a commit made before the lock can land after the rebuild; that window is as narrow as it was
 // with the rebuild after the commit.)
+//
+// It runs at READ COMMITTED: the count of the run's pending deliveries, read after the
+// campaign's lock, must see a retry committed while it waited (on TiDB a REPEATABLE READ
+// transaction reads the snapshot of its start, taken before the wait).
 func (e *Engine) complete(ctx context.Context, runID, campaign int64) error {
-	err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
+	err := database.InTxReadCommitted(ctx, e.DB, func(tx *sqlx.Tx) error {
 		// The campaign row first, as every transition does, then its run.
 		var c struct {
 			Status  string       `db:"status"`

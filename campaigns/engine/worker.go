@@ -271,9 +271,9 @@ func (e *Engine) finish(ctx context.Context, campaign, id int64, from, to, reaso
 
 // moveCounted runs move (one delivery's move, guarded by its current status; it returns the
 // counter change, or nil when the delivery was no longer where the move expected it) and
-// applies the change to the live counters before the commit, all under a shared lock on the
+// applies the change to the live counters before the commit, all under the lock of the
 // campaign's row. The completion of a run rebuilds the counters from the outbox under that
-// row's exclusive lock: a move counted after its commit could land after the rebuild, which
+// row's lock: a move counted after its commit could land after the rebuild, which
 // already holds it, and be counted twice. Counted before the commit, a move is in the outbox
 // the rebuild reads; a commit that fails after the count leaves the counters one off until that
 // rebuild.
@@ -281,7 +281,7 @@ func (e *Engine) moveCounted(ctx context.Context, campaign int64, move func(tx *
 	moved := false
 	err := database.InTx(ctx, e.DB, func(tx *sqlx.Tx) error {
 		moved = false
-		if _, err := tx.ExecContext(ctx, Queries.Get("campaign-lock-shared"), campaign); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("campaign-lock-move"), campaign); err != nil {
 			return database.Map(err)
 		}
 		ch, err := move(tx)

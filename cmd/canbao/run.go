@@ -506,17 +506,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		a.log.Info("campaign engine starting", "instance", eng.ID())
 		engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 		defer stopEngine()
-		engineDone := make(chan error, 1)
-		go func() { engineDone <- eng.Run(engineCtx) }()
-		fmt.Fprintf(stdout, "canbao engine running (mode %s)\n", cfg.Mode)
-		select {
-		case <-ctx.Done():
-		case err := <-engineDone:
-			return err
+		if err := eng.Start(engineCtx); err != nil {
+			a.log.Error("the campaign engine cannot start", "err", err)
+			return fmt.Errorf("the campaign engine cannot start: %w", err)
 		}
+		fmt.Fprintf(stdout, "canbao engine running (mode %s)\n", cfg.Mode)
+		<-ctx.Done()
 		a.log.Info("shutting down the engine")
 		stopEngine()
-		return <-engineDone
+		eng.Wait()
+		return nil
 	}
 	srv, err := buildServer(server.Deps{Config: cfg, DB: a.db, Redis: a.rdb, Keyring: a.kr, Rules: a.rules, Log: a.log})
 	if err != nil {
@@ -528,9 +527,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopEngine()
 	engineDone := make(chan error, 1)
 	if !*noEngine {
+		// An engine that cannot start stops serve: an instance without its engine would answer
+		// ready while its campaigns stay scheduled. Once started, /readyz reports its loops.
 		eng := newEngine(a, srv.Counters, srv.WeChat)
+		srv.WatchEngine(eng.Check)
 		a.log.Info("campaign engine starting", "instance", eng.ID())
-		go func() { engineDone <- eng.Run(engineCtx) }()
+		if err := eng.Start(engineCtx); err != nil {
+			a.log.Error("the campaign engine cannot start", "err", err)
+			return fmt.Errorf("the campaign engine cannot start: %w", err)
+		}
+		go func() { eng.Wait(); engineDone <- nil }()
 	} else {
 		engineDone <- nil
 	}
@@ -540,6 +546,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if n > 0 {
 		a.log.Warn("roster imports interrupted by a restart marked failed", "count", n)
 	}
+	// Uploaded imports wait in the database: this instance runs those no live instance runs
+	// (one at a time), including those another instance received or left half done.
+	queueCtx, stopQueue := context.WithCancel(context.WithoutCancel(ctx))
+	queueDone := make(chan struct{})
+	go func() { defer close(queueDone); srv.Importer.RunQueued(queueCtx, 5*time.Second) }()
+	defer func() { stopQueue(); <-queueDone }()
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return err

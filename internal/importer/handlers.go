@@ -54,12 +54,16 @@ func (im *Importer) create(c *gin.Context) error {
 	}
 	actx := auth.AuditContext(c)
 	createdBy := p.ID
-	id, err := im.enqueue(c.Request.Context(), actx, &createdBy, up.name, up.format, up.size)
+	// The file goes to the database (import_chunks) with the import's row, in one transaction;
+	// the local copy goes at once. Any instance may run it (shared.go).
+	id, err := im.enqueueUpload(c.Request.Context(), actx, &createdBy, up)
+	_ = os.Remove(up.path)
 	if err != nil {
-		_ = os.Remove(up.path)
 		return err
 	}
-	im.background(job{id: id, path: up.path, format: up.format, actx: actx})
+	if !im.receiveOnly {
+		im.background(id, &actx)
+	}
 	c.Header("Location", fmt.Sprintf("%s/%d", UploadRoute, id))
 	c.JSON(http.StatusAccepted, gin.H{"id": id})
 	return nil

@@ -13,10 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/schollz/progressbar/v3"
 
@@ -93,6 +95,15 @@ type Importer struct {
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
 	slots chan struct{}
+
+	// Shared imports (shared.go): this instance's name in claims, the clock of the leases, and
+	// whether uploads received here wait for a runner (RunQueued) instead of starting here.
+	instance    string
+	leaseNow    func() time.Time
+	receiveOnly bool
+	chunkBytes  int
+	// batchHook (tests only) is told of each batch an upload's run has written.
+	batchHook func(id int64, rows int)
 }
 
 // New wires the importer: loc is the business time zone (the import date and "today" for
@@ -106,7 +117,7 @@ func New(db *sqlx.DB, kr *pii.Keyring, loc *time.Location, enr *enrollment.Recor
 	}
 	bg, stop := context.WithCancel(context.Background())
 	return &Importer{db: db, kr: kr, loc: loc, enr: enr, log: log, audit: audit.New(db), now: time.Now,
-		bg: bg, stop: stop, slots: make(chan struct{}, 1)}
+		bg: bg, stop: stop, slots: make(chan struct{}, 1), instance: uuid.NewString(), leaseNow: database.Now, chunkBytes: ChunkBytes}
 }
 
 // Shutdown stops the background imports (they are marked failed and can be imported again)
@@ -220,7 +231,7 @@ func (im *Importer) enqueue(ctx context.Context, actx audit.Context, createdBy *
 	var id int64
 	err := database.InTx(ctx, im.db, func(tx *sqlx.Tx) error {
 		now := database.Now()
-		res, err := tx.ExecContext(ctx, Queries.Get("import-insert"), safeFileName(name), string(f), size, createdBy, now, now)
+		res, err := tx.ExecContext(ctx, Queries.Get("import-insert"), safeFileName(name), string(f), size, createdBy, now, now, nil, im.instance)
 		if err != nil {
 			return database.Map(err)
 		}
@@ -257,28 +268,14 @@ type job struct {
 	path   string
 	format Format
 	actx   audit.Context
+	// upload: the file is in import_chunks (path is this run's copy of it); lost is set when
+	// another instance took the import over (this run's lease ran out).
+	upload bool
+	lost   *atomic.Bool
 	// onStart is told the number of data rows before the first batch; onProgress the rows
 	// processed and the bytes read (CSV) after each batch. Both optional.
 	onStart    func(total int)
 	onProgress func(rows int, read int64)
-}
-
-// background runs an uploaded import after the request that made it has been answered; the
-// file is deleted at the end.
-func (im *Importer) background(j job) {
-	im.wg.Add(1)
-	go func() {
-		defer im.wg.Done()
-		defer os.Remove(j.path)
-		select {
-		case im.slots <- struct{}{}:
-			defer func() { <-im.slots }()
-		case <-im.bg.Done():
-			im.finishFailed(j, errShutdown, Result{ImportID: j.id})
-			return
-		}
-		_, _ = im.execute(im.bg, j)
-	}()
 }
 
 var errShutdown = errs.New(errs.Unavailable, msgShutdown)
@@ -295,8 +292,15 @@ func (im *Importer) execute(ctx context.Context, j job) (Result, error) {
 	cctx := context.WithoutCancel(ctx)
 	err = database.InTx(cctx, im.db, func(tx *sqlx.Tx) error {
 		now := database.Now()
-		if _, err := tx.ExecContext(cctx, Queries.Get("import-complete"), res.RowsTotal, res.RowsDone, res.RowsFailed,
-			res.Created, res.Updated, res.Unchanged, res.Enrolled, now, now, j.id); err != nil {
+		done, err := tx.ExecContext(cctx, Queries.Get("import-complete"), res.RowsTotal, res.RowsDone, res.RowsFailed,
+			res.Created, res.Updated, res.Unchanged, res.Enrolled, now, now, j.id, im.instance)
+		if err != nil {
+			return database.Map(err)
+		}
+		if n, _ := done.RowsAffected(); n != 1 {
+			return errLostLease
+		}
+		if _, err := tx.ExecContext(cctx, Queries.Get("chunks-delete"), j.id); err != nil {
 			return database.Map(err)
 		}
 		return im.audit.RecordTx(cctx, tx, j.actx.Event(ActionComplete, auditObject, j.id, audit.Success, summary(res)))
@@ -320,6 +324,19 @@ func summary(r Result) string {
 // finishFailed marks the import failed with a message for the user and audits it; it returns
 // the error to give the caller (the user's message, the cause kept for logs).
 func (im *Importer) finishFailed(j job, cause error, res Result) error {
+	if j.upload {
+		switch {
+		case errors.Is(cause, errLostLease) || (j.lost != nil && j.lost.Load()):
+			// Another instance runs it now: nothing of its record is this run's to change.
+			im.log.Warn("roster import taken over by another instance", "import_id", j.id, "rows", res.RowsDone)
+			return errs.Wrap(errs.Conflict, cause, msgTakenOver)
+		case errors.Is(cause, errShutdown), errors.Is(cause, context.Canceled) && im.bg.Err() != nil:
+			// A stop mid-import: the next instance takes it over and runs it again.
+			im.release(j.id)
+			im.log.Warn("roster import handed back at shutdown", "import_id", j.id, "rows", res.RowsDone)
+			return errs.Wrap(errs.Unavailable, cause, msgShutdown)
+		}
+	}
 	msg := msgSystemError
 	e, isDomain := errs.As(cause)
 	switch {
@@ -341,7 +358,10 @@ func (im *Importer) finishFailed(j job, cause error, res Result) error {
 	defer cancel()
 	err := database.InTx(ctx, im.db, func(tx *sqlx.Tx) error {
 		now := database.Now()
-		if _, err := tx.ExecContext(ctx, Queries.Get("import-fail"), msg, now, now, j.id); err != nil {
+		if _, err := tx.ExecContext(ctx, Queries.Get("import-fail"), msg, now, now, j.id, im.instance); err != nil {
+			return database.Map(err)
+		}
+		if _, err := tx.ExecContext(ctx, Queries.Get("chunks-delete"), j.id); err != nil {
 			return database.Map(err)
 		}
 		return im.audit.RecordTx(ctx, tx, j.actx.Event(ActionFail, auditObject, j.id, audit.Failure, msg))
@@ -386,7 +406,10 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 		return err
 	}
 	res.RowsTotal = total
-	started, err := im.db.ExecContext(ctx, Queries.Get("import-start"), total, database.Now(), database.Now(), j.id)
+	if _, err := im.db.ExecContext(ctx, Queries.Get("import-errors-delete"), j.id); err != nil {
+		return database.Map(err)
+	}
+	started, err := im.db.ExecContext(ctx, Queries.Get("import-start"), total, database.Now(), database.Now(), j.id, im.instance)
 	if err != nil {
 		return database.Map(err)
 	}
@@ -475,6 +498,11 @@ func (im *Importer) importRows(ctx context.Context, j job, res *Result) error {
 	}
 	if perr != nil {
 		return perr
+	}
+	// Stopped (shutdown, cancel) after the last chunk was read but before it was written: the
+	// import did not finish, whatever the reader says.
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	// A file that changed between the count and the import: the total is what was imported.
 	res.RowsTotal = res.RowsDone

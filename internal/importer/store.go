@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/canbao/canbao/internal/enrollment"
@@ -246,15 +244,10 @@ func (w *writer) write(ctx context.Context, c *chunk, slot int) error {
 	return nil
 }
 
+// retryable: a deadlock, a lock wait timeout, a TiDB write conflict or schema change
+// (database.IsRetryable), or a duplicate key (a concurrent insert of the same person).
 func retryable(err error) bool {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1213, 1205, 1062: // deadlock, lock wait timeout, duplicate key (a concurrent insert)
-			return true
-		}
-	}
-	return false
+	return database.IsRetryable(err) || database.IsDuplicate(err)
 }
 
 func (w *writer) tryWrite(ctx context.Context, c *chunk, slot int) (delta counts, err error) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -72,7 +73,14 @@ type Server struct {
 	WeChat   *wechat.Client
 	Events   *event.Service
 	Log      *slog.Logger
+	// engineCheck is the campaign engine's health, when this process runs one (WatchEngine).
+	engineCheck atomic.Pointer[func() error]
 }
+
+// WatchEngine makes /readyz report the campaign engine this process runs: check answers nil
+// while it runs, else what is wrong (engine.Engine.Check). Without it /readyz reports the
+// engine as "off" (serve --no-engine).
+func (s *Server) WatchEngine(check func() error) { s.engineCheck.Store(&check) }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
@@ -134,7 +142,8 @@ func New(d Deps) (*Server, error) {
 	r.Handle(http.MethodGet, "/healthz", auth.Public(), func(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"status": "ok"})
 	})
-	r.Handle(http.MethodGet, "/readyz", auth.Public(), readyz(d.DB, d.Redis, d.Keyring))
+	srv := &Server{}
+	r.Handle(http.MethodGet, "/readyz", auth.Public(), readyz(d.DB, d.Redis, d.Keyring, &srv.engineCheck))
 	r.Handle(http.MethodGet, "/metrics", auth.Public(), gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 
 	wx := WeChatClient(cfg, d.Redis, d.Log)
@@ -180,8 +189,10 @@ func New(d Deps) (*Server, error) {
 	if err := r.Verify(); err != nil {
 		return nil, err
 	}
-	return &Server{Engine: engine, Router: r, Tokens: tokens, Auth: authSvc, Subjects: subjects, Audit: auditLog, Registry: reg, Idem: idem, Importer: imports,
-		Counters: stats, WeChat: wx, Events: events, Log: d.Log}, nil
+	srv.Engine, srv.Router, srv.Tokens, srv.Auth, srv.Subjects, srv.Audit, srv.Registry, srv.Idem, srv.Importer =
+		engine, r, tokens, authSvc, subjects, auditLog, reg, idem, imports
+	srv.Counters, srv.WeChat, srv.Events, srv.Log = stats, wx, events, d.Log
+	return srv, nil
 }
 
 // WeChatClient builds the WeChat client from the configuration: the API's resident login uses
@@ -191,14 +202,23 @@ func WeChatClient(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logge
 		Timeout: cfg.WeChat.Timeout}, rdb, cfg.Redis.Prefix, log)
 }
 
-// readyz answers 200 only when MySQL and Redis both answer within a second and the PII keys
-// still match the key check values stored in the database (one small query).
-func readyz(db *sqlx.DB, rdb redis.UniversalClient, kr *pii.Keyring) gin.HandlerFunc {
+// readyz answers 200 only when MySQL and Redis both answer within a second, the PII keys
+// still match the key check values stored in the database (one small query), and the campaign
+// engine of this process, if it runs one, is running with every loop alive (checks.engine:
+// "ok", "off" without an engine, else what is wrong with it).
+func readyz(db *sqlx.DB, rdb redis.UniversalClient, kr *pii.Keyring, engineCheck *atomic.Pointer[func() error]) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 		defer cancel()
-		checks := gin.H{"mysql": "ok", "redis": "ok", "pii_key": "ok"}
+		checks := gin.H{"mysql": "ok", "redis": "ok", "pii_key": "ok", "engine": "off"}
 		ready := true
+		if check := engineCheck.Load(); check != nil {
+			if err := (*check)(); err != nil {
+				checks["engine"], ready = err.Error(), false
+			} else {
+				checks["engine"] = "ok"
+			}
+		}
 		if err := db.PingContext(ctx); err != nil {
 			checks["mysql"], checks["pii_key"], ready = "unavailable", "unknown", false
 		} else if err := keycheck.Verify(ctx, db, kr); err != nil {

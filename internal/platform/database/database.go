@@ -160,6 +160,25 @@ const (
 	errLockWait  = 1205
 )
 
+// retryableErrors are the errors after which the whole transaction may simply run again: it
+// was rolled back and nothing of it is left. MariaDB and MySQL: a deadlock (1213) and a lock
+// wait timeout (1205, innodb_rollback_on_timeout or not: InTx rolls back either way). TiDB
+// (docs.pingcap.com, "Error Codes and Troubleshooting"): 8002, a SELECT FOR UPDATE transaction
+// met a commit conflict; 8005, a write conflict (txnStartTS is stale); 8022, the commit
+// failed and was rolled back; 8028, the table's schema changed under the transaction
+// (metadata lock off, or a DDL that took it); 9007, TiKV's write conflict (an optimistic
+// transaction, or an autocommit statement that hit one). Each says the application can run the
+// transaction again.
+var retryableErrors = map[uint16]string{
+	errDeadlock: "deadlock",
+	errLockWait: "lock wait timeout",
+	8002:        "TiDB: SELECT FOR UPDATE write conflict",
+	8005:        "TiDB: write conflict, txnStartTS is stale",
+	8022:        "TiDB: commit failed, rolled back",
+	8028:        "TiDB: information schema changed",
+	9007:        "TiDB: write conflict",
+}
+
 // unavailableError marks a failure to reach the database; the web layer answers 503.
 type unavailableError struct{ err error }
 
@@ -201,19 +220,39 @@ func IsDuplicate(err error) bool {
 	return errors.Is(err, errs.ErrDuplicate) || (errors.As(err, &me) && me.Number == errDuplicate)
 }
 
-func isRetryable(err error) bool {
+// IsRetryable reports whether err means the transaction was rolled back and may be run again
+// as it is: a deadlock, a lock wait timeout, or one of TiDB's write conflicts and schema
+// changes (see retryableErrors).
+func IsRetryable(err error) bool {
 	var me *mysql.MySQLError
-	return errors.As(err, &me) && (me.Number == errDeadlock || me.Number == errLockWait)
+	if !errors.As(err, &me) {
+		return false
+	}
+	_, ok := retryableErrors[me.Number]
+	return ok
 }
 
 // InTx runs fn in a transaction, committing if it returns nil and rolling back otherwise; a
-// deadlock or lock-wait timeout restarts it, up to 5 attempts with jittered backoff so that
-// the two sides of a deadlock do not collide again.
+// deadlock, a lock-wait timeout or a TiDB write conflict (IsRetryable) restarts it, up to 5
+// attempts with jittered backoff so that the two sides of a conflict do not collide again.
 func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
+	return InTxOpts(ctx, db, nil, fn)
+}
+
+// InTxReadCommitted is InTx at READ COMMITTED: each plain read sees what was committed when it
+// ran, not a snapshot taken at the transaction's first read (InnoDB) or at its start (TiDB).
+// A transaction that counts rows after taking a lock (the frequency cap of a claim) needs it:
+// at REPEATABLE READ the count could miss a commit made by the holder of that lock.
+func InTxReadCommitted(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
+	return InTxOpts(ctx, db, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, fn)
+}
+
+// InTxOpts is InTx with the transaction's options (nil: the server's defaults).
+func InTxOpts(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(tx *sqlx.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		err = inTxOnce(ctx, db, fn)
-		if err == nil || !isRetryable(err) {
+		err = inTxOnce(ctx, db, opts, fn)
+		if err == nil || !IsRetryable(err) {
 			return err
 		}
 		backoff := time.Duration(5<<attempt)*time.Millisecond + time.Duration(rand.Int64N(int64(10*time.Millisecond)))
@@ -226,8 +265,8 @@ func InTx(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) error {
 	return err
 }
 
-func inTxOnce(ctx context.Context, db *sqlx.DB, fn func(tx *sqlx.Tx) error) (err error) {
-	tx, err := db.BeginTxx(ctx, nil)
+func inTxOnce(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(tx *sqlx.Tx) error) (err error) {
+	tx, err := db.BeginTxx(ctx, opts)
 	if err != nil {
 		return Map(err)
 	}
