@@ -8,6 +8,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/canbao/canbao/campaigns/counters"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/enrollment"
 	"github.com/canbao/canbao/internal/platform/database"
@@ -118,8 +119,8 @@ func TestStatsConvertedByDay(t *testing.T) {
 	}
 	check("first read (rebuilt from MySQL)", read())
 	// Redis loses the counters: the next read rebuilds them from the outbox.
-	if err := env.Redis.Del(t.Context(), env.Prefix+"cstat:"+strconv.FormatInt(id, 10)).Err(); err != nil {
-		t.Fatal(err)
+	if n, err := env.Redis.Del(t.Context(), env.Prefix+"cstat:"+counters.Tag(id)).Result(); err != nil || n != 1 {
+		t.Fatalf("DEL the counters: %d, %v", n, err)
 	}
 	check("after Redis lost the counters", read())
 	env.Server.Counters.Forget(t.Context(), id)

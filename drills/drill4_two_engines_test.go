@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/canbao/canbao/campaigns/engine"
 	"github.com/canbao/canbao/internal/auth"
 )
 
@@ -45,10 +46,12 @@ func TestDrill4TwoEnginesOneCampaign(t *testing.T) {
 			t.Fatalf("the run did not reach dispatching: %s", fmtCounts(e.statusCounts(id)))
 		}
 	}
-	stream := e.prefix + "engine:deliveries"
+	shards := engine.StreamKeys(e.prefix)
 	ctx := context.Background()
-	if typ, _ := e.rdb.Type(ctx, stream).Result(); typ != "stream" {
-		t.Fatalf("DRILL: %s is a %q, not the engine's stream: the drill needs updating", stream, typ)
+	for _, stream := range shards {
+		if typ, _ := e.rdb.Type(ctx, stream).Result(); typ != "stream" {
+			t.Fatalf("DRILL: %s is a %q, not a shard of the engine's stream: the drill needs updating", stream, typ)
+		}
 	}
 	var queued []int64
 	if err := e.db.Select(&queued, `SELECT id FROM deliveries WHERE campaign_id = ? AND status = 'queued' ORDER BY id`, id); err != nil {
@@ -59,14 +62,14 @@ func TestDrill4TwoEnginesOneCampaign(t *testing.T) {
 		block := queued[i:min(i+10, len(queued))]
 		for range 2 {
 			for _, d := range block {
-				pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"d", strconv.FormatInt(d, 10)}})
+				pipe.XAdd(ctx, &redis.XAddArgs{Stream: shards[d%int64(len(shards))], Values: []string{"d", strconv.FormatInt(d, 10)}})
 			}
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e.logf("fed the %d queued deliveries a second time (twice each, in interleaved blocks of 10) onto %s", len(queued), stream)
+	e.logf("fed the %d queued deliveries a second time (twice each, in interleaved blocks of 10) onto the %d shards of the stream", len(queued), len(shards))
 	e.waitCampaign(id, 3*time.Minute, pa, pb)
 
 	oc := e.checkOutbox(id, a, fa, fb)

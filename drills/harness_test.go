@@ -300,7 +300,7 @@ type env struct {
 	prefix    string
 	tz        string // business time zone handed to canbao
 	db        *sqlx.DB
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	tokens    *auth.Tokens
 	kr        *pii.Keyring
 	loc       *time.Location

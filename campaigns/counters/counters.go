@@ -28,24 +28,35 @@ var Queries = database.RegisterQueries("counters", queryFS, "queries.sql")
 // Counters reads and writes the counters.
 type Counters struct {
 	db     *sqlx.DB
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	loc    *time.Location
 	now    func() time.Time
 }
 
 // New wires the counters.
-func New(db *sqlx.DB, rdb *redis.Client, prefix string, loc *time.Location) *Counters {
+func New(db *sqlx.DB, rdb redis.UniversalClient, prefix string, loc *time.Location) *Counters {
 	return &Counters{db: db, rdb: rdb, prefix: prefix, loc: loc, now: time.Now}
 }
 
+// Tag is the Redis Cluster hash tag of a campaign's keys ("{c42}"): keys used together in one
+// transaction or script must share a slot, and so they share the tag.
+func Tag(campaign int64) string { return "{c" + strconv.FormatInt(campaign, 10) + "}" }
+
 func (c *Counters) key(campaign int64) string {
-	return c.prefix + "cstat:" + strconv.FormatInt(campaign, 10)
+	return c.prefix + "cstat:" + Tag(campaign)
 }
 
 // reach is the HyperLogLog older versions kept; Rebuild deletes it.
 func (c *Counters) reach(campaign int64) string {
-	return c.prefix + "creach:" + strconv.FormatInt(campaign, 10)
+	return c.prefix + "creach:" + Tag(campaign)
+}
+
+// legacyKeys are the campaign's keys from before they had a hash tag; Rebuild deletes them
+// (one key per command: they live in other slots).
+func (c *Counters) legacyKeys(campaign int64) []string {
+	id := strconv.FormatInt(campaign, 10)
+	return []string{c.prefix + "cstat:" + id, c.prefix + "creach:" + id}
 }
 
 // Statuses of a delivery, by which the counters count (campaigns names them Delivery*).
@@ -153,11 +164,19 @@ func (c *Counters) Rebuild(ctx context.Context, campaign int64) error {
 	for k, v := range h {
 		vals[k] = v
 	}
+	// One slot ({cN}): the transaction is valid in a Redis Cluster too.
 	pipe := c.rdb.TxPipeline()
 	pipe.Del(ctx, c.key(campaign), c.reach(campaign))
 	pipe.HSet(ctx, c.key(campaign), vals)
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	for _, k := range c.legacyKeys(campaign) {
+		if err := c.rdb.Del(ctx, k).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EnsureBuilt rebuilds a campaign's counters when Redis has lost them, or when they were built

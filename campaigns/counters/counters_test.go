@@ -75,8 +75,8 @@ func TestReachedIsExact(t *testing.T) {
 	}
 	// Counters built before reached was exact (a HyperLogLog beside the hash, no field) are
 	// rebuilt on read.
-	if err := rdb.HDel(ctx, prefix+"cstat:1", "reached").Err(); err != nil {
-		t.Fatal(err)
+	if n, err := rdb.HDel(ctx, prefix+"cstat:"+counters.Tag(1), "reached").Result(); err != nil || n != 1 {
+		t.Fatalf("HDEL reached: %d, %v", n, err)
 	}
 	if s, err = c.Stats(ctx, 1); err != nil {
 		t.Fatal(err)

@@ -40,13 +40,23 @@ const (
 
 var errThrottled = errors.New("throttled")
 
-// work reads batches of delivery ids from the stream until ctx ends; each read is a round of
-// the loop name (health.go).
-func (e *Engine) work(ctx context.Context, name, consumer string) {
+// work reads batches of delivery ids from the stream's shards until ctx ends; each read is a
+// round of the loop name (health.go). In a Redis Cluster one XREADGROUP can read only streams
+// of one slot, so a worker reads one shard at a time, in turn from its own starting shard (n):
+// without blocking while it finds work, and, once a whole round found none, blocking up to a
+// second on the next shard.
+func (e *Engine) work(ctx context.Context, name, consumer string, n int) {
+	shard, idle := n%len(e.streams), 0
 	for ctx.Err() == nil {
 		e.round(name)
-		res, err := e.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: e.group, Consumer: consumer, Streams: []string{e.stream, ">"},
-			Count: readBatch, Block: time.Second}).Result()
+		stream := e.streams[shard]
+		shard = (shard + 1) % len(e.streams)
+		block := time.Duration(-1) // XREADGROUP without BLOCK
+		if idle >= len(e.streams) {
+			block, idle = time.Second, 0
+		}
+		res, err := e.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: e.group, Consumer: consumer, Streams: []string{stream, ">"},
+			Count: readBatch, Block: block}).Result()
 		if ctx.Err() == nil {
 			if errors.Is(err, redis.Nil) {
 				e.beat(name, nil)
@@ -56,16 +66,22 @@ func (e *Engine) work(ctx context.Context, name, consumer string) {
 		}
 		if err != nil {
 			if errors.Is(err, redis.Nil) || ctx.Err() != nil {
+				idle++
 				continue
 			}
 			if isNoGroup(err) {
 				_ = e.ensureGroup(ctx)
 			} else {
-				e.Log.Warn("engine: read stream", "err", err)
+				e.Log.Warn("engine: read stream", "stream", stream, "err", err)
 			}
 			sleep(ctx, time.Second)
 			continue
 		}
+		if len(res) == 0 || len(res[0].Messages) == 0 {
+			idle++
+			continue
+		}
+		idle = 0
 		var ids []int64
 		var entries []string
 		seen := map[int64]bool{}
@@ -88,8 +104,8 @@ func (e *Engine) work(ctx context.Context, name, consumer string) {
 		if len(entries) > 0 {
 			actx := context.WithoutCancel(ctx)
 			pipe := e.Redis.Pipeline()
-			pipe.XAck(actx, e.stream, e.group, entries...)
-			pipe.XDel(actx, e.stream, entries...)
+			pipe.XAck(actx, stream, e.group, entries...)
+			pipe.XDel(actx, stream, entries...)
 			if _, err := pipe.Exec(actx); err != nil {
 				e.Log.Warn("engine: acknowledge", "err", err)
 			}

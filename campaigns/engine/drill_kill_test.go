@@ -115,7 +115,7 @@ func (h *harness) startChild(bin, dsn string) *child {
 		"CANBAO_JWT_SECRET="+h.jwtSecret,
 		"CANBAO_PII_KEY="+h.piiKey,
 		"CANBAO_MYSQL_DSN="+dsn,
-		"CANBAO_REDIS_ADDR="+dbtest.RedisAddr(),
+		"CANBAO_REDIS_ADDR="+dbtest.RedisConfigAddr(),
 		"CANBAO_REDIS_PREFIX="+h.env.Prefix,
 		"CANBAO_WECHAT_API_BASE="+h.wx.URL,
 		"CANBAO_WECHAT_APPID="+wxAppID,

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/campaigns/engine"
+	"github.com/canbao/canbao/internal/platform/dbtest"
 )
 
 // flushPrefix deletes every Redis key of the test's instance: what FLUSHDB does to it, without
@@ -13,24 +15,25 @@ import (
 // it deleted.
 func (h *harness) flushPrefix() int {
 	h.t.Helper()
-	ctx := context.Background()
-	n := 0
-	var cursor uint64
-	for {
-		keys, next, err := h.env.Redis.Scan(ctx, cursor, h.env.Prefix+"*", 1000).Result()
+	n, err := dbtest.DeleteKeys(context.Background(), h.env.Redis, h.env.Prefix+"*")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// streamLen is how many entries the delivery stream's shards hold together.
+func (h *harness) streamLen() int64 {
+	h.t.Helper()
+	var n int64
+	for _, s := range engine.StreamKeys(h.env.Prefix) {
+		l, err := h.env.Redis.XLen(context.Background(), s).Result()
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		if len(keys) > 0 {
-			if err := h.env.Redis.Del(ctx, keys...).Err(); err != nil {
-				h.t.Fatal(err)
-			}
-			n += len(keys)
-		}
-		if cursor = next; cursor == 0 {
-			return n
-		}
+		n += l
 	}
+	return n
 }
 
 // TestDrillRedisFlushedMidDispatch: Redis loses everything mid-dispatch (stream, consumer
@@ -51,10 +54,14 @@ func TestDrillRedisFlushedMidDispatch(t *testing.T) {
 		t.Fatal("nothing to flush")
 	}
 	release()
-	stream := h.env.Prefix + "engine:deliveries"
-	h.waitFor("the stream group to be recreated", 10*time.Second, func() bool {
-		groups, err := h.env.Redis.XInfoGroups(context.Background(), stream).Result()
-		return err == nil && len(groups) == 1 && groups[0].Name == "senders"
+	h.waitFor("the stream group to be recreated on every shard", 10*time.Second, func() bool {
+		for _, stream := range engine.StreamKeys(h.env.Prefix) {
+			groups, err := h.env.Redis.XInfoGroups(context.Background(), stream).Result()
+			if err != nil || len(groups) != 1 || groups[0].Name != "senders" {
+				return false
+			}
+		}
+		return true
 	})
 	h.waitEnded(id, 25*time.Second)
 	if n := h.count(id, "sent"); n != len(ps)+len(wx) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/campaigns/engine"
 )
 
 // TestRefeedSkipsWhatTheStreamStillHolds: deliveries fed long ago but still queued are fed
@@ -27,15 +28,7 @@ func TestRefeedSkipsWhatTheStreamStillHolds(t *testing.T) {
 	h.waitFor("every delivery fed", 15*time.Second, func() bool {
 		return h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE enqueued_at IS NOT NULL`) == n
 	})
-	stream := h.env.Prefix + "engine:deliveries"
-	xlen := func() int64 {
-		t.Helper()
-		l, err := h.env.Redis.XLen(context.Background(), stream).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return l
-	}
+	xlen := func() int64 { t.Helper(); return h.streamLen() }
 	if l := xlen(); l != n {
 		t.Fatalf("stream holds %d entries after the feed, want %d", l, n)
 	}
@@ -45,8 +38,10 @@ func TestRefeedSkipsWhatTheStreamStillHolds(t *testing.T) {
 	if l := xlen(); l != n {
 		t.Fatalf("stream holds %d entries after three reconciler rounds, want %d: what still waited was fed again", l, n)
 	}
-	if err := h.env.Redis.Del(context.Background(), stream).Err(); err != nil {
-		t.Fatal(err)
+	for _, stream := range engine.StreamKeys(h.env.Prefix) {
+		if err := h.env.Redis.Del(context.Background(), stream).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h.reconcile(e)
 	if l := xlen(); l != n {
@@ -80,7 +75,7 @@ func TestFeedFindsADeliveryQueuedAgainBehindItsCursor(t *testing.T) {
 	h.waitFor("the first delivery fed again", 15*time.Second, func() bool {
 		return h.env.Count(`SELECT COUNT(*) FROM deliveries WHERE enqueued_at IS NOT NULL`) == n
 	})
-	if l, err := h.env.Redis.XLen(context.Background(), h.env.Prefix+"engine:deliveries").Result(); err != nil || l != n+1 {
-		t.Fatalf("stream holds %d entries (%v), want %d: each delivery once and the requeued one again", l, err, n+1)
+	if l := h.streamLen(); l != n+1 {
+		t.Fatalf("stream holds %d entries, want %d: each delivery once and the requeued one again", l, n+1)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"embed"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -66,7 +67,7 @@ func DefaultConfig() Config {
 // Deps are the engine's collaborators.
 type Deps struct {
 	DB       *sqlx.DB
-	Redis    *redis.Client
+	Redis    redis.UniversalClient
 	Prefix   string
 	Keyring  *pii.Keyring
 	Rules    *rules.Book
@@ -83,7 +84,7 @@ type Engine struct {
 	id       string
 	store    *campaigns.Store
 	limiter  *redis_rate.Limiter
-	stream   string
+	streams  []string // the delivery stream's shards (StreamKeys)
 	group    string
 	now      func() time.Time
 	cacheMu  sync.Mutex
@@ -120,7 +121,7 @@ type cachedCampaign struct {
 // New builds an engine instance.
 func New(d Deps, cfg Config) *Engine {
 	return &Engine{Deps: d, cfg: cfg, id: uuid.NewString(), store: campaigns.NewStore(d.DB), limiter: redis_rate.NewLimiter(d.Redis),
-		stream: d.Prefix + "engine:deliveries", group: "senders", now: time.Now, cache: map[int64]cachedCampaign{}, pace: map[int64]*feedPace{},
+		streams: StreamKeys(d.Prefix), group: "senders", now: time.Now, cache: map[int64]cachedCampaign{}, pace: map[int64]*feedPace{},
 		health: health{phase: "new", loops: map[string]*loopHealth{}}, leaseNow: database.Now}
 }
 
@@ -200,7 +201,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		name := fmt.Sprintf("worker-%d", i)
 		consumer := fmt.Sprintf("%s-%d", e.id, i)
 		e.supervise(ctx, &e.wg, name, func(ctx context.Context) error {
-			e.work(ctx, name, consumer)
+			e.work(ctx, name, consumer, i)
 			return nil
 		})
 	}
@@ -215,10 +216,30 @@ func (e *Engine) Wait() {
 	e.Log.Info("engine stopped", "instance", e.id)
 }
 
+// StreamShards is how many streams carry delivery ids. Each has its own Redis Cluster hash
+// tag ({dq0} … {dq15}), so in a cluster the queue spreads over the masters; a delivery goes to
+// shard id mod StreamShards. Every instance must use the same number (it is not configurable).
+const StreamShards = 16
+
+// StreamKeys are the delivery stream's shards under prefix.
+func StreamKeys(prefix string) []string {
+	keys := make([]string, StreamShards)
+	for i := range keys {
+		keys[i] = prefix + "engine:deliveries:{dq" + strconv.Itoa(i) + "}"
+	}
+	return keys
+}
+
+// streamOf is the shard a delivery is fed to.
+func (e *Engine) streamOf(id int64) string { return e.streams[id%int64(len(e.streams))] }
+
+// ensureGroup creates the consumer group on every shard (and the shard with it).
 func (e *Engine) ensureGroup(ctx context.Context) error {
-	err := e.Redis.XGroupCreateMkStream(ctx, e.stream, e.group, "0").Err()
-	if err != nil && !isBusyGroup(err) {
-		return fmt.Errorf("engine: create stream group: %w", err)
+	for _, s := range e.streams {
+		err := e.Redis.XGroupCreateMkStream(ctx, s, e.group, "0").Err()
+		if err != nil && !isBusyGroup(err) {
+			return fmt.Errorf("engine: create stream group on %s: %w", s, err)
+		}
 	}
 	return nil
 }

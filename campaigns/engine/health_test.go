@@ -48,7 +48,7 @@ func waitFor(t *testing.T, ch <-chan healthEvent, loop, state string) {
 func TestEngineThatCannotCreateItsGroupReportsIt(t *testing.T) {
 	env := servertest.New(t)
 	ctx := context.Background()
-	if err := env.Redis.Set(ctx, env.Prefix+"engine:deliveries", "not a stream", 0).Err(); err != nil {
+	if err := env.Redis.Set(ctx, engine.StreamKeys(env.Prefix)[0], "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	e := newEngine(env, fastConfig())
@@ -122,19 +122,24 @@ func TestFailingWorkerIsReportedAndRecovers(t *testing.T) {
 	if err := e.Check(); err != nil {
 		t.Fatalf("check at start: %v", err)
 	}
-	stream := env.Prefix + "engine:deliveries"
-	if err := env.Redis.Del(ctx, stream).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Redis.Set(ctx, stream, "not a stream", 0).Err(); err != nil {
-		t.Fatal(err)
+	// Every shard of the stream: the worker reads them in turn.
+	shards := engine.StreamKeys(env.Prefix)
+	for _, stream := range shards {
+		if err := env.Redis.Del(ctx, stream).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Redis.Set(ctx, stream, "not a stream", 0).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitFor(t, events, "worker-0", engine.LoopFailing)
 	if err := e.Check(); err == nil || !strings.Contains(err.Error(), "loop worker-0 failing") || !strings.Contains(err.Error(), "WRONGTYPE") {
 		t.Fatalf("check with a failing worker: %v", err)
 	}
-	if err := env.Redis.Del(ctx, stream).Err(); err != nil {
-		t.Fatal(err)
+	for _, stream := range shards {
+		if err := env.Redis.Del(ctx, stream).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitFor(t, events, "worker-0", engine.LoopRunning)
 	if err := e.Check(); err != nil {

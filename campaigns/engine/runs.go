@@ -252,15 +252,43 @@ type streamState struct {
 	oldest  time.Time // when the oldest of them was added, on this process's clock; zero: none
 }
 
-// streamState reads the group's lag and its oldest unread entry. Entry ids are the Redis
-// server's clock in milliseconds; Redis TIME relates that clock to this process's.
+// streamState reads the group's lag and its oldest unread entry over every shard. Entry ids
+// are the Redis server's clock in milliseconds; Redis TIME relates that clock to this
+// process's (in a cluster the masters' clocks are taken to agree, as NTP keeps them).
 func (e *Engine) streamState(ctx context.Context) (streamState, error) {
-	groups, err := e.Redis.XInfoGroups(ctx, e.stream).Result()
+	var st streamState
+	oldestMS := int64(-1)
+	for _, stream := range e.streams {
+		n, ms, err := e.shardState(ctx, stream)
+		if err != nil {
+			return streamState{}, err
+		}
+		st.waiting += n
+		if ms >= 0 && (oldestMS < 0 || ms < oldestMS) {
+			oldestMS = ms
+		}
+	}
+	if oldestMS < 0 {
+		return st, nil
+	}
+	before := time.Now()
+	redisNow, err := e.Redis.Time(ctx).Result()
+	if err != nil {
+		return streamState{}, err
+	}
+	local := before.Add(time.Since(before) / 2)
+	st.oldest = time.UnixMilli(oldestMS).Add(local.Sub(redisNow)).UTC()
+	return st, nil
+}
+
+// shardState is one shard's unread entries and the time of its oldest (-1: none).
+func (e *Engine) shardState(ctx context.Context, stream string) (int64, int64, error) {
+	groups, err := e.Redis.XInfoGroups(ctx, stream).Result()
 	if err != nil {
 		if strings.Contains(err.Error(), "no such key") { // flushed: nothing waits
-			return streamState{}, nil
+			return 0, -1, nil
 		}
-		return streamState{}, err
+		return 0, -1, err
 	}
 	var g *redis.XInfoGroup
 	for i := range groups {
@@ -269,34 +297,27 @@ func (e *Engine) streamState(ctx context.Context) (streamState, error) {
 		}
 	}
 	if g == nil {
-		return streamState{}, nil
+		return 0, -1, nil
 	}
 	unread := "(" + g.LastDeliveredID
-	first, err := e.Redis.XRangeN(ctx, e.stream, unread, "+", 1).Result()
+	first, err := e.Redis.XRangeN(ctx, stream, unread, "+", 1).Result()
 	if err != nil || len(first) == 0 {
-		return streamState{}, err
+		return 0, -1, err
 	}
-	st := streamState{waiting: g.Lag}
-	if st.waiting < 0 { // Redis cannot tell after deletions: count, up to what matters
+	waiting := g.Lag
+	if waiting < 0 { // Redis cannot tell after deletions: count, up to what matters
 		n := int64(e.unpacedBacklog())
-		all, err := e.Redis.XRangeN(ctx, e.stream, unread, "+", n).Result()
+		all, err := e.Redis.XRangeN(ctx, stream, unread, "+", n).Result()
 		if err != nil {
-			return streamState{}, err
+			return 0, -1, err
 		}
-		st.waiting = int64(len(all))
+		waiting = int64(len(all))
 	}
 	ms, err := strconv.ParseInt(first[0].ID[:strings.IndexByte(first[0].ID, '-')], 10, 64)
 	if err != nil {
-		return streamState{}, fmt.Errorf("engine: stream entry id %q: %w", first[0].ID, err)
+		return 0, -1, fmt.Errorf("engine: stream entry id %q: %w", first[0].ID, err)
 	}
-	before := time.Now()
-	redisNow, err := e.Redis.Time(ctx).Result()
-	if err != nil {
-		return streamState{}, err
-	}
-	local := before.Add(time.Since(before) / 2)
-	st.oldest = time.UnixMilli(ms).Add(local.Sub(redisNow)).UTC()
-	return st, nil
+	return waiting, ms, nil
 }
 
 // feedPace feeds a run's deliveries at its campaign's rate. Fed all at once, a slow campaign's
@@ -330,7 +351,7 @@ func (p *feedPace) refill(perMinute int, now time.Time) {
 func (e *Engine) enqueue(ctx context.Context, ids []int64) error {
 	pipe := e.Redis.Pipeline()
 	for _, id := range ids {
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: e.stream, Values: []string{"d", strconv.FormatInt(id, 10)}})
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: e.streamOf(id), Values: []string{"d", strconv.FormatInt(id, 10)}})
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return err
@@ -511,17 +532,19 @@ const refeedMax = 20000
 var errNotSettled = errors.New("engine: counters not rebuilt")
 
 func (e *Engine) dropIdlePending(ctx context.Context) {
-	msgs, _, err := e.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: e.stream, Group: e.group, Consumer: e.id + "-reaper",
-		MinIdle: 2 * e.cfg.Lease, Start: "0", Count: 1000}).Result()
-	if err != nil {
-		return
-	}
-	if len(msgs) > 0 {
-		ids := make([]string, len(msgs))
-		for i, m := range msgs {
-			ids[i] = m.ID
+	for _, stream := range e.streams {
+		msgs, _, err := e.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: e.group, Consumer: e.id + "-reaper",
+			MinIdle: 2 * e.cfg.Lease, Start: "0", Count: 1000}).Result()
+		if err != nil {
+			continue
 		}
-		e.Redis.XAck(ctx, e.stream, e.group, ids...)
+		if len(msgs) > 0 {
+			ids := make([]string, len(msgs))
+			for i, m := range msgs {
+				ids[i] = m.ID
+			}
+			e.Redis.XAck(ctx, stream, e.group, ids...)
+		}
+		e.Redis.XTrimMaxLenApprox(ctx, stream, 2_000_000/StreamShards, 0)
 	}
-	e.Redis.XTrimMaxLenApprox(ctx, e.stream, 2_000_000, 0)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/canbao/canbao/campaigns/engine"
 	"github.com/canbao/canbao/internal/platform/dbtest"
 )
 
@@ -23,13 +24,14 @@ func TestServeExitsWhenTheEngineCannotStart(t *testing.T) {
 	t.Setenv("CANBAO_MODE", "dev")
 	t.Setenv("CANBAO_MYSQL_DSN", dsn)
 	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
+	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
 	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
 	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
 	ctx := context.Background()
 	if err := run(ctx, []string{"migrate"}, nil, io.Discard, io.Discard); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	if err := rdb.Set(ctx, prefix+"engine:deliveries", "not a stream", 0).Err(); err != nil {
+	if err := rdb.Set(ctx, engine.StreamKeys(prefix)[0], "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{{"serve"}, {"serve", "--engine-only"}} {
@@ -46,7 +48,7 @@ func TestServeExitsWhenTheEngineCannotStart(t *testing.T) {
 		}
 	}
 	// With the key gone, serve starts and reports the engine ready.
-	if err := rdb.Del(ctx, prefix+"engine:deliveries").Err(); err != nil {
+	if err := rdb.Del(ctx, engine.StreamKeys(prefix)[0]).Err(); err != nil {
 		t.Fatal(err)
 	}
 	base, stop, logs, err := startServe(t)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/canbao/canbao/campaigns/engine"
 	"github.com/canbao/canbao/internal/platform/dbtest"
 	"github.com/canbao/canbao/internal/server"
 )
@@ -32,6 +33,7 @@ func TestServeEngineOnlyBuildsNoHTTPAPI(t *testing.T) {
 	t.Setenv("CANBAO_MODE", "dev")
 	t.Setenv("CANBAO_MYSQL_DSN", dsn)
 	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
+	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
 	t.Setenv("CANBAO_HTTP_ADDR", held.Addr().String())
 	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
 	ctx := context.Background()
@@ -70,7 +72,7 @@ func TestServeEngineOnlyBuildsNoHTTPAPI(t *testing.T) {
 	}
 	// Wait on the state: an engine worker takes up a message from the delivery stream (one
 	// naming no delivery, which it drops), so the engine ran past its start-up.
-	stream := prefix + "engine:deliveries"
+	stream := engine.StreamKeys(prefix)[0]
 	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: map[string]any{"d": "0"}}).Err(); err != nil {
 		t.Fatal(err)
 	}

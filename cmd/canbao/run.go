@@ -121,7 +121,7 @@ type app struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	db    *sqlx.DB
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	kr    *pii.Keyring
 	rules *rules.Book
 }
@@ -174,15 +174,12 @@ func open(ctx context.Context, cfg *config.Config, stderr io.Writer, withRedis b
 		return nil, err
 	}
 	if withRedis {
-		a.rdb = redis.NewClient(&redis.Options{
-			Addr: cfg.Redis.Addr, DB: cfg.Redis.DB, Password: cfg.Redis.Password,
-			DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		})
+		a.rdb = cfg.Redis.Client(2*time.Second, 2*time.Second, 2*time.Second)
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		if err := a.rdb.Ping(pctx).Err(); err != nil {
 			a.close()
-			return nil, fmt.Errorf("cannot reach Redis at %s: %w", cfg.Redis.Addr, err)
+			return nil, fmt.Errorf("cannot reach %s: %w", cfg.Redis.Describe(), err)
 		}
 	}
 	return a, nil

@@ -43,7 +43,7 @@ const (
 )
 
 type loginGuard struct {
-	rdb         *redis.Client
+	rdb         redis.UniversalClient
 	prefix      string
 	maxFailures int
 	base, cap   time.Duration
@@ -51,7 +51,7 @@ type loginGuard struct {
 	accountMax  int
 }
 
-func newLoginGuard(rdb *redis.Client, prefix string, l LoginLimits) *loginGuard {
+func newLoginGuard(rdb redis.UniversalClient, prefix string, l LoginLimits) *loginGuard {
 	return &loginGuard{rdb: rdb, prefix: prefix + "login:", maxFailures: l.MaxFailures,
 		base: min(lockBase, l.Lockout), cap: l.Lockout, window: l.Lockout, accountMax: accountMaxFactor * l.MaxFailures}
 }
@@ -65,14 +65,18 @@ func keyHash(parts ...string) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
+// A username's keys share a Redis Cluster hash tag, the hash of the username: the failure
+// script and the success transaction use the pair, account and trust keys together.
+func (g *loginGuard) tag(username string) string { return "{" + keyHash(username) + "}" }
+
 func (g *loginGuard) pairKey(username, ip string) string {
-	return g.prefix + "pair:" + keyHash(username, ip)
+	return g.prefix + "pair:" + g.tag(username) + ":" + keyHash(username, ip)
 }
 func (g *loginGuard) trustKey(username, ip string) string {
-	return g.prefix + "trust:" + keyHash(username, ip)
+	return g.prefix + "trust:" + g.tag(username) + ":" + keyHash(username, ip)
 }
 func (g *loginGuard) accountKey(username string) string {
-	return g.prefix + "acct:" + keyHash(username)
+	return g.prefix + "acct:" + g.tag(username)
 }
 
 func unavailable(err error) error {

@@ -131,7 +131,7 @@ type Service struct {
 }
 
 // NewService wires the login service.
-func NewService(db *sqlx.DB, rdb *redis.Client, prefix string, t *Tokens, s *Subjects, a *audit.Log, l LoginLimits, refreshTTL time.Duration, log *slog.Logger) *Service {
+func NewService(db *sqlx.DB, rdb redis.UniversalClient, prefix string, t *Tokens, s *Subjects, a *audit.Log, l LoginLimits, refreshTTL time.Duration, log *slog.Logger) *Service {
 	return &Service{db: db, tokens: t, subjects: s, audit: a, refreshTTL: refreshTTL, log: log, now: database.Now,
 		guard: newLoginGuard(rdb, prefix, l)}
 }

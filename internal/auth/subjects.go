@@ -35,7 +35,7 @@ type ResidentVersionBumper func(ctx context.Context, ext sqlx.ExecerContext, acc
 // disabling take effect on the next request.
 type Subjects struct {
 	db     *sqlx.DB
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	log    *slog.Logger
 	ttl    time.Duration
@@ -44,7 +44,7 @@ type Subjects struct {
 }
 
 // NewSubjects wires the store and cache; bumpResident revokes a resident's tokens.
-func NewSubjects(db *sqlx.DB, rdb *redis.Client, prefix string, log *slog.Logger, bumpResident ResidentVersionBumper) *Subjects {
+func NewSubjects(db *sqlx.DB, rdb redis.UniversalClient, prefix string, log *slog.Logger, bumpResident ResidentVersionBumper) *Subjects {
 	return &Subjects{db: db, rdb: rdb, prefix: prefix, log: log, ttl: 5 * time.Minute, bumpResident: bumpResident}
 }
 

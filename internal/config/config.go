@@ -18,6 +18,7 @@ import (
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/rawbytes"
 	"github.com/knadh/koanf/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/configs"
 )
@@ -67,12 +68,85 @@ type MySQL struct {
 	ConnMaxLifetime time.Duration `koanf:"conn_max_lifetime"`
 }
 
-// Redis configures the cache, counters and queues.
+// Redis configures the cache, counters and queues: one node, a Redis Cluster, or a master
+// watched by Redis Sentinel.
 type Redis struct {
-	Addr     string `koanf:"addr"`
-	DB       int    `koanf:"db"`
-	Password string `koanf:"password"`
-	Prefix   string `koanf:"prefix"`
+	// Addr is one address (a single node), or a comma-separated list of a cluster's nodes
+	// (any of them: the client discovers the rest).
+	Addr string `koanf:"addr"`
+	// Cluster makes a single address a cluster's seed node (a list is a cluster anyway).
+	Cluster bool `koanf:"cluster"`
+	// MasterName, with SentinelAddrs, makes the client find the master through Sentinel
+	// (Addr is then not used).
+	MasterName       string `koanf:"master_name"`
+	SentinelAddrs    string `koanf:"sentinel_addrs"` // comma-separated host:port of the sentinels
+	SentinelPassword string `koanf:"sentinel_password"`
+	DB               int    `koanf:"db"` // 0 in a cluster: a cluster has only database 0
+	Password         string `koanf:"password"`
+	Prefix           string `koanf:"prefix"`
+}
+
+// Redis deployment kinds (Redis.Kind).
+const (
+	RedisSingle   = "single"
+	RedisCluster  = "cluster"
+	RedisSentinel = "sentinel"
+)
+
+func splitList(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Addrs are the addresses of Addr.
+func (r Redis) Addrs() []string { return splitList(r.Addr) }
+
+// Kind says how Redis is deployed: sentinel when a master name is given, cluster when Addr
+// lists more than one node (or Cluster is set), single otherwise.
+func (r Redis) Kind() string {
+	switch {
+	case r.MasterName != "":
+		return RedisSentinel
+	case r.Cluster || len(r.Addrs()) > 1:
+		return RedisCluster
+	}
+	return RedisSingle
+}
+
+// Describe names the Redis deployment for messages (no password).
+func (r Redis) Describe() string {
+	switch r.Kind() {
+	case RedisSentinel:
+		return fmt.Sprintf("Redis master %q through the sentinels at %s", r.MasterName, strings.Join(splitList(r.SentinelAddrs), ","))
+	case RedisCluster:
+		return "the Redis Cluster at " + strings.Join(r.Addrs(), ",")
+	}
+	return "Redis at " + r.Addr
+}
+
+// Client connects to Redis as configured: a *redis.Client for one node, a
+// *redis.ClusterClient for a cluster, a failover client for Sentinel. Timeouts are the
+// caller's (zero: go-redis's defaults).
+func (r Redis) Client(dial, read, write time.Duration) redis.UniversalClient {
+	switch r.Kind() {
+	case RedisSentinel:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: r.MasterName, SentinelAddrs: splitList(r.SentinelAddrs), SentinelPassword: r.SentinelPassword,
+			DB: r.DB, Password: r.Password, DialTimeout: dial, ReadTimeout: read, WriteTimeout: write,
+		})
+	case RedisCluster:
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs: r.Addrs(), Password: r.Password, DialTimeout: dial, ReadTimeout: read, WriteTimeout: write,
+		})
+	}
+	return redis.NewClient(&redis.Options{
+		Addr: r.Addr, DB: r.DB, Password: r.Password, DialTimeout: dial, ReadTimeout: read, WriteTimeout: write,
+	})
 }
 
 // JWT configures access and refresh tokens.
@@ -298,8 +372,26 @@ func (c *Config) Validate() error {
 	if c.MySQL.DSN == "" {
 		errs = append(errs, errors.New("mysql.dsn (CANBAO_MYSQL_DSN) must not be empty"))
 	}
-	if c.Redis.Addr == "" {
-		errs = append(errs, errors.New("redis.addr (CANBAO_REDIS_ADDR) must not be empty"))
+	switch c.Redis.Kind() {
+	case RedisSentinel:
+		if len(splitList(c.Redis.SentinelAddrs)) == 0 {
+			errs = append(errs, errors.New("redis.sentinel_addrs (CANBAO_REDIS_SENTINEL_ADDRS) must list the sentinels (host:port,…) when redis.master_name is set"))
+		}
+	case RedisCluster:
+		if c.Redis.DB != 0 {
+			errs = append(errs, fmt.Errorf("redis.db (CANBAO_REDIS_DB) is %d, but redis.addr names a Redis Cluster (%d nodes): a cluster has only database 0; "+
+				"set redis.db to 0 and keep instances apart with redis.prefix", c.Redis.DB, len(c.Redis.Addrs())))
+		}
+	default:
+		if len(c.Redis.Addrs()) == 0 {
+			errs = append(errs, errors.New("redis.addr (CANBAO_REDIS_ADDR) must not be empty"))
+		}
+	}
+	if c.Redis.DB < 0 {
+		errs = append(errs, errors.New("redis.db (CANBAO_REDIS_DB) must not be negative"))
+	}
+	if strings.ContainsAny(c.Redis.Prefix, "{}") {
+		errs = append(errs, fmt.Errorf("redis.prefix (CANBAO_REDIS_PREFIX) %q must not contain { or }: the keys put their Redis Cluster hash tags after it", c.Redis.Prefix))
 	}
 	if c.JWT.ResidentTTL <= 0 || c.JWT.ResidentTTL > 2*time.Hour {
 		errs = append(errs, errors.New("jwt.resident_ttl must be between 0 and 2h"))

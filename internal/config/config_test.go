@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func environ(kv ...string) func() []string { return func() []string { return kv } }
@@ -176,5 +178,65 @@ func TestChannelRates(t *testing.T) {
 		if _, err := Load(Options{Environ: environ(append(base, kv)...)}); err == nil {
 			t.Errorf("%s accepted", kv)
 		}
+	}
+}
+
+// TestRedisDeployments: CANBAO_REDIS_ADDR takes one node or a cluster's list; a master name
+// with sentinels means Sentinel; a database other than 0 is refused for a cluster, with a
+// message that says why; a prefix with a hash tag brace is refused.
+func TestRedisDeployments(t *testing.T) {
+	base := []string{"CANBAO_MODE=production", "CANBAO_JWT_SECRET=" + goodJWT, "CANBAO_PII_KEY=" + goodPII}
+	load := func(kv ...string) (*Config, error) {
+		return Load(Options{Environ: environ(append(append([]string{}, base...), kv...)...)})
+	}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Kind() != RedisSingle || len(cfg.Redis.Addrs()) != 1 {
+		t.Fatalf("default: kind %s, addrs %v", cfg.Redis.Kind(), cfg.Redis.Addrs())
+	}
+	cfg, err = load("CANBAO_REDIS_ADDR=10.0.0.1:7001, 10.0.0.2:7001,10.0.0.3:7001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Kind() != RedisCluster || strings.Join(cfg.Redis.Addrs(), " ") != "10.0.0.1:7001 10.0.0.2:7001 10.0.0.3:7001" {
+		t.Fatalf("list: kind %s, addrs %q", cfg.Redis.Kind(), cfg.Redis.Addrs())
+	}
+	if _, ok := cfg.Redis.Client(0, 0, 0).(*redis.ClusterClient); !ok {
+		t.Fatal("a list must give a cluster client")
+	}
+	cfg, err = load("CANBAO_REDIS_ADDR=10.0.0.1:7001", "CANBAO_REDIS_CLUSTER=true")
+	if err != nil || cfg.Redis.Kind() != RedisCluster {
+		t.Fatalf("one seed node with redis.cluster: %v %+v", err, cfg)
+	}
+	cfg, err = load("CANBAO_REDIS_MASTER_NAME=mymaster", "CANBAO_REDIS_SENTINEL_ADDRS=10.0.0.1:26379,10.0.0.2:26379", "CANBAO_REDIS_DB=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Redis.Kind() != RedisSentinel || !strings.Contains(cfg.Redis.Describe(), "mymaster") {
+		t.Fatalf("sentinel: kind %s (%s)", cfg.Redis.Kind(), cfg.Redis.Describe())
+	}
+	if _, ok := cfg.Redis.Client(0, 0, 0).(*redis.Client); !ok { // NewFailoverClient gives a *redis.Client
+		t.Fatal("sentinel must give a failover client")
+	}
+
+	for name, tc := range map[string]struct {
+		env  []string
+		want string
+	}{
+		"cluster with db 3":      {[]string{"CANBAO_REDIS_ADDR=10.0.0.1:7001,10.0.0.2:7001", "CANBAO_REDIS_DB=3"}, "a cluster has only database 0"},
+		"seed node with db 1":    {[]string{"CANBAO_REDIS_CLUSTER=true", "CANBAO_REDIS_DB=1"}, "redis.db (CANBAO_REDIS_DB) is 1"},
+		"sentinel without nodes": {[]string{"CANBAO_REDIS_MASTER_NAME=mymaster"}, "redis.sentinel_addrs"},
+		"empty addr":             {[]string{"CANBAO_REDIS_ADDR= , "}, "redis.addr (CANBAO_REDIS_ADDR) must not be empty"},
+		"prefix with a hash tag": {[]string{"CANBAO_REDIS_PREFIX={canbao}:"}, "must not contain { or }"},
+		"negative database":      {[]string{"CANBAO_REDIS_DB=-1"}, "must not be negative"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := load(tc.env...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v: got %v, want an error saying %q", tc.env, err, tc.want)
+			}
+		})
 	}
 }

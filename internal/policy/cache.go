@@ -30,7 +30,7 @@ func render(body []byte) Rendered {
 
 // cache keeps rendered answers in Redis under keys that carry the current generation.
 type cache struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 }
 

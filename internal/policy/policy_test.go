@@ -15,6 +15,7 @@ import (
 
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/platform/dbtest"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/logging"
 	"github.com/canbao/canbao/internal/platform/web"
@@ -600,7 +601,7 @@ func TestETag(t *testing.T) {
 // cachedKeys lists the Redis keys of cached answers.
 func cachedKeys(t *testing.T, e *env, kind string) []string {
 	t.Helper()
-	keys, err := e.Redis.Keys(context.Background(), e.Config.Redis.Prefix+"policy:*:"+kind+":*").Result()
+	keys, err := dbtest.Keys(context.Background(), e.Redis, e.Config.Redis.Prefix+"policy:*:"+kind+":*")
 	if err != nil {
 		t.Fatal(err)
 	}

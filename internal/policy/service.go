@@ -32,7 +32,7 @@ type Service struct {
 // Answers are also kept in process for the current generation, which is re-read from Redis at
 // most every LocalGenerationTTL: another instance's edit shows here within that time, this
 // instance's own edits at once.
-func NewService(db *sqlx.DB, rdb *redis.Client, keyPrefix string, auditLog *audit.Log, log *slog.Logger) *Service {
+func NewService(db *sqlx.DB, rdb redis.UniversalClient, keyPrefix string, auditLog *audit.Log, log *slog.Logger) *Service {
 	return &Service{db: db, cache: &cache{rdb: rdb, prefix: keyPrefix}, local: newLocalCache(LocalGenerationTTL), audit: auditLog, log: log}
 }
 

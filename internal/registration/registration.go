@@ -68,7 +68,7 @@ const (
 // Service registers residents and lets village admins decide.
 type Service struct {
 	db       *sqlx.DB
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	prefix   string
 	kr       *pii.Keyring
 	book     *rules.Book
@@ -85,7 +85,7 @@ type Service struct {
 // Deps wires the service.
 type Deps struct {
 	DB                   *sqlx.DB
-	Redis                *redis.Client
+	Redis                redis.UniversalClient
 	Prefix               string
 	Keyring              *pii.Keyring
 	Rules                *rules.Book
@@ -408,7 +408,7 @@ func (s *Service) limit(ctx context.Context, accountID int64, idIndex []byte) er
 	refusal := errs.New(errs.RateLimited, "今日提交的身份证号码过多，请明天再试。如需帮助，请联系所在村（居）委会。")
 	refusal.RetryAfter = time.Hour
 	return s.limiter.AllowDistinct(ctx, "registration", fmt.Sprint(accountID), ratelimitPerHour(registrationsPerHour),
-		ratelimit.Distinct{Key: fmt.Sprintf("%sregids:%d:%s", s.prefix, accountID, day), Member: hex.EncodeToString(idIndex[:12]),
+		ratelimit.Distinct{Key: s.prefix + "regids:" + ratelimit.Tag("registration", fmt.Sprint(accountID)) + ":" + day, Member: hex.EncodeToString(idIndex[:12]),
 			Max: distinctIDsPerDay, KeyLifetime: distinctIDsKeyLifetime, Refusal: refusal})
 }
 

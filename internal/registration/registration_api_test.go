@@ -13,6 +13,7 @@ import (
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/dbtest"
 	"github.com/canbao/canbao/internal/server/servertest"
 )
 
@@ -325,7 +326,7 @@ func TestDistinctIDNumbersPerAccountPerDayAreLimited(t *testing.T) {
 	if w := post(env, tok, body(idAged(50, idcard.Male, 30), nil)); w.Code != 409 {
 		t.Fatalf("same ID again: %d", w.Code)
 	}
-	keys, _ := env.Redis.Keys(servertest.Ctx(), env.Prefix+"*").Result()
+	keys, _ := dbtest.Keys(servertest.Ctx(), env.Redis, env.Prefix+"*")
 	for _, k := range keys {
 		if pii.ContainsPII(k) {
 			t.Fatalf("Redis key carries personal data: %s", k)

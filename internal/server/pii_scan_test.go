@@ -18,6 +18,7 @@ import (
 	"github.com/canbao/canbao/internal/config"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/dbtest"
 	"github.com/canbao/canbao/internal/server/servertest"
 	"github.com/canbao/canbao/internal/wechat/wechattest"
 )
@@ -117,7 +118,7 @@ func TestNoPersonalDataInRedisOrLogsAfterAFullRun(t *testing.T) {
 		}
 	}
 	scan("the logs", env.Logs.String())
-	keys, err := env.Redis.Keys(ctx, env.Prefix+"*").Result()
+	keys, err := dbtest.Keys(ctx, env.Redis, env.Prefix+"*")
 	if err != nil || len(keys) == 0 {
 		t.Fatalf("redis keys: %v %d", err, len(keys))
 	}

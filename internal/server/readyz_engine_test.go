@@ -44,7 +44,7 @@ func TestReadyzReportsAnEngineThatCannotStart(t *testing.T) {
 		t.Fatalf("readyz without an engine: %d %q", code, check)
 	}
 	ctx := context.Background()
-	if err := env.Redis.Set(ctx, env.Prefix+"engine:deliveries", "x", 0).Err(); err != nil {
+	if err := env.Redis.Set(ctx, engine.StreamKeys(env.Prefix)[0], "x", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	e := buildEngine(env, engine.DefaultConfig())

@@ -52,7 +52,7 @@ import (
 type Deps struct {
 	Config  *config.Config
 	DB      *sqlx.DB
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 	Keyring *pii.Keyring
 	Rules   *rules.Book
 	Log     *slog.Logger
@@ -197,7 +197,7 @@ func New(d Deps) (*Server, error) {
 
 // WeChatClient builds the WeChat client from the configuration: the API's resident login uses
 // it, and the campaign engine sends with it (serve --engine-only builds it without the API).
-func WeChatClient(cfg *config.Config, rdb *redis.Client, log *slog.Logger) *wechat.Client {
+func WeChatClient(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) *wechat.Client {
 	return wechat.NewClient(wechat.Config{APIBase: cfg.WeChat.APIBase, AppID: cfg.WeChat.AppID, Secret: cfg.WeChat.Secret,
 		Timeout: cfg.WeChat.Timeout}, rdb, cfg.Redis.Prefix, log)
 }
@@ -206,7 +206,7 @@ func WeChatClient(cfg *config.Config, rdb *redis.Client, log *slog.Logger) *wech
 // still match the key check values stored in the database (one small query), and the campaign
 // engine of this process, if it runs one, is running with every loop alive (checks.engine:
 // "ok", "off" without an engine, else what is wrong with it).
-func readyz(db *sqlx.DB, rdb *redis.Client, kr *pii.Keyring, engineCheck *atomic.Pointer[func() error]) gin.HandlerFunc {
+func readyz(db *sqlx.DB, rdb redis.UniversalClient, kr *pii.Keyring, engineCheck *atomic.Pointer[func() error]) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 		defer cancel()

@@ -46,7 +46,7 @@ func NewStore(db *sqlx.DB) *Store { return &Store{db: db} }
 // when its copy is older than MaxAge (villages written without Changed, e.g. by the seed).
 // MySQL stays the truth: a code missing from the copy is looked up there, and when Redis is
 // down the store reads MySQL.
-func NewCachedStore(db *sqlx.DB, rdb *redis.Client, keyPrefix string) *Store {
+func NewCachedStore(db *sqlx.DB, rdb redis.UniversalClient, keyPrefix string) *Store {
 	return &Store{db: db, cache: &cache{rdb: rdb, key: keyPrefix + "village:gen", gen: -1}}
 }
 
@@ -59,7 +59,7 @@ var (
 
 // Changed tells every instance's cached store that the villages changed; whoever writes the
 // villages table calls it after the commit.
-func Changed(ctx context.Context, rdb *redis.Client, keyPrefix string) error {
+func Changed(ctx context.Context, rdb redis.UniversalClient, keyPrefix string) error {
 	return rdb.Incr(ctx, keyPrefix+"village:gen").Err()
 }
 
@@ -72,7 +72,7 @@ type snapshot struct {
 }
 
 type cache struct {
-	rdb     *redis.Client
+	rdb     redis.UniversalClient
 	key     string
 	mu      sync.Mutex
 	gen     int64 // generation of snap; -1 before the first load

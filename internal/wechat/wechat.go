@@ -49,7 +49,7 @@ type Client struct {
 	secret string
 	tmo    time.Duration
 	hc     *http.Client
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	log    *slog.Logger
 
 	tokenKey string
@@ -62,7 +62,7 @@ type Client struct {
 
 // NewClient builds a client. rdb must not be nil; keyPrefix is prepended to every Redis key.
 // A nil log discards.
-func NewClient(cfg Config, rdb *redis.Client, keyPrefix string, log *slog.Logger) *Client {
+func NewClient(cfg Config, rdb redis.UniversalClient, keyPrefix string, log *slog.Logger) *Client {
 	if rdb == nil {
 		panic("wechat: NewClient needs a Redis client")
 	}

@@ -46,7 +46,7 @@ func (s *syncBuffer) String() string {
 
 type env struct {
 	fake   *wechattest.Server
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	logs   *syncBuffer
 }

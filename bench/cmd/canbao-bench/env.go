@@ -67,7 +67,7 @@ type env struct {
 	book   *rules.Book
 	loc    *time.Location
 	db     *sqlx.DB // canbao_bench
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 }
 
 // checkLoopback refuses any address that is not 127.0.0.1.

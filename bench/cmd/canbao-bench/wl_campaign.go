@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/campaigns"
+	"github.com/canbao/canbao/campaigns/counters"
 	"github.com/canbao/canbao/internal/platform/database"
 )
 
@@ -182,7 +183,7 @@ func (b *bench) snapshot(ctx context.Context) ([]result, error) {
 // finals reads a campaign's final deliveries (sent, failed, skipped, unknown) from its live
 // counters in Redis.
 func (b *bench) finals(ctx context.Context, id int64) (int64, error) {
-	key := benchRedisPrefix + "cstat:" + strconv.FormatInt(id, 10)
+	key := benchRedisPrefix + "cstat:" + counters.Tag(id)
 	vals, err := b.env.rdb.HMGet(ctx, key, "status:sent", "status:failed", "status:skipped", "status:unknown").Result()
 	if err != nil {
 		return 0, err

@@ -6,8 +6,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,12 +28,101 @@ func ServerDSN() string {
 	return "root@tcp(127.0.0.1:3306)/"
 }
 
-// RedisAddr is the Redis server tests use.
+// RedisAddr is the single Redis server tests use when no cluster is given.
 func RedisAddr() string {
 	if a := os.Getenv("CANBAO_TEST_REDIS_ADDR"); a != "" {
 		return a
 	}
 	return "127.0.0.1:6379"
+}
+
+// RedisClusterAddrs is the Redis Cluster tests use instead of the single server when
+// CANBAO_TEST_REDIS_ADDRS lists its nodes ("127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003",
+// what deployments/scripts/redis-cluster.sh starts); nil when it is not set.
+func RedisClusterAddrs() []string {
+	var out []string
+	for _, a := range strings.Split(os.Getenv("CANBAO_TEST_REDIS_ADDRS"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// RedisCluster reports whether the tests run against a Redis Cluster.
+func RedisCluster() bool { return len(RedisClusterAddrs()) > 0 }
+
+// NewRedisClient connects to the tests' Redis: a cluster client when CANBAO_TEST_REDIS_ADDRS
+// is set, a single-node client otherwise.
+func NewRedisClient() redis.UniversalClient {
+	if addrs := RedisClusterAddrs(); len(addrs) > 0 {
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, DialTimeout: 2 * time.Second})
+	}
+	return redis.NewClient(&redis.Options{Addr: RedisAddr(), DialTimeout: 2 * time.Second})
+}
+
+// RedisConfigAddr is the tests' Redis as CANBAO_REDIS_ADDR takes it: the single address, or
+// the cluster's comma-separated list.
+func RedisConfigAddr() string {
+	if addrs := RedisClusterAddrs(); len(addrs) > 0 {
+		return strings.Join(addrs, ",")
+	}
+	return RedisAddr()
+}
+
+// RedisDescription names the tests' Redis for messages.
+func RedisDescription() string {
+	if addrs := RedisClusterAddrs(); len(addrs) > 0 {
+		return "the Redis Cluster at " + strings.Join(addrs, ",")
+	}
+	return "Redis at " + RedisAddr()
+}
+
+// Keys lists the keys matching pattern, on every master of a cluster (SCAN, not KEYS).
+func Keys(ctx context.Context, rdb redis.UniversalClient, pattern string) ([]string, error) {
+	var mu sync.Mutex
+	var out []string
+	scan := func(ctx context.Context, c *redis.Client) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			out = append(out, keys...)
+			mu.Unlock()
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	default:
+		err = fmt.Errorf("dbtest: unsupported Redis client %T", rdb)
+	}
+	sort.Strings(out)
+	return out, err
+}
+
+// DeleteKeys deletes the keys matching pattern on every master, one key per command (a
+// multi-key DEL would be CROSSSLOT in a cluster), and returns how many it deleted.
+func DeleteKeys(ctx context.Context, rdb redis.UniversalClient, pattern string) (int, error) {
+	keys, err := Keys(ctx, rdb, pattern)
+	if err != nil || len(keys) == 0 {
+		return 0, err
+	}
+	pipe := rdb.Pipeline()
+	for _, k := range keys {
+		pipe.Del(ctx, k)
+	}
+	_, err = pipe.Exec(ctx)
+	return len(keys), err
 }
 
 func suffix() string {
@@ -121,30 +213,19 @@ func open(t testing.TB) (*sqlx.DB, string) {
 }
 
 // Redis returns a client and a key prefix of the test's own; keys under the prefix are
-// deleted at cleanup.
-func Redis(t testing.TB) (*redis.Client, string) {
+// deleted at cleanup. The client is a cluster client when CANBAO_TEST_REDIS_ADDRS is set.
+func Redis(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: RedisAddr(), DialTimeout: 2 * time.Second})
+	rdb := NewRedisClient()
 	ctx := context.Background()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("dbtest: Redis at %s (is it running? run `make services`): %v", RedisAddr(), err)
+		t.Fatalf("dbtest: %s (is it running? run `make services`, or deployments/scripts/redis-cluster.sh start): %v", RedisDescription(), err)
 	}
 	prefix := "canbao_t_" + suffix() + ":"
 	t.Cleanup(func() {
 		defer rdb.Close()
-		var cursor uint64
-		for {
-			keys, next, err := rdb.Scan(context.Background(), cursor, prefix+"*", 1000).Result()
-			if err != nil {
-				t.Logf("dbtest: redis cleanup: %v", err)
-				return
-			}
-			if len(keys) > 0 {
-				rdb.Del(context.Background(), keys...)
-			}
-			if cursor = next; cursor == 0 {
-				return
-			}
+		if _, err := DeleteKeys(context.Background(), rdb, prefix+"*"); err != nil {
+			t.Logf("dbtest: redis cleanup: %v", err)
 		}
 	})
 	return rdb, prefix

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/internal/platform/database"
 	"github.com/canbao/canbao/internal/platform/dbtest"
@@ -112,4 +113,40 @@ func describe(t *testing.T, db *sqlx.DB) map[string]table {
 		out[name] = table{create: c.Create, rows: rs}
 	}
 	return out
+}
+
+// Keys and DeleteKeys find a prefix's keys on every master of a cluster (a cluster client's
+// SCAN would see one node's), and on a single node alike.
+func TestRedisKeysOnEveryMaster(t *testing.T) {
+	rdb, prefix := dbtest.Redis(t)
+	ctx := context.Background()
+	const n = 60
+	for i := 0; i < n; i++ {
+		if err := rdb.Set(ctx, fmt.Sprintf("%sk%d", prefix, i), i, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := dbtest.Keys(ctx, rdb, prefix+"*")
+	if err != nil || len(keys) != n {
+		t.Fatalf("Keys: %d keys, %v; want %d", len(keys), err, n)
+	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		masters := map[string]bool{}
+		for _, k := range keys {
+			m, err := cc.MasterForKey(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			masters[m.Options().Addr] = true
+		}
+		if len(masters) < 2 {
+			t.Fatalf("%d keys on %d master: the test proves nothing", n, len(masters))
+		}
+	}
+	if d, err := dbtest.DeleteKeys(ctx, rdb, prefix+"*"); err != nil || d != n {
+		t.Fatalf("DeleteKeys: %d, %v; want %d", d, err, n)
+	}
+	if keys, err := dbtest.Keys(ctx, rdb, prefix+"*"); err != nil || len(keys) != 0 {
+		t.Fatalf("after DeleteKeys: %v, %v", keys, err)
+	}
 }

@@ -63,7 +63,7 @@ return {1, "0"}
 
 // Distinct is a limit on the distinct members of a set kept under Key for KeyLifetime.
 type Distinct struct {
-	Key         string // full Redis key of the set
+	Key         string // full Redis key of the set; it carries Tag(name, key) (the script uses both keys)
 	Member      string
 	Max         int
 	KeyLifetime time.Duration
@@ -74,7 +74,11 @@ type Distinct struct {
 // in one Redis round trip. A request refused by the rate limit adds no member; a member refused
 // by d is not kept, though the request spent its unit of the rate limit (as two calls would).
 func (l *Limiter) AllowDistinct(ctx context.Context, name, key string, limit redis_rate.Limit, d Distinct) error {
-	v, err := allowDistinct.Run(ctx, l.rdb, []string{"rate:" + l.prefix + name + ":" + key, d.Key},
+	bucket := "rate:" + l.bucket(name, key)
+	if hashTag(d.Key) != hashTag(bucket) {
+		return fmt.Errorf("ratelimit: the set %q must carry the bucket's hash tag %s (ratelimit.Tag) to share its Redis Cluster slot", d.Key, Tag(name, key))
+	}
+	v, err := allowDistinct.Run(ctx, l.rdb, []string{bucket, d.Key},
 		limit.Burst, limit.Rate, limit.Period.Seconds(), d.Member, d.Max, int64(d.KeyLifetime/time.Second)).Slice()
 	if err == nil && len(v) != 2 {
 		err = fmt.Errorf("ratelimit: unexpected answer %v", v)

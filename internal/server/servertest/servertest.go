@@ -42,7 +42,7 @@ import (
 type Env struct {
 	T       testing.TB
 	DB      *sqlx.DB
-	Redis   *redis.Client
+	Redis   redis.UniversalClient
 	Prefix  string
 	Config  *config.Config
 	Keyring *pii.Keyring
@@ -92,6 +92,7 @@ func New(t testing.TB, opts ...Option) *Env {
 			"CANBAO_JWT_SECRET=" + base64.StdEncoding.EncodeToString(key) + "-servertest",
 			"CANBAO_PII_KEY=" + base64.StdEncoding.EncodeToString(key),
 			"CANBAO_REDIS_PREFIX=" + prefix,
+			"CANBAO_REDIS_ADDR=" + dbtest.RedisConfigAddr(),
 		}
 	}})
 	if err != nil {
