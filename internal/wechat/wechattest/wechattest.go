@@ -391,20 +391,7 @@ var miniprogramStates = map[string]bool{"": true, "developer": true, "trial": tr
 var langs = map[string]bool{"": true, "zh_CN": true, "en_US": true, "zh_HK": true, "zh_TW": true}
 
 func (s *Server) subscribeSend(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeErr(w, 43002, "require POST method")
-		return
-	}
-	tok := r.URL.Query().Get("access_token")
-	if tok == "" {
-		writeErr(w, 41001, "access_token missing")
-		return
-	}
-	s.mu.Lock()
-	valid := s.token != "" && tok == s.token
-	s.mu.Unlock()
-	if !valid {
-		writeErr(w, 40001, "invalid credential, access_token is invalid or not latest")
+	if !s.authorised(w, r) {
 		return
 	}
 	var req struct {
@@ -471,3 +458,25 @@ func (s *Server) String() string {
 }
 
 func isJSONString(raw json.RawMessage) bool { return len(raw) > 0 && raw[0] == '"' }
+
+// authorised answers WeChat's errors for a call that is not a POST or carries no valid
+// access_token (as the real API does, HTTP 200 with an errcode) and says whether it may go on.
+func (s *Server) authorised(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		writeErr(w, 43002, "require POST method")
+		return false
+	}
+	tok := r.URL.Query().Get("access_token")
+	if tok == "" {
+		writeErr(w, 41001, "access_token missing")
+		return false
+	}
+	s.mu.Lock()
+	valid := s.token != "" && tok == s.token
+	s.mu.Unlock()
+	if !valid {
+		writeErr(w, 40001, "invalid credential, access_token is invalid or not latest")
+		return false
+	}
+	return true
+}

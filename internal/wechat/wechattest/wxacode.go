@@ -35,20 +35,7 @@ var envVersions = map[string]bool{"": true, "release": true, "trial": true, "dev
 // wxaCodeUnlimited speaks wxacode.getUnlimited: a JSON body in, image/png bytes out on
 // success, a JSON errcode (HTTP 200) otherwise.
 func (s *Server) wxaCodeUnlimited(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeErr(w, 43002, "require POST method")
-		return
-	}
-	tok := r.URL.Query().Get("access_token")
-	if tok == "" {
-		writeErr(w, 41001, "access_token missing")
-		return
-	}
-	s.mu.Lock()
-	valid := s.token != "" && tok == s.token
-	s.mu.Unlock()
-	if !valid {
-		writeErr(w, 40001, "invalid credential, access_token is invalid or not latest")
+	if !s.authorised(w, r) {
 		return
 	}
 	var req struct {
