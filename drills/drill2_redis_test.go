@@ -71,7 +71,7 @@ func TestDrill2RedisFlushedMidDispatch(t *testing.T) {
 	if diff != "" {
 		t.Errorf("INVARIANT: stats rebuilt after a second FLUSHDB differ from the outbox: %s", diff)
 	} else {
-		e.logf("second FLUSHDB after completion: stats rebuilt on read equal the SQL GROUP BY (targeted %d, sent %d, failed %d, skipped %v)",
+		e.logf("second flush after completion: stats rebuilt on read equal the SQL GROUP BY (targeted %d, sent %d, failed %d, skipped %v)",
 			s.Targeted, s.Sent, s.Failed, s.Skipped)
 	}
 	e.stopGracefully(srv, 30*time.Second)
