@@ -3,7 +3,10 @@
 // a private, throwaway MariaDB and Redis on free loopback ports and break things under load:
 // MariaDB restarted, Redis flushed, the engine SIGKILLed, two engines on one campaign, SIGTERM
 // during load, and two API instances with two engines losing one of each to SIGKILL (drill 6;
-// CANBAO_DRILL_REDIS_ADDRS points it at an outside Redis or Redis Cluster). Run them with `make drills` (go test -tags drills -count=1 -v ./drills/). They
+// CANBAO_DRILL_REDIS_ADDRS points it at an outside Redis or Redis Cluster). Run them with `make
+// drills` (go test -tags drills -count=1 -v ./drills/), or with `make drills-cluster`
+// (CANBAO_DRILL_REDIS_CLUSTER=1), where each drill starts its own private 3-master Redis Cluster
+// instead of one redis-server and flushes every master. They
 // never touch the machine's shared MariaDB (3306) or Redis (6379), and only 127.0.0.1 is
 // targeted.
 package drills

@@ -11,7 +11,8 @@ import (
 )
 
 // Drill 2: Redis flushed mid-dispatch. A WeChat-then-SMS campaign is dispatching when the
-// private Redis is flushed (FLUSHDB: the delivery stream, its consumer group, the rate limiter,
+// private Redis is flushed (FLUSHDB; FLUSHALL on every master of a private cluster: the delivery
+// stream, its consumer group, the rate limiter,
 // the counters and the WeChat token are gone). The campaign must still complete, nobody may be
 // messaged twice, and the stats the API serves must equal a GROUP BY over the outbox, both
 // right after completion and after another FLUSHDB (rebuilt on read).
@@ -42,14 +43,14 @@ func TestDrill2RedisFlushedMidDispatch(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ctx := context.Background()
-	keys, _ := e.rdb.DBSize(ctx).Result()
 	before := e.statusCounts(id)
-	if err := e.rdb.FlushDB(ctx).Err(); err != nil {
+	keys, err := e.flushRedis(ctx) // FLUSHALL on every master of a cluster
+	if err != nil {
 		t.Fatal(err)
 	}
 	flushedAt := time.Now()
-	e.logf("FLUSHDB with %d keys in Redis, %d of ~%d messages out; outbox then: %s",
-		keys, f.total(), expectedSends, fmtCounts(before))
+	e.logf("flushed Redis (%s) with %d keys in it, %d of ~%d messages out; outbox then: %s",
+		e.redisAddr, keys, f.total(), expectedSends, fmtCounts(before))
 
 	e.waitCampaign(id, 3*time.Minute, srv)
 	e.logf("completed %s after the flush", time.Since(flushedAt).Round(100*time.Millisecond))
@@ -63,14 +64,14 @@ func TestDrill2RedisFlushedMidDispatch(t *testing.T) {
 		e.logf("stats after completion equal the SQL GROUP BY over deliveries")
 	}
 	// Lose the cache again: the stats endpoint rebuilds it from the outbox.
-	if err := e.rdb.FlushDB(ctx).Err(); err != nil {
+	if _, err := e.flushRedis(ctx); err != nil {
 		t.Fatal(err)
 	}
 	diff, s = e.compareStats(srv, staff, id)
 	if diff != "" {
 		t.Errorf("INVARIANT: stats rebuilt after a second FLUSHDB differ from the outbox: %s", diff)
 	} else {
-		e.logf("second FLUSHDB after completion: stats rebuilt on read equal the SQL GROUP BY (targeted %d, sent %d, failed %d, skipped %v)",
+		e.logf("second flush after completion: stats rebuilt on read equal the SQL GROUP BY (targeted %d, sent %d, failed %d, skipped %v)",
 			s.Targeted, s.Sent, s.Failed, s.Skipped)
 	}
 	e.stopGracefully(srv, 30*time.Second)

@@ -42,7 +42,8 @@ import (
 //
 // Redis: CANBAO_DRILL_REDIS_ADDRS (comma-separated; several addresses are a Redis Cluster's
 // seed nodes) points the drill at an outside Redis, e.g. a local cluster; unset, the drill uses
-// its private redis-server, like the other drills.
+// its private Redis, like the other drills: one redis-server, or with
+// CANBAO_DRILL_REDIS_CLUSTER=1 (make drills-cluster) a private 3-master Redis Cluster.
 func TestDrill6ScaleOutKillOneAPIAndOneEngine(t *testing.T) {
 	drillStart := time.Now()
 	e := newEnv(t, "d6_scale_out", middayZone())
@@ -625,7 +626,8 @@ const drillRedisAddrs = "CANBAO_DRILL_REDIS_ADDRS"
 
 // drillRedis points e's canbao processes at the Redis of CANBAO_DRILL_REDIS_ADDRS, under a key
 // prefix of their own (an outside Redis may be shared; its keys are deleted at the end), or,
-// when that is unset, leaves them on the private redis-server newEnv started. It returns a
+// when that is unset, leaves them on the private Redis newEnv started (one redis-server, or a
+// private 3-master cluster with CANBAO_DRILL_REDIS_CLUSTER=1). It returns a
 // client for the drill's own checks.
 func (e *env) drillRedis() redis.UniversalClient {
 	e.t.Helper()
@@ -635,7 +637,7 @@ func (e *env) drillRedis() redis.UniversalClient {
 		e.redisAddr = strings.Join(addrs, ",")
 		e.prefix = fmt.Sprintf("canbao-drill:%s:%d:", e.name, time.Now().UnixNano())
 	} else {
-		addrs = []string{e.redisAddr}
+		addrs = splitAddrs(e.redisAddr) // newEnv's private node, or its cluster's masters (CANBAO_DRILL_REDIS_CLUSTER=1)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

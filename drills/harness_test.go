@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -248,16 +249,30 @@ func (m *mariaDB) kill() {
 // ---------------------------------------------------------------------------------------------
 // Redis
 
+// drillRedisCluster is the variable that puts the drills on Redis Cluster: set to 1, each drill
+// starts its own private 3-master cluster (startRedisCluster) instead of one redis-server.
+const drillRedisCluster = "CANBAO_DRILL_REDIS_CLUSTER"
+
+// clusterMode says whether this run's drills use a private Redis Cluster.
+func clusterMode() bool { return os.Getenv(drillRedisCluster) == "1" }
+
 // startRedis runs a private redis-server (no persistence) for one drill.
 func startRedis(t *testing.T, dir string) string {
 	t.Helper()
-	port := freePort()
+	return startRedisNode(t, dir, freePort())
+}
+
+// startRedisNode runs one private redis-server on port, logging to dir/redis.log, with extra
+// arguments, waits until it answers PING and stops it when t ends.
+func startRedisNode(t *testing.T, dir string, port int, extra ...string) string {
+	t.Helper()
 	logf, err := os.Create(filepath.Join(dir, "redis.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(lookBin("redis-server"), "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--daemonize", "no")
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", dir, "--daemonize", "no"}, extra...)
+	cmd := exec.Command(lookBin("redis-server"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
@@ -285,6 +300,82 @@ func startRedis(t *testing.T, dir string) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return addr
+}
+
+// startRedisCluster runs a private 3-master Redis Cluster (no replicas, no persistence) for one
+// drill: three cluster-enabled redis-servers on free loopback ports (their cluster bus ports
+// chosen free too), joined by redis-cli --cluster create, then polled until every node says
+// cluster_state:ok and sees every master. It returns the comma-separated address list that
+// CANBAO_REDIS_ADDR takes for a cluster. The nodes stop when t ends.
+func startRedisCluster(t *testing.T, dir string) string {
+	t.Helper()
+	const masters = 3
+	addrs := make([]string, masters)
+	for i := range addrs {
+		nd := filepath.Join(dir, fmt.Sprintf("redis-node%d", i+1))
+		if err := os.MkdirAll(nd, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = startRedisNode(t, nd, freePort(), "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--cluster-port", strconv.Itoa(freePort()),
+			"--cluster-node-timeout", "5000")
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(lookBin("redis-cli"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create %s: %v\n%s", strings.Join(addrs, " "), err, out)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, a := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: a})
+		for {
+			info, _ := c.ClusterInfo(ctx).Result()
+			nodes, _ := c.ClusterNodes(ctx).Result()
+			if strings.Contains(info, "cluster_state:ok") && strings.Count(nodes, "master") >= masters {
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = c.Close()
+				t.Fatalf("Redis Cluster node %s not ok after 30s:\n%s\n%s", a, info, nodes)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = c.Close()
+	}
+	return strings.Join(addrs, ",")
+}
+
+// startDrillRedis starts the drill's private Redis: a 3-master cluster in cluster mode, one node
+// otherwise. It returns the address (list) for CANBAO_REDIS_ADDR and a client for the drill's
+// own checks (a *redis.ClusterClient on a cluster).
+func startDrillRedis(t *testing.T, dir string) (string, redis.UniversalClient) {
+	t.Helper()
+	if !clusterMode() {
+		addr := startRedis(t, dir)
+		return addr, redis.NewClient(&redis.Options{Addr: addr})
+	}
+	addrs := startRedisCluster(t, dir)
+	return addrs, redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+}
+
+// flushRedis empties the drill's Redis: FLUSHALL on every master of a cluster, FLUSHDB on one
+// node. It returns how many keys there were.
+func (e *env) flushRedis(ctx context.Context) (int64, error) {
+	if cc, ok := e.rdb.(*redis.ClusterClient); ok {
+		var n atomic.Int64
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			k, err := node.DBSize(ctx).Result()
+			if err != nil {
+				return err
+			}
+			n.Add(k)
+			return node.FlushAll(ctx).Err()
+		})
+		return n.Load(), err
+	}
+	n, _ := e.rdb.DBSize(ctx).Result()
+	return n, e.rdb.FlushDB(ctx).Err()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,8 +413,7 @@ func newEnv(t *testing.T, name, tz string) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, name: name, dir: dir, dbName: "drill_" + name, prefix: "canbao:", tz: tz, loc: loc}
-	e.redisAddr = startRedis(t, dir)
-	e.rdb = redis.NewClient(&redis.Options{Addr: e.redisAddr})
+	e.redisAddr, e.rdb = startDrillRedis(t, dir)
 	t.Cleanup(func() { _ = e.rdb.Close() })
 	if e.tokens, err = auth.NewTokens(jwtSecret, "canbao", 2*time.Hour, 30*time.Minute); err != nil {
 		t.Fatal(err)
