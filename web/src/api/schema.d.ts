@@ -33,10 +33,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * MySQL and Redis are reachable and the PII keys match the database.
+         * MySQL and Redis are reachable, the PII keys match the database, and this instance's campaign engine runs.
          * @description `checks.pii_key` compares the configured PII keys with the key check values stored in the
          *     database the first time each key id was used; a mismatch names the setting at fault
          *     (`CANBAO_PII_KEY`, or a key of `CANBAO_PII_OLD_KEYS`) and fails readiness.
+         *
+         *     `checks.engine` is `off` when the process runs no campaign engine (`serve --no-engine`),
+         *     `ok` while its engine runs with every loop alive, and otherwise names what is wrong and
+         *     fails readiness: a start-up error, or a loop (schedule, snapshot, feed, reconcile,
+         *     worker-N) that is dead (it panicked or returned; it is restarted after a backoff),
+         *     failing (its last rounds in a row returned errors) or silent (no round for five minutes).
          */
         get: operations["readyz"];
         put?: never;
@@ -631,7 +637,9 @@ export interface paths {
          * @description The body limit is the import limit (configurable), not 64 KiB. The format comes from
          *     `format` or else the file name's extension (`.csv`, `.xlsx`); CSV may be UTF-8 (with or
          *     without a BOM) or GB18030/GBK. The first row is the header (Chinese or English column
-         *     names, any order; see the template). The answer comes once the file is stored; poll
+         *     names, any order; see the template). The answer comes once the file is stored (in the
+         *     database: any instance may run the import, and one that stops mid-import hands it to
+         *     another, which imports the file again from its first row); poll
          *     `GET /api/v1/admin/imports/{id}`. A file with a missing required column, or that cannot
          *     be read, makes the import `failed` with `error` set. Importing the same file again
          *     changes nothing. An XLSX whose parts would unpack past the reading limits (a worksheet
@@ -1635,6 +1643,8 @@ export interface components {
                 redis: string;
                 /** @description "ok", "unknown" when MySQL cannot be asked, or the mismatching setting */
                 pii_key?: string;
+                /** @description "ok", "off" when this process runs no campaign engine, or what is wrong with it (a start-up error, a dead, failing or silent loop) */
+                engine?: string;
             } & {
                 [key: string]: string;
             };
@@ -3094,14 +3104,15 @@ export interface operations {
                      *       "checks": {
                      *         "mysql": "ok",
                      *         "redis": "ok",
-                     *         "pii_key": "ok"
+                     *         "pii_key": "ok",
+                     *         "engine": "ok"
                      *       }
                      *     }
                      */
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description a backing service is down, or a PII key does not match the database */
+            /** @description a backing service is down, a PII key does not match the database, or the campaign engine is not running */
             503: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -3115,7 +3126,9 @@ export interface operations {
                      *       "status": "unavailable",
                      *       "checks": {
                      *         "mysql": "ok",
-                     *         "redis": "dial tcp 127.0.0.1:6379: connect: connection refused"
+                     *         "redis": "ok",
+                     *         "pii_key": "ok",
+                     *         "engine": "loop worker-3 dead (restarts 1): panic: runtime error: index out of range [2] with length 2"
                      *       }
                      *     }
                      */
