@@ -105,19 +105,14 @@ func NewService(d Deps) *Service {
 	return &Service{d: d, Now: time.Now, fetches: map[int64]*codeFlight{}, scenes: map[string]sceneEvent{}}
 }
 
-// Event is one event as the API shows it.
+// Event is one event as the API shows it: what was asked for (Input), with its id, scene and
+// status by the clock.
 type Event struct {
-	ID                 int64     `json:"id"`
-	Title              string    `json:"title"`
-	Kind               string    `json:"kind"`
-	Place              string    `json:"place"`
-	StartsAt           time.Time `json:"starts_at"`
-	EndsAt             time.Time `json:"ends_at"`
-	VillageCodes       []string  `json:"village_codes"`
-	EmployerCreditCode *string   `json:"employer_credit_code"`
-	Scene              string    `json:"scene"`
-	Status             string    `json:"status"`
-	CreatedAt          time.Time `json:"created_at"`
+	ID int64 `json:"id"`
+	Input
+	Scene     string    `json:"scene"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 type row struct {
@@ -134,8 +129,8 @@ type row struct {
 }
 
 func (s *Service) view(r row, villages []string) Event {
-	e := Event{ID: r.ID, Title: r.Title, Kind: r.Kind, Place: r.Place, StartsAt: r.StartsAt.UTC(), EndsAt: r.EndsAt.UTC(),
-		VillageCodes: villages, Scene: r.Scene, Status: status(r.StartsAt, r.EndsAt, s.Now()), CreatedAt: r.CreatedAt.UTC()}
+	e := Event{ID: r.ID, Input: Input{Title: r.Title, Kind: r.Kind, Place: r.Place, StartsAt: r.StartsAt.UTC(), EndsAt: r.EndsAt.UTC(),
+		VillageCodes: villages}, Scene: r.Scene, Status: status(r.StartsAt, r.EndsAt, s.Now()), CreatedAt: r.CreatedAt.UTC()}
 	if e.VillageCodes == nil {
 		e.VillageCodes = []string{}
 	}

@@ -115,8 +115,8 @@ func TestPosterKeepsEveryCharacterOfLongLines(t *testing.T) {
 	}
 	title := strings.Repeat("全民参保集中宣传活动", MaxTitle/10)
 	place := strings.Repeat("罗东镇工业园区管委会", MaxPlace/10)
-	e := Event{Title: title, Kind: KindIndustrialPark, Place: place, StartsAt: time.Date(2026, 3, 12, 9, 0, 0, 0, shanghai),
-		EndsAt: time.Date(2026, 3, 14, 17, 0, 0, 0, shanghai)}
+	e := Event{Input: Input{Title: title, Kind: KindIndustrialPark, Place: place, StartsAt: time.Date(2026, 3, 12, 9, 0, 0, 0, shanghai),
+		EndsAt: time.Date(2026, 3, 14, 17, 0, 0, 0, shanghai)}}
 	pdf, err := Poster(e, wechat.Image{ContentType: "image/png", Bytes: wechattest.CodeImage("s", 430)}, shanghai)
 	if err != nil {
 		t.Fatal(err)

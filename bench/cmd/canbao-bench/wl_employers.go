@@ -37,7 +37,7 @@ func (b *bench) employers(ctx context.Context) ([]result, error) {
 	}
 	b.log.Info("employers: roster filled", "people", filled, "s", since(t))
 	village := b.st.villages[0]
-	paths := []struct{ id, name, path string }{
+	paths := []timedPath{
 		{"employers", "`GET /api/v1/admin/employers`", "/api/v1/admin/employers?page_size=100"},
 		{"employers_village", "`GET /api/v1/admin/employers?village=…`", "/api/v1/admin/employers?page_size=100&village=" + village},
 	}
@@ -53,58 +53,14 @@ func (b *bench) employers(ctx context.Context) ([]result, error) {
 	if first.Total < 2 || len(first.Items) == 0 {
 		return nil, fmt.Errorf("the employer list has %d employers", first.Total)
 	}
-	results := make([]result, len(paths))
-	for i, p := range paths {
-		results[i] = result{ID: p.id, Workload: fmt.Sprintf("%s as staff, %d residents, %d employers listed (one request at a time)", p.name, b.st.residents, first.Total),
-			RatioDef: "canbao time ÷ baseline time", Goal: "≤ 2× its time", Repeats: b.opt.repeats}
-		results[i].Canbao = side{What: "canbao", Unit: "s"}
-		results[i].Baseline = side{What: employersBaselineW, Unit: "s"}
-		if _, _, err := b.env.timedGet(ctx, p.path, b.token); err != nil { // warm
-			return nil, err
-		}
-	}
-	if _, err := b.employersGroupBy(ctx); err != nil { // warm
+	results, err := b.timedGets(ctx, paths, employersCalls, func(p timedPath) string {
+		return fmt.Sprintf("%s as staff, %d residents, %d employers listed (one request at a time)", p.name, b.st.residents, first.Total)
+	}, "≤ 2× its time", employersBaselineW, b.employersGroupBy, func(r float64) bool { return r <= 2 })
+	if err != nil {
 		return nil, err
-	}
-	for rep := range b.opt.repeats {
-		l := load1()
-		var base []float64
-		for range 3 {
-			d, err := b.employersGroupBy(ctx)
-			if err != nil {
-				return nil, err
-			}
-			base = append(base, d.Seconds())
-		}
-		for i, p := range paths {
-			results[i].Load1 = append(results[i].Load1, l)
-			stopPerf := b.perf(ctx, rep, p.id, b.api.pid())
-			var xs []float64
-			size := 0
-			for range employersCalls {
-				d, n, err := b.env.timedGet(ctx, p.path, b.token)
-				if err != nil {
-					stopPerf()
-					return nil, err
-				}
-				xs = append(xs, d.Seconds())
-				size = n
-			}
-			stopPerf()
-			results[i].Canbao.add(median(xs))
-			results[i].Baseline.add(median(base))
-			if rep == 0 {
-				results[i].Canbao.extra("response_bytes", size)
-			}
-			b.log.Info("employers", "path", p.path, "canbao_ms", median(xs)*1000, "group_by_ms", median(base)*1000)
-		}
 	}
 	for i := range results {
 		r := &results[i]
-		r.Canbao.settle()
-		r.Baseline.settle()
-		r.Ratio = r.Canbao.Value / r.Baseline.Value
-		r.Met = r.Ratio <= 2
 		r.note("%d employed people on the roster were given an employer; each repeat's figure is the median of %d sequential requests (the baseline: of 3 queries, every village); the response is %v bytes",
 			filled, employersCalls, r.Canbao.Extra["response_bytes"])
 	}

@@ -17,7 +17,7 @@ const (
 // time, against the GROUP BY over the roster they would need without the daily aggregate.
 func (b *bench) progress(ctx context.Context) ([]result, error) {
 	month := b.st.today.Format("2006-01")
-	paths := []struct{ id, name, path string }{
+	paths := []timedPath{
 		{"progress", "`GET /api/v1/admin/progress`", "/api/v1/admin/progress"},
 		{"monthly", "`GET /api/v1/admin/reports/monthly?month=" + month + "`", "/api/v1/admin/reports/monthly?month=" + month},
 	}
@@ -30,58 +30,14 @@ func (b *bench) progress(ctx context.Context) ([]result, error) {
 	if len(rep.Villages) != len(b.st.villages) {
 		return nil, fmt.Errorf("progress lists %d villages, the roster has %d", len(rep.Villages), len(b.st.villages))
 	}
-	results := make([]result, len(paths))
-	for i, p := range paths {
-		results[i] = result{ID: p.id, Workload: fmt.Sprintf("%s as staff, %d residents, %d villages (one request at a time)", p.name, b.st.residents, len(b.st.villages)),
-			RatioDef: "canbao time ÷ baseline time", Goal: "≤ 0.1× its time", Repeats: b.opt.repeats}
-		results[i].Canbao = side{What: "canbao", Unit: "s"}
-		results[i].Baseline = side{What: progressBaselineW, Unit: "s"}
-		if _, _, err := b.env.timedGet(ctx, p.path, b.token); err != nil { // warm
-			return nil, err
-		}
-	}
-	if _, err := b.groupBy(ctx); err != nil { // warm
+	results, err := b.timedGets(ctx, paths, progressCalls, func(p timedPath) string {
+		return fmt.Sprintf("%s as staff, %d residents, %d villages (one request at a time)", p.name, b.st.residents, len(b.st.villages))
+	}, "≤ 0.1× its time", progressBaselineW, b.groupBy, func(r float64) bool { return r <= 0.1 })
+	if err != nil {
 		return nil, err
-	}
-	for rep := range b.opt.repeats {
-		l := load1()
-		var base []float64
-		for range 3 {
-			d, err := b.groupBy(ctx)
-			if err != nil {
-				return nil, err
-			}
-			base = append(base, d.Seconds())
-		}
-		for i, p := range paths {
-			results[i].Load1 = append(results[i].Load1, l)
-			stopPerf := b.perf(ctx, rep, p.id, b.api.pid())
-			var xs []float64
-			size := 0
-			for range progressCalls {
-				d, n, err := b.env.timedGet(ctx, p.path, b.token)
-				if err != nil {
-					stopPerf()
-					return nil, err
-				}
-				xs = append(xs, d.Seconds())
-				size = n
-			}
-			stopPerf()
-			results[i].Canbao.add(median(xs))
-			results[i].Baseline.add(median(base))
-			if rep == 0 {
-				results[i].Canbao.extra("response_bytes", size)
-			}
-			b.log.Info("progress", "path", p.path, "canbao_ms", median(xs)*1000, "group_by_ms", median(base)*1000)
-		}
 	}
 	for i := range results {
 		r := &results[i]
-		r.Canbao.settle()
-		r.Baseline.settle()
-		r.Ratio = r.Canbao.Value / r.Baseline.Value
-		r.Met = r.Ratio <= 0.1
 		r.note("each repeat's figure is the median of %d sequential requests (the baseline: of 3 queries); the response is %v bytes",
 			progressCalls, r.Canbao.Extra["response_bytes"])
 	}
