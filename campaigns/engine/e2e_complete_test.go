@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"net"
 	"reflect"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/canbao/canbao/campaigns/counters"
 	"github.com/canbao/canbao/campaigns/engine"
 	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/deadaddr"
 )
 
 // TestE2ECompletedMeansSettledCounters: a campaign ends completed only with its counters
@@ -40,13 +40,7 @@ func TestE2ECompletedMeansSettledCounters(t *testing.T) {
 	}
 
 	// An instance whose counters' Redis is a port nothing listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := l.Addr().String()
-	_ = l.Close()
-	down := redis.NewClient(&redis.Options{Addr: gone, MaxRetries: -1, DialerRetries: 1})
+	down := redis.NewClient(&redis.Options{Addr: deadaddr.Refused(t), MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { _ = down.Close() })
 	cut := h.newEngine(testConfig(), func(d *engine.Deps) { d.Counters = counters.New(h.env.DB, down, h.env.Prefix, h.env.Config.Location()) })
 	h.reconcile(cut) // finds the run done; cannot rebuild the counters

@@ -16,6 +16,7 @@ import (
 	"github.com/canbao/canbao/internal/audit"
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/platform/dbtest"
+	"github.com/canbao/canbao/internal/platform/deadaddr"
 	"github.com/canbao/canbao/internal/platform/errs"
 	"github.com/canbao/canbao/internal/platform/logging"
 	"github.com/canbao/canbao/internal/platform/web"
@@ -726,7 +727,7 @@ func TestTwoInstancesShareInvalidation(t *testing.T) {
 func TestRedisDown(t *testing.T) {
 	e := newEnv(t)
 	e.create(t, article("wu-redis", "status", "published"))
-	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	down := redis.NewClient(&redis.Options{Addr: deadaddr.Refused(t), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = down.Close() })
 	logs := &servertest.SafeBuffer{}
 	s := policy.NewService(e.DB, down, e.Config.Redis.Prefix, audit.New(e.DB), logging.New(logs, slog.LevelDebug))

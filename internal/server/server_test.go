@@ -17,6 +17,7 @@ import (
 	"github.com/canbao/canbao/internal/auth"
 	"github.com/canbao/canbao/internal/pii/keycheck"
 	"github.com/canbao/canbao/internal/platform/database"
+	"github.com/canbao/canbao/internal/platform/deadaddr"
 	"github.com/canbao/canbao/internal/server"
 	"github.com/canbao/canbao/internal/server/servertest"
 )
@@ -152,9 +153,9 @@ func TestHealthReadyMetricsVillages(t *testing.T) {
 // TestReadyzIs503WhenABackingServiceIsDown points the server at closed ports.
 func TestReadyzIs503WhenABackingServiceIsDown(t *testing.T) {
 	env := servertest.New(t)
-	deadDB := sqlx.MustOpen("mysql", "root@tcp(127.0.0.1:1)/x?timeout=200ms")
+	deadDB := sqlx.MustOpen("mysql", "root@tcp("+deadaddr.Refused(t)+")/x?timeout=200ms")
 	defer deadDB.Close()
-	deadRedis := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	deadRedis := redis.NewClient(&redis.Options{Addr: deadaddr.Refused(t), DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer deadRedis.Close()
 	for name, deps := range map[string]server.Deps{
 		"mysql down": {DB: deadDB, Redis: env.Redis},

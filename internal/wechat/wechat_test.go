@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/internal/platform/dbtest"
+	"github.com/canbao/canbao/internal/platform/deadaddr"
 	"github.com/canbao/canbao/internal/wechat/wechattest"
 )
 
@@ -298,9 +299,7 @@ func TestCode2SessionBadAnswers(t *testing.T) {
 }
 
 func TestCode2SessionConnectionRefusedHidesURL(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	base := srv.URL
-	srv.Close()
+	base := deadaddr.RefusedURL(t)
 	e := newEnv(t)
 	c := e.clientWith(Config{APIBase: base, AppID: testAppID, Secret: testSecret, Timeout: time.Second})
 	_, err := c.Code2Session(context.Background(), "code-refused-123")
@@ -416,7 +415,7 @@ func TestAccessTokenErrorsAreNotCached(t *testing.T) {
 
 func TestAccessTokenSurvivesRedisDown(t *testing.T) {
 	e := newEnv(t)
-	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	dead := redis.NewClient(&redis.Options{Addr: deadaddr.Refused(t), DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer dead.Close()
 	c := NewClient(Config{APIBase: e.fake.URL, AppID: testAppID, Secret: testSecret, Timeout: time.Second}, dead, e.prefix, nil)
 	ctx := context.Background()

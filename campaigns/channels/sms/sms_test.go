@@ -15,6 +15,7 @@ import (
 
 	"github.com/canbao/canbao/campaigns/channels/sms/smstest"
 	"github.com/canbao/canbao/internal/pii"
+	"github.com/canbao/canbao/internal/platform/deadaddr"
 )
 
 const (
@@ -393,9 +394,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 }
 
 func TestConnectionRefused(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	base := srv.URL
-	srv.Close()
+	base := deadaddr.RefusedURL(t)
 	logs := &syncBuffer{}
 	_, err := NewClient(Config{APIBase: base, AccessKeyID: testKeyID, AccessKeySecret: testSecret, Timeout: time.Second},
 		slog.New(slog.NewTextHandler(logs, nil))).Send(context.Background(), msg())
