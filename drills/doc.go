@@ -2,8 +2,10 @@
 // twice"): Go tests, built only with the tag `drills`, that run the real canbao binary against
 // a private, throwaway MariaDB and Redis on free loopback ports and break things under load:
 // MariaDB restarted, Redis flushed, the engine SIGKILLed, two engines on one campaign, SIGTERM
-// during load, and two API instances with two engines losing one of each to SIGKILL (drill 6;
-// CANBAO_DRILL_REDIS_ADDRS points it at an outside Redis or Redis Cluster). Run them with `make
+// during load, two API instances with two engines losing one of each to SIGKILL (drill 6;
+// CANBAO_DRILL_REDIS_ADDRS points it at an outside Redis or Redis Cluster), a Redis Cluster
+// master SIGKILLed and restarted (drill 7, cluster runs only) and a Sentinel failover (drill
+// 8, single-node runs only). Run them with `make
 // drills` (go test -tags drills -count=1 -v ./drills/), or with `make drills-cluster`
 // (CANBAO_DRILL_REDIS_CLUSTER=1), where each drill starts its own private 3-master Redis Cluster
 // instead of one redis-server and flushes every master. They

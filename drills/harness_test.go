@@ -256,107 +256,142 @@ const drillRedisCluster = "CANBAO_DRILL_REDIS_CLUSTER"
 // clusterMode says whether this run's drills use a private Redis Cluster.
 func clusterMode() bool { return os.Getenv(drillRedisCluster) == "1" }
 
-// startRedis runs a private redis-server (no persistence) for one drill.
-func startRedis(t *testing.T, dir string) string {
-	t.Helper()
-	return startRedisNode(t, dir, freePort())
+// redisNode is one private redis-server (or sentinel) of a drill.
+type redisNode struct {
+	addr string
+	dir  string
+	port int
+	argv []string // the arguments it was started with
+	cmd  *exec.Cmd
+	done chan struct{}
 }
 
-// startRedisNode runs one private redis-server on port, logging to dir/redis.log, with extra
-// arguments, waits until it answers PING and stops it when t ends.
-func startRedisNode(t *testing.T, dir string, port int, extra ...string) string {
+// kill SIGKILLs the node and waits until it is gone.
+func (n *redisNode) kill() {
+	_ = n.cmd.Process.Kill()
+	<-n.done
+}
+
+// restart starts the node again on its port, in its folder, with its arguments (a cluster node
+// finds its nodes.conf there and rejoins), and waits until it answers PING.
+func (n *redisNode) restart(t *testing.T) {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(dir, "redis.log"))
+	*n = *startRedisProcess(t, n.dir, n.port, n.argv)
+}
+
+// startRedisNode runs one private redis-server on port, in dir, without persistence, with extra
+// arguments, waits until it answers PING and stops it when t ends.
+func startRedisNode(t *testing.T, dir string, port int, extra ...string) *redisNode {
+	t.Helper()
+	argv := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", dir, "--daemonize", "no"}, extra...)
+	return startRedisProcess(t, dir, port, argv)
+}
+
+// startRedisProcess runs redis-server with argv (which must make it listen on 127.0.0.1:port),
+// logging to dir/redis.log, waits until it answers PING and stops it when t ends.
+func startRedisProcess(t *testing.T, dir string, port int, argv []string) *redisNode {
+	t.Helper()
+	logf, err := os.OpenFile(filepath.Join(dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--daemonize", "no"}, extra...)
-	cmd := exec.Command(lookBin("redis-server"), args...)
+	cmd := exec.Command(lookBin("redis-server"), argv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
+	n := &redisNode{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, port: port, argv: argv, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(n.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-n.done:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			<-n.done
 		}
 	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	c := redis.NewClient(&redis.Options{Addr: addr})
+	c := redis.NewClient(&redis.Options{Addr: n.addr})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Ping(context.Background()).Err() != nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s not answering", addr)
+			t.Fatalf("redis-server on %s not answering", n.addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return addr
+	return n
 }
 
 // startRedisCluster runs a private 3-master Redis Cluster (no replicas, no persistence) for one
 // drill: three cluster-enabled redis-servers on free loopback ports (their cluster bus ports
 // chosen free too), joined by redis-cli --cluster create, then polled until every node says
-// cluster_state:ok and sees every master. It returns the comma-separated address list that
-// CANBAO_REDIS_ADDR takes for a cluster. The nodes stop when t ends.
-func startRedisCluster(t *testing.T, dir string) string {
+// cluster_state:ok and sees every master. The nodes stop when t ends.
+func startRedisCluster(t *testing.T, dir string) []*redisNode {
 	t.Helper()
 	const masters = 3
+	nodes := make([]*redisNode, masters)
 	addrs := make([]string, masters)
-	for i := range addrs {
+	for i := range nodes {
 		nd := filepath.Join(dir, fmt.Sprintf("redis-node%d", i+1))
 		if err := os.MkdirAll(nd, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		addrs[i] = startRedisNode(t, nd, freePort(), "--cluster-enabled", "yes",
+		nodes[i] = startRedisNode(t, nd, freePort(), "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf", "--cluster-port", strconv.Itoa(freePort()),
 			"--cluster-node-timeout", "5000")
+		addrs[i] = nodes[i].addr
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
 	if out, err := exec.Command(lookBin("redis-cli"), args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create %s: %v\n%s", strings.Join(addrs, " "), err, out)
 	}
+	waitClusterOK(t, addrs, 30*time.Second)
+	return nodes
+}
+
+// waitClusterOK polls every node of addrs until each says cluster_state:ok and sees all of
+// them as masters, for at most d.
+func waitClusterOK(t *testing.T, addrs []string, d time.Duration) {
+	t.Helper()
 	ctx := context.Background()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(d)
 	for _, a := range addrs {
 		c := redis.NewClient(&redis.Options{Addr: a})
 		for {
 			info, _ := c.ClusterInfo(ctx).Result()
 			nodes, _ := c.ClusterNodes(ctx).Result()
-			if strings.Contains(info, "cluster_state:ok") && strings.Count(nodes, "master") >= masters {
+			if strings.Contains(info, "cluster_state:ok") && strings.Count(nodes, "master") >= len(addrs) {
 				break
 			}
 			if time.Now().After(deadline) {
 				_ = c.Close()
-				t.Fatalf("Redis Cluster node %s not ok after 30s:\n%s\n%s", a, info, nodes)
+				t.Fatalf("Redis Cluster node %s not ok after %s:\n%s\n%s", a, d, info, nodes)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 		_ = c.Close()
 	}
-	return strings.Join(addrs, ",")
 }
 
 // startDrillRedis starts the drill's private Redis: a 3-master cluster in cluster mode, one node
-// otherwise. It returns the address (list) for CANBAO_REDIS_ADDR and a client for the drill's
-// own checks (a *redis.ClusterClient on a cluster).
-func startDrillRedis(t *testing.T, dir string) (string, redis.UniversalClient) {
+// otherwise. It returns the address (list) for CANBAO_REDIS_ADDR, a client for the drill's own
+// checks (a *redis.ClusterClient on a cluster) and the nodes.
+func startDrillRedis(t *testing.T, dir string) (string, redis.UniversalClient, []*redisNode) {
 	t.Helper()
 	if !clusterMode() {
-		addr := startRedis(t, dir)
-		return addr, redis.NewClient(&redis.Options{Addr: addr})
+		n := startRedisNode(t, dir, freePort())
+		return n.addr, redis.NewClient(&redis.Options{Addr: n.addr}), []*redisNode{n}
 	}
-	addrs := startRedisCluster(t, dir)
-	return addrs, redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(addrs, ",")})
+	nodes := startRedisCluster(t, dir)
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.addr
+	}
+	return strings.Join(addrs, ","), redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs}), nodes
 }
 
 // flushRedis empties the drill's Redis: FLUSHALL on every master of a cluster, FLUSHDB on one
@@ -384,17 +419,18 @@ func (e *env) flushRedis(ctx context.Context) (int64, error) {
 // env is one drill's world: its own database on the private MariaDB, its own Redis, the
 // variables its canbao processes get, and handles to check the truth.
 type env struct {
-	t         *testing.T
-	name, dir string
-	dbName    string
-	redisAddr string
-	prefix    string
-	tz        string // business time zone handed to canbao
-	db        *sqlx.DB
-	rdb       redis.UniversalClient
-	tokens    *auth.Tokens
-	kr        *pii.Keyring
-	loc       *time.Location
+	t          *testing.T
+	name, dir  string
+	dbName     string
+	redisAddr  string
+	redisNodes []*redisNode // the private Redis's nodes: one, or a cluster's three masters
+	prefix     string
+	tz         string // business time zone handed to canbao
+	db         *sqlx.DB
+	rdb        redis.UniversalClient
+	tokens     *auth.Tokens
+	kr         *pii.Keyring
+	loc        *time.Location
 }
 
 // newEnv makes a fresh database (migrate + seed demo, by the binary, in production mode) and a
@@ -413,7 +449,7 @@ func newEnv(t *testing.T, name, tz string) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, name: name, dir: dir, dbName: "drill_" + name, prefix: "canbao:", tz: tz, loc: loc}
-	e.redisAddr, e.rdb = startDrillRedis(t, dir)
+	e.redisAddr, e.rdb, e.redisNodes = startDrillRedis(t, dir)
 	t.Cleanup(func() { _ = e.rdb.Close() })
 	if e.tokens, err = auth.NewTokens(jwtSecret, "canbao", 2*time.Hour, 30*time.Minute); err != nil {
 		t.Fatal(err)

@@ -5,9 +5,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -230,8 +232,8 @@ func readyz(db *sqlx.DB, rdb redis.UniversalClient, kr *pii.Keyring, engineCheck
 			}
 			ready = false
 		}
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			checks["redis"], ready = "unavailable", false
+		if problem := redisProblem(ctx, rdb); problem != "" {
+			checks["redis"], ready = problem, false
 		}
 		if !ready {
 			c.Header("Retry-After", "5")
@@ -240,6 +242,44 @@ func readyz(db *sqlx.DB, rdb redis.UniversalClient, kr *pii.Keyring, engineCheck
 		}
 		c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
 	}
+}
+
+// redisProblem says what is wrong with Redis, "" when nothing is. A single node or a
+// Sentinel-managed master must answer PING. A cluster must answer on every master: one PING
+// reaches one node, which answers even while another master is down and the keys of its slots
+// fail, so each master known to the client is asked, and one node's view of cluster_state must
+// be ok (with full coverage required, a cluster missing a master serves no key at all). The
+// answer is public, so it counts nodes and does not name them.
+func redisProblem(ctx context.Context, rdb redis.UniversalClient) string {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		if rdb.Ping(ctx).Err() != nil {
+			return "unavailable"
+		}
+		return ""
+	}
+	var masters, down atomic.Int32
+	_ = cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		masters.Add(1)
+		if node.Ping(ctx).Err() != nil {
+			down.Add(1)
+		}
+		return nil
+	})
+	switch {
+	case masters.Load() == 0:
+		return "unavailable"
+	case down.Load() > 0:
+		return fmt.Sprintf("unavailable: %d of %d cluster masters do not answer", down.Load(), masters.Load())
+	}
+	info, err := cc.ClusterInfo(ctx).Result()
+	if err != nil {
+		return "unavailable"
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return "unavailable: cluster_state is not ok"
+	}
+	return ""
 }
 
 type httpMetrics struct {

@@ -1,0 +1,218 @@
+//go:build drills
+
+package drills
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Drill 8: Redis behind Sentinel loses its master. The drill's Redis is the master; a replica
+// follows it and one sentinel (quorum 1) watches it. canbao (API and engine) finds the master
+// through the sentinel (CANBAO_REDIS_MASTER_NAME, CANBAO_REDIS_SENTINEL_ADDRS). Residents
+// register people; then the master is SIGKILLed, the sentinel promotes the replica, and they
+// go on registering.
+//
+// Then: every registration sent while the master was gone got a 201 or a 503 (never a 500,
+// never a hang); /readyz is green again after the failover, engine included, with canbao now
+// on the promoted replica (its keys are written there); the 503s retried with their
+// Idempotency-Key and the later registrations all get a 201; and the database holds each
+// person exactly once, under the receipt the client was given.
+//
+// Sentinel is a single-node deployment: the drill runs under make drills, not under make
+// drills-cluster.
+func TestDrill8SentinelFailover(t *testing.T) {
+	if clusterMode() {
+		t.Skip("drill 8 is about Sentinel, which watches single nodes: it runs under make drills")
+	}
+	drillStart := time.Now()
+	e := newEnv(t, "d8_sentinel", "")
+	master := e.redisNodes[0]
+	ctx := context.Background()
+
+	replicaDir := filepath.Join(e.dir, "redis-replica")
+	if err := os.MkdirAll(replicaDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	replica := startRedisNode(t, replicaDir, freePort(), "--replicaof", "127.0.0.1", strconv.Itoa(master.port))
+	rc := redis.NewClient(&redis.Options{Addr: replica.addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	waitFor(t, 20*time.Second, "the replica to sync with the master", func() bool {
+		info, _ := rc.Info(ctx, "replication").Result()
+		return strings.Contains(info, "master_link_status:up")
+	})
+
+	const masterName = "canbao"
+	sentinelDir := filepath.Join(e.dir, "redis-sentinel")
+	if err := os.MkdirAll(sentinelDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sport := freePort()
+	conf := filepath.Join(sentinelDir, "sentinel.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`port %d
+bind 127.0.0.1
+daemonize no
+dir %s
+sentinel monitor %s 127.0.0.1 %d 1
+sentinel down-after-milliseconds %s 2000
+sentinel failover-timeout %s 10000
+`, sport, sentinelDir, masterName, master.port, masterName, masterName)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sentinel := startRedisProcess(t, sentinelDir, sport, []string{conf, "--sentinel"})
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sentinel.addr})
+	t.Cleanup(func() { _ = sc.Close() })
+	waitFor(t, 30*time.Second, "the sentinel to see the replica", func() bool {
+		rs, _ := sc.Replicas(ctx, masterName).Result()
+		return len(rs) == 1
+	})
+
+	_, vars := newFakes(t, "A")
+	vars["CANBAO_REDIS_MASTER_NAME"] = masterName
+	vars["CANBAO_REDIS_SENTINEL_ADDRS"] = sentinel.addr
+	p := e.serve("canbao", vars)
+	client := &http.Client{Timeout: 10 * time.Second}
+	if code, checks := readiness(t, client, p); code != 200 || checks["redis"] != "ok" || checks["engine"] != "ok" {
+		t.Fatalf("before the failover /readyz answered %d %v", code, checks)
+	}
+
+	accounts, tokens := e.residentAccounts(30, "d8")
+	ps := people("d8", accounts, tokens, 3)
+	before, during, after := ps[:30], ps[30:60], ps[60:]
+	reg := newRegistrar(t, client, p)
+	for _, p0 := range before {
+		if a := reg.register(p0, 1); a.status != http.StatusCreated {
+			t.Fatalf("before the failover: %s answered %d %s %s", p0.name, a.status, a.code, a.err)
+		}
+	}
+	if n, _ := rc.DBSize(ctx).Result(); n == 0 {
+		t.Fatal("the replica holds no key: canbao is not writing to the master it follows")
+	}
+
+	killedAt := time.Now()
+	master.kill()
+	e.logf("SIGKILLed the Redis master %s", master.addr)
+	// Watch the sentinel while the registrations go on: when did it name the replica master?
+	promoted := make(chan time.Duration, 1)
+	go func() {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			addr, err := sc.GetMasterAddrByName(ctx, masterName).Result()
+			if err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(replica.port) {
+				promoted <- time.Since(killedAt)
+				return
+			}
+		}
+		close(promoted)
+	}()
+	var outage []attempt
+	for _, p0 := range during {
+		outage = append(outage, reg.register(p0, 1))
+	}
+	sentFor := time.Since(killedAt)
+	for _, a := range outage {
+		if a.status != http.StatusCreated && a.status != http.StatusServiceUnavailable {
+			t.Errorf("during the failover a registration answered %d %s %s (want 201 or 503)", a.status, a.code, a.err)
+		}
+	}
+	promotedAfter, ok := <-promoted
+	if !ok {
+		t.Fatalf("the sentinel did not promote the replica %s within 60 s of the kill", replica.addr)
+	}
+	e.logf("registrations sent in the %s after the kill: %s; the sentinel named %s master %s after the kill",
+		sentFor.Round(time.Millisecond), statusHistogram(outage), replica.addr, promotedAfter.Round(time.Millisecond))
+	var greenAfter time.Duration
+	waitFor(t, 60*time.Second, "/readyz to be green after the failover", func() bool {
+		code, _ := readiness(t, client, p)
+		greenAfter = time.Since(killedAt)
+		return code == http.StatusOK
+	})
+
+	retried := 0
+	for i, a := range outage {
+		if a.status == http.StatusCreated {
+			continue
+		}
+		retried++
+		if b := reg.register(during[i], 2); b.status != http.StatusCreated {
+			t.Errorf("after the failover the retry of %s answered %d %s %s", during[i].name, b.status, b.code, b.err)
+		}
+	}
+	keysBefore, _ := rc.DBSize(ctx).Result()
+	for _, p0 := range after {
+		if a := reg.register(p0, 1); a.status != http.StatusCreated {
+			t.Errorf("after the failover: %s answered %d %s %s", p0.name, a.status, a.code, a.err)
+		}
+	}
+	// The registrations' rate-limit buckets are written to the master: now the promoted replica.
+	if keysAfter, _ := rc.DBSize(ctx).Result(); keysAfter <= keysBefore {
+		t.Errorf("the promoted replica holds %d keys after %d registrations, %d before: canbao does not write to it", keysAfter, len(after), keysBefore)
+	}
+
+	total := reg.checkStored(e, accounts, ps)
+	e.logf("done in %s: %d people, %d stored; %d registrations retried; promoted %s and /readyz green %s after the kill",
+		time.Since(drillStart).Round(time.Millisecond), len(ps), total, retried, promotedAfter.Round(time.Millisecond), greenAfter.Round(time.Millisecond))
+}
+
+// waitFor polls cond every 100 ms until it holds, failing t after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+	}
+}
+
+// registrar registers people through one canbao and remembers the receipt of each 201.
+type registrar struct {
+	t        *testing.T
+	c        *http.Client
+	p        *proc
+	receipts map[int]int64 // person → id of the 201 its client got
+}
+
+func newRegistrar(t *testing.T, c *http.Client, p *proc) *registrar {
+	return &registrar{t: t, c: c, p: p, receipts: map[int]int64{}}
+}
+
+// register sends attempt no of p0's registration (with its Idempotency-Key); a second 201 for a
+// person must carry the first one's receipt.
+func (r *registrar) register(p0 person, no int) attempt {
+	a := postRegistration(r.c, "http://"+r.p.addr, p0, no, true, nil)
+	if a.status == http.StatusCreated {
+		if first, ok := r.receipts[p0.n]; ok && first != a.receipt {
+			r.t.Errorf("%s: a second 201 with receipt %d, the first said %d", p0.name, a.receipt, first)
+		}
+		r.receipts[p0.n] = a.receipt
+	}
+	return a
+}
+
+// checkStored checks that the database holds each of ps exactly once, under the receipt its
+// client was given, and nothing else for accounts; it returns how many rows there are.
+func (r *registrar) checkStored(e *env, accounts []int64, ps []person) int {
+	r.t.Helper()
+	byName, total := e.registrationsOf(accounts)
+	for _, p0 := range ps {
+		rows := byName[p0.name]
+		switch {
+		case len(rows) != 1:
+			r.t.Errorf("%s is stored %d times, want once", p0.name, len(rows))
+		case rows[0].ID != r.receipts[p0.n]:
+			r.t.Errorf("%s is stored as %d, its client was told %d", p0.name, rows[0].ID, r.receipts[p0.n])
+		}
+	}
+	if total != len(ps) {
+		r.t.Errorf("%d registrations stored for %d people", total, len(ps))
+	}
+	return total
+}
