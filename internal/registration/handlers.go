@@ -73,6 +73,8 @@ type row struct {
 	DecidedAt        sql.NullTime   `db:"decided_at"`
 	CreatedAt        time.Time      `db:"created_at"`
 	UpdatedAt        time.Time      `db:"updated_at"`
+	EmployerName     sql.NullString `db:"employer_name"`
+	EmployerCode     sql.NullString `db:"employer_credit_code"`
 }
 
 // View is a registration as residents and village admins see it: personal data masked.
@@ -93,6 +95,11 @@ type View struct {
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 	DecidedAt        *time.Time `json:"decided_at"`
+	// EmployerName and EmployerCreditCode: the employer the registrant named (null: none). A
+	// registration keeps them for the review; the roster of a person already on it is not
+	// changed by a registration.
+	EmployerName       *string `json:"employer_name"`
+	EmployerCreditCode *string `json:"employer_credit_code"`
 }
 
 func (s *Service) view(r row) (View, error) {
@@ -111,6 +118,7 @@ func (s *Service) view(r row) (View, error) {
 		t := r.Tier.Int64
 		v.Tier = &t
 	}
+	v.EmployerName, v.EmployerCreditCode = database.StringPtr(r.EmployerName), database.StringPtr(r.EmployerCode)
 	if r.RejectReason.Valid {
 		s := r.RejectReason.String
 		v.RejectReason = &s

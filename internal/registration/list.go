@@ -14,7 +14,7 @@ import (
 
 const selectRow = `SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
 	land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason, decided_at,
-	created_at, updated_at FROM registrations`
+	created_at, updated_at, employer_name, employer_credit_code FROM registrations`
 
 // page reads one page of registrations and their total.
 func (s *Service) page(ctx context.Context, where string, args []any, order string, page web.Page) ([]row, int, error) {

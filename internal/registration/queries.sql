@@ -17,13 +17,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 -- name: registration-by-id
 SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
        land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason,
-       decided_at, created_at, updated_at
+       decided_at, created_at, updated_at, employer_name, employer_credit_code
 FROM registrations WHERE id = ?
 
 -- name: registration-lock
 SELECT id, account_id, resident_id, year, name, id_number_enc, phone_enc, pii_key_id, village_code, employed,
        land_expropriated, scheme, channel, register_at, tier, status, privacy_notice_version, reject_reason,
-       decided_at, created_at, updated_at
+       decided_at, created_at, updated_at, employer_name, employer_credit_code
 FROM registrations WHERE id = ? FOR UPDATE
 
 -- name: registration-decide

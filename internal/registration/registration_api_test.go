@@ -150,6 +150,8 @@ func TestRegistrationRecordsTheEmployer(t *testing.T) {
 	if w.Code != 201 {
 		t.Fatalf("register: %d %s", w.Code, w.Body)
 	}
+	var newcomerReg, onRosterReg struct{ ID int64 }
+	w.JSON(t, &newcomerReg)
 	if n := env.Count(`SELECT COUNT(*) FROM registrations WHERE employer_name = '罗东鞋业有限公司' AND employer_credit_code = ?`, employerCode); n != 1 {
 		t.Fatalf("registration's employer: %d", n)
 	}
@@ -162,11 +164,44 @@ func TestRegistrationRecordsTheEmployer(t *testing.T) {
 	if w.Code != 201 {
 		t.Fatalf("register on roster: %d %s", w.Code, w.Body)
 	}
+	w.JSON(t, &onRosterReg)
 	if n := env.Count(`SELECT COUNT(*) FROM registrations WHERE employer_name IS NULL AND employer_credit_code = ?`, employerCode); n != 1 {
 		t.Fatalf("on-roster registration's employer: %d", n)
 	}
 	if n := env.Count(`SELECT COUNT(*) FROM residents WHERE employer_credit_code IS NOT NULL`); n != 1 {
 		t.Fatalf("the roster changed: %d people with an employer", n)
+	}
+
+	// The reviewers see the employer each registrant named, and so does the registrant.
+	type withEmployer struct {
+		ID         int64   `json:"id"`
+		Employer   *string `json:"employer_name"`
+		CreditCode *string `json:"employer_credit_code"`
+	}
+	var queue struct{ Items []withEmployer }
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	if w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/registrations?status=referred", Token: admin}); w.Code != 200 {
+		t.Fatalf("queue: %d %s", w.Code, w.Body)
+	} else {
+		w.JSON(t, &queue)
+	}
+	got := map[int64]withEmployer{}
+	for _, it := range queue.Items {
+		got[it.ID] = it
+	}
+	if len(got) != 2 {
+		t.Errorf("the queue holds %d registrations, want 2: %+v", len(got), queue.Items)
+	}
+	if r := got[onRosterReg.ID]; r.Employer != nil || r.CreditCode == nil || *r.CreditCode != employerCode {
+		t.Errorf("the queue's on-roster registration: %+v (want no name, code %s)", r, employerCode)
+	}
+	if r := got[newcomerReg.ID]; r.Employer == nil || *r.Employer != "罗东鞋业有限公司" || r.CreditCode == nil || *r.CreditCode != employerCode {
+		t.Errorf("the queue's newcomer registration: %+v", r)
+	}
+	var mine struct{ Items []withEmployer }
+	env.Do(servertest.Request{Method: "GET", Path: "/api/v1/registrations/mine", Token: tok}).JSON(t, &mine)
+	if len(mine.Items) != 1 || mine.Items[0].Employer == nil || *mine.Items[0].Employer != "罗东鞋业有限公司" {
+		t.Errorf("the registrant's own list: %+v", mine.Items)
 	}
 }
 

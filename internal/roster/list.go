@@ -79,7 +79,7 @@ func (s *Service) List(ctx context.Context, f Filter, page web.Page) (Page, erro
 	}
 	var rows []row
 	q := `SELECT r.id, r.name, r.gender, r.birth_date, r.village_code, r.status, r.id_number_enc, r.phone_enc, r.pii_key_id,
-		v.visited_at, v.outcome, v.reason, v.follow_up_on AS visit_follow_up_on
+		r.employed, r.employer_name, r.employer_credit_code, v.visited_at, v.outcome, v.reason, v.follow_up_on AS visit_follow_up_on
 		FROM ` + from + `
 		WHERE ` + where + ` ORDER BY r.id LIMIT ? OFFSET ?`
 	if err := s.db.SelectContext(ctx, &rows, q, append(args, page.Size, page.Offset())...); err != nil {

@@ -143,6 +143,11 @@ type Item struct {
 	IDNumberMasked string     `json:"id_number_masked"`
 	PhoneMasked    *string    `json:"phone_masked"`
 	LastVisit      *LastVisit `json:"last_visit"`
+	Employed       bool       `json:"employed"`
+	// EmployerName and EmployerCreditCode: the person's employer, when the roster knows it
+	// (null otherwise; an employed person may have neither).
+	EmployerName       *string `json:"employer_name"`
+	EmployerCreditCode *string `json:"employer_credit_code"`
 }
 
 type row struct {
@@ -159,6 +164,9 @@ type row struct {
 	Outcome     sql.NullString `db:"outcome"`
 	Reason      sql.NullString `db:"reason"`
 	VisitFollow sql.NullTime   `db:"visit_follow_up_on"`
+	Employed    bool           `db:"employed"`
+	Employer    sql.NullString `db:"employer_name"`
+	Code        sql.NullString `db:"employer_credit_code"`
 }
 
 // Filter is a validated roster query.
@@ -245,7 +253,8 @@ type Page struct {
 
 // item masks one row; a value that cannot be decrypted is an error (500), never a placeholder.
 func (s *Service) item(r row, today time.Time) (Item, error) {
-	it := Item{ID: r.ID, Name: r.Name, Gender: r.Gender, Age: idcard.AgeOn(r.Birth, today), VillageCode: r.Village, Status: r.Status}
+	it := Item{ID: r.ID, Name: r.Name, Gender: r.Gender, Age: idcard.AgeOn(r.Birth, today), VillageCode: r.Village, Status: r.Status,
+		Employed: r.Employed, EmployerName: database.StringPtr(r.Employer), EmployerCreditCode: database.StringPtr(r.Code)}
 	id, err := s.kr.DecryptRow(r.IDEnc, r.KeyID, pii.AADResidentIDNumber, r.ID)
 	if err != nil {
 		return Item{}, err

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/canbao/canbao/internal/auth"
+	"github.com/canbao/canbao/internal/creditcode"
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/roster"
@@ -237,6 +238,54 @@ func visitAt(resident int64, outcome string, ago time.Duration) map[string]any {
 // TestRosterListEmployedAndLastVisitOutcome: the roster filters on employment and on the
 // outcome of each person's most recent visit (or none yet), alone and with the village, status
 // and age rules; bad values are refused with the field named and change nothing.
+// TestRosterListShowsEmploymentAndEmployer: each person on the list says whether they are
+// employed and, when the roster knows it, by whom (the employer list and the referrals start
+// from these people; staff need to see them on the roster too).
+func TestRosterListShowsEmploymentAndEmployer(t *testing.T) {
+	env := servertest.New(t)
+	code := creditcode.Generate("91", "350583", "MA2Y0002")
+	withEmployer, _ := env.AddResident(servertest.ResidentSpec{Employed: true, Employer: "罗东鞋业有限公司", EmployerCode: code})
+	employedUnknown, _ := env.AddResident(servertest.ResidentSpec{Employed: true})
+	notEmployed, _ := env.AddResident(servertest.ResidentSpec{})
+	admin, _ := env.Staff(auth.RoleAdmin, "")
+	w := env.Do(servertest.Request{Method: "GET", Path: "/api/v1/admin/residents?page_size=100", Token: admin})
+	if w.Code != 200 {
+		t.Fatalf("list: %d %s", w.Code, w.Body)
+	}
+	var l struct {
+		Items []struct {
+			ID         int64   `json:"id"`
+			Employed   *bool   `json:"employed"`
+			Employer   *string `json:"employer_name"`
+			CreditCode *string `json:"employer_credit_code"`
+		}
+	}
+	w.JSON(t, &l)
+	seen := 0
+	for _, it := range l.Items {
+		switch it.ID {
+		case withEmployer:
+			seen++
+			if it.Employed == nil || !*it.Employed || it.Employer == nil || *it.Employer != "罗东鞋业有限公司" || it.CreditCode == nil || *it.CreditCode != code {
+				t.Errorf("employed with an employer: %+v", it)
+			}
+		case employedUnknown:
+			seen++
+			if it.Employed == nil || !*it.Employed || it.Employer != nil || it.CreditCode != nil {
+				t.Errorf("employed, employer unknown: %+v", it)
+			}
+		case notEmployed:
+			seen++
+			if it.Employed == nil || *it.Employed || it.Employer != nil || it.CreditCode != nil {
+				t.Errorf("not employed: %+v", it)
+			}
+		}
+	}
+	if seen != 3 {
+		t.Fatalf("%d of the 3 people listed: %s", seen, w.Body)
+	}
+}
+
 func TestRosterListEmployedAndLastVisitOutcome(t *testing.T) {
 	env := servertest.New(t)
 	add := func(village string, employed bool, status string, age int) int64 {

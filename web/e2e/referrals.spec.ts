@@ -58,6 +58,14 @@ test('单位参保督查: refer an employer, move its case to the end, refusals 
   const atA = await pageOf<EmployerRow>(page, staff, '/api/v1/admin/employers', (e) => e.credit_code === a.code)
   expect(atA.item.case).toBeNull()
   await login(page, 'staff')
+  // The roster shows the people with their employer (工作单位) and its code.
+  const onRoster = await pageOf<{ employer_name: string | null }>(page, staff, '/api/v1/admin/residents?village=zhenxing&employed=true', (p) => p.employer_name === b.name)
+  await open(page, `/console/roster?village=zhenxing&employed=true&page=${onRoster.page}&page_size=100`, 'staff')
+  await expect(page.locator('[data-test=roster-list][data-loading=false]')).toHaveCount(1)
+  const employeeRow = page.locator('[data-test=roster-table] .el-table__row', { hasText: b.name }).first()
+  await expect(employeeRow.locator('[data-test=roster-employer]')).toHaveText(b.name)
+  await expect(employeeRow.locator('[data-test=roster-employer]')).toHaveAttribute('title', new RegExp(b.code))
+
   await open(page, `/console/employers?page=${atA.page}&page_size=100`, 'staff')
   await expect(page.locator('[data-test=employer-list][data-loading=false]')).toHaveCount(1)
   const rowA = page.locator('[data-test=employer-table] .el-table__row', { hasText: a.code })

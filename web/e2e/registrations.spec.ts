@@ -3,8 +3,9 @@
 // zhenxing's pending registrations a phone other than the roster's; the test's own people are
 // not on the roster), is asked again before confirming one with warnings, confirms one and
 // rejects another with a reason.
-import { test, expect, login, go, onlyOn, screenshotBoth } from './fixtures'
+import { test, expect, login, go, onlyOn, screenshotBoth, apiToken } from './fixtures'
 import { register } from './residents'
+import { pageOf, uniqueCreditCode } from './outreach'
 
 test('登记审核: the village admin confirms one registration and rejects another with a reason', async ({ page, watch }) => {
   void watch
@@ -58,4 +59,16 @@ test('登记审核: the village admin confirms one registration and rejects anot
   // The confirmed one is listed under 已确认.
   await page.locator('[data-test=reg-status]').getByText('已确认').click()
   await expect(page.locator(`[data-test=registration][data-id="${a}"]`)).toBeVisible()
+
+  // An employed registrant (employee pension: 已转办, carried out by the employer) named their
+  // employer; the reviewers see it with its credit code.
+  const code = uniqueCreditCode()
+  const c = await register(page, '测试登记丙', { employed: true, scheme: 'employee_pension', tier: null, employer_name: '测试登记丙所在单位', employer_credit_code: code })
+  const at = await pageOf<{ id: number }>(page, await apiToken(page, 'zhenxing-admin'), '/api/v1/admin/registrations?status=referred', (r) => r.id === c, 20)
+  await page.locator('[data-test=reg-status]').getByText('已转办').click()
+  if (at.page > 1) await page.locator('[data-test=reg-pager] .el-pager li', { hasText: new RegExp(`^${at.page}$`) }).click()
+  const cardC = page.locator(`[data-test=registration][data-id="${c}"]`)
+  await expect(cardC.locator('[data-test=reg-status-tag]')).toHaveText('已转办')
+  await expect(cardC.locator('[data-test=reg-employer]')).toContainText('测试登记丙所在单位')
+  await expect(cardC.locator('[data-test=reg-employer]')).toContainText(code)
 })

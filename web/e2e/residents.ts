@@ -34,8 +34,9 @@ function uniquePhone(): string {
   return `139${String(worker).padStart(2, '0')}${String((start + n) % 1_000_000).padStart(6, '0')}`
 }
 
-// register makes a resident-pension registration in zhenxing for someone not on the roster.
-export async function register(page: Page, name: string): Promise<number> {
+// register makes a resident-pension registration in zhenxing for someone not on the roster;
+// fields of extra replace or add to the request's.
+export async function register(page: Page, name: string, extra: Record<string, unknown> = {}): Promise<number> {
   const login = await page.request.post('/api/v1/auth/wechat', { data: { code: `e2e-${start}-${worker}-${++n}` } })
   expect(login.status()).toBe(200)
   const { token } = (await login.json()) as { token: string }
@@ -51,6 +52,7 @@ export async function register(page: Page, name: string): Promise<number> {
       land_expropriated: false,
       scheme: 'resident_pension',
       tier: tiers.tiers[0]!.amount,
+      ...extra,
     },
   })
   expect(r.status(), await r.text()).toBe(201)

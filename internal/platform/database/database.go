@@ -287,6 +287,14 @@ func inTxOnce(ctx context.Context, db *sqlx.DB, opts *sql.TxOptions, fn func(tx 
 // Now is the current time as stored: UTC, microseconds.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
+// StringPtr is a nullable column as an answer's field: nil for NULL (JSON null).
+func StringPtr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
 // CheckSchema fails when migrations are pending, telling the operator what to run.
 func CheckSchema(ctx context.Context, db *sqlx.DB) error {
 	goose.SetLogger(goose.NopLogger())

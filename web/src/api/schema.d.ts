@@ -43,6 +43,10 @@ export interface paths {
          *     fails readiness: a start-up error, or a loop (schedule, snapshot, feed, reconcile,
          *     worker-N) that is dead (it panicked or returned; it is restarted after a backoff),
          *     failing (its last rounds in a row returned errors) or silent (no round for five minutes).
+         *
+         *     `checks.redis` is `ok` when Redis answers. On a Redis Cluster every master must answer
+         *     and the cluster's state must be ok (with one master down no key of its slots can be
+         *     read or written); otherwise it says how many masters do not answer, without naming them.
          */
         get: operations["readyz"];
         put?: never;
@@ -1878,6 +1882,10 @@ export interface components {
              * @description when it was confirmed or rejected
              */
             decided_at?: string | null;
+            /** @description the employer the registrant named (工作单位); null when none was named */
+            employer_name?: string | null;
+            /** @description the employer's unified social credit code as the registrant gave it (as CreditCode); null when none was given */
+            employer_credit_code?: string | null;
         };
         RegistrationList: {
             items: components["schemas"]["Registration"][];
@@ -1932,6 +1940,12 @@ export interface components {
              */
             phone_masked: string | null;
             last_visit: components["schemas"]["LastVisit"];
+            /** @description the roster says the person is employed (在职) */
+            employed: boolean;
+            /** @description the person's employer (工作单位) when the roster knows it */
+            employer_name: string | null;
+            /** @description the employer's unified social credit code (as CreditCode) when the roster knows it */
+            employer_credit_code: string | null;
         };
         /** @description the most recent visit of a person on the roster, null when never visited */
         LastVisit: {
