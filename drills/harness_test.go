@@ -302,15 +302,16 @@ func startRedisProcess(t *testing.T, dir string, port int, argv []string) *redis
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
-	n := &redisNode{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, port: port, argv: argv, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(n.done) }()
+	done := make(chan struct{}) // this process's; restart overwrites the node with another's
+	n := &redisNode{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, port: port, argv: argv, cmd: cmd, done: done}
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-n.done:
+		case <-done:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-n.done
+			<-done
 		}
 	})
 	c := redis.NewClient(&redis.Options{Addr: n.addr})

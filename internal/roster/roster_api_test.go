@@ -235,9 +235,6 @@ func visitAt(resident int64, outcome string, ago time.Duration) map[string]any {
 	return v
 }
 
-// TestRosterListEmployedAndLastVisitOutcome: the roster filters on employment and on the
-// outcome of each person's most recent visit (or none yet), alone and with the village, status
-// and age rules; bad values are refused with the field named and change nothing.
 // TestRosterListShowsEmploymentAndEmployer: each person on the list says whether they are
 // employed and, when the roster knows it, by whom (the employer list and the referrals start
 // from these people; staff need to see them on the roster too).
@@ -286,6 +283,9 @@ func TestRosterListShowsEmploymentAndEmployer(t *testing.T) {
 	}
 }
 
+// TestRosterListEmployedAndLastVisitOutcome: the roster filters on employment and on the
+// outcome of each person's most recent visit (or none yet), alone and with the village, status
+// and age rules; bad values are refused with the field named and change nothing.
 func TestRosterListEmployedAndLastVisitOutcome(t *testing.T) {
 	env := servertest.New(t)
 	add := func(village string, employed bool, status string, age int) int64 {
