@@ -253,9 +253,11 @@ func TestCheckGoodExchanges(t *testing.T) {
 			status: 200, header: jsonHeader(),
 			resp: `{"items":[{"id":1,"name":"李四","gender":"female","age":41,"village_code":"luodong","status":"unenrolled",` +
 				`"id_number_masked":"3505**********123X","phone_masked":"138****5678",` +
-				`"last_visit":{"visited_at":"2019-08-02T10:00:00+08:00","outcome":"considering","reason":"cannot_afford"}},` +
+				`"last_visit":{"visited_at":"2019-08-02T10:00:00+08:00","outcome":"considering","reason":"cannot_afford"},` +
+				`"employed":true,"employer_name":"罗东鞋业有限公司","employer_credit_code":"91350583MA2Y0001X5"},` +
 				`{"id":2,"name":"王五","gender":"male","age":30,"village_code":"luodong","status":"unenrolled",` +
-				`"id_number_masked":"3505**********0011","phone_masked":null,"last_visit":null}],"total":52,"excluded_out_of_age":3}`},
+				`"id_number_masked":"3505**********0011","phone_masked":null,"last_visit":null,` +
+				`"employed":false,"employer_name":null,"employer_credit_code":null}],"total":52,"excluded_out_of_age":3}`},
 		{name: "visit batch", method: "POST", target: "/api/v1/admin/visits",
 			body: `{"visits":[{"client_id":"6f1c1f9e-3b8a-4c52-9d0e-1a2b3c4d5e6f","resident_id":1,` +
 				`"visited_at":"2019-08-02T10:00:00+08:00","outcome":"refused","reason":"unwilling"}]}`,
