@@ -4,8 +4,9 @@
 // MariaDB restarted, Redis flushed, the engine SIGKILLed, two engines on one campaign, SIGTERM
 // during load, two API instances with two engines losing one of each to SIGKILL (drill 6;
 // CANBAO_DRILL_REDIS_ADDRS points it at an outside Redis or Redis Cluster), a Redis Cluster
-// master SIGKILLed and restarted (drill 7, cluster runs only) and a Sentinel failover (drill
-// 8, single-node runs only). Run them with `make
+// master SIGKILLed and restarted (drill 7, cluster runs only), a Sentinel failover (drill 8,
+// single-node runs only) and a cluster master failed over to its replica (drill 9, cluster
+// runs only, on a 3-master cluster with a replica each). Run them with `make
 // drills` (go test -tags drills -count=1 -v ./drills/), or with `make drills-cluster`
 // (CANBAO_DRILL_REDIS_CLUSTER=1), where each drill starts its own private 3-master Redis Cluster
 // instead of one redis-server and flushes every master. They

@@ -83,7 +83,7 @@ func TestDrill7DeadClusterMaster(t *testing.T) {
 	for i, n := range e.redisNodes {
 		addrs[i] = n.addr
 	}
-	waitClusterOK(t, addrs, 60*time.Second)
+	waitClusterOK(t, addrs, 3, 60*time.Second)
 	restartedAt := time.Now()
 	e.logf("master %s restarted; the cluster is ok again %s after the kill", dead.addr, restartedAt.Sub(killedAt).Round(time.Millisecond))
 	var greenAfter time.Duration

@@ -332,9 +332,17 @@ func startRedisProcess(t *testing.T, dir string, port int, argv []string) *redis
 // cluster_state:ok and sees every master. The nodes stop when t ends.
 func startRedisCluster(t *testing.T, dir string) []*redisNode {
 	t.Helper()
-	const masters = 3
-	nodes := make([]*redisNode, masters)
-	addrs := make([]string, masters)
+	return startRedisClusterOf(t, dir, 3, 0)
+}
+
+// startRedisClusterOf runs a private Redis Cluster of masters masters, each with replicas
+// replicas (redis-cli --cluster create assigns them), and waits until it is ok. The nodes are
+// returned in the order they were started, masters and replicas mixed: ask CLUSTER NODES who is
+// which.
+func startRedisClusterOf(t *testing.T, dir string, masters, replicas int) []*redisNode {
+	t.Helper()
+	nodes := make([]*redisNode, masters*(1+replicas))
+	addrs := make([]string, len(nodes))
 	for i := range nodes {
 		nd := filepath.Join(dir, fmt.Sprintf("redis-node%d", i+1))
 		if err := os.MkdirAll(nd, 0o755); err != nil {
@@ -342,21 +350,36 @@ func startRedisCluster(t *testing.T, dir string) []*redisNode {
 		}
 		nodes[i] = startRedisNode(t, nd, freePort(), "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf", "--cluster-port", strconv.Itoa(freePort()),
-			"--cluster-node-timeout", "5000")
+			"--cluster-node-timeout", "5000", "--repl-diskless-sync-delay", "0")
 		addrs[i] = nodes[i].addr
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	if out, err := exec.Command(lookBin("redis-cli"), args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create %s: %v\n%s", strings.Join(addrs, " "), err, out)
 	}
-	waitClusterOK(t, addrs, 30*time.Second)
+	waitClusterOK(t, addrs, masters, 30*time.Second)
+	if replicas > 0 {
+		// A replica that has not finished its first sync never takes over its master.
+		waitFor(t, 30*time.Second, "every replica to sync with its master", func() bool {
+			synced := 0
+			for _, a := range addrs {
+				c := redis.NewClient(&redis.Options{Addr: a})
+				info, _ := c.Info(context.Background(), "replication").Result()
+				_ = c.Close()
+				if strings.Contains(info, "role:slave") && strings.Contains(info, "master_link_status:up") {
+					synced++
+				}
+			}
+			return synced == masters*replicas
+		})
+	}
 	return nodes
 }
 
-// waitClusterOK polls every node of addrs until each says cluster_state:ok and sees all of
-// them as masters, for at most d.
-func waitClusterOK(t *testing.T, addrs []string, d time.Duration) {
+// waitClusterOK polls every node of addrs until each says cluster_state:ok and sees masters
+// masters, for at most d.
+func waitClusterOK(t *testing.T, addrs []string, masters int, d time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(d)
@@ -365,7 +388,7 @@ func waitClusterOK(t *testing.T, addrs []string, d time.Duration) {
 		for {
 			info, _ := c.ClusterInfo(ctx).Result()
 			nodes, _ := c.ClusterNodes(ctx).Result()
-			if strings.Contains(info, "cluster_state:ok") && strings.Count(nodes, "master") >= len(addrs) {
+			if strings.Contains(info, "cluster_state:ok") && strings.Count(nodes, "master") >= masters {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -438,6 +461,13 @@ type env struct {
 // fresh Redis. tz is the business time zone ("" = Asia/Shanghai, the default).
 func newEnv(t *testing.T, name, tz string) *env {
 	t.Helper()
+	return newEnvWithRedis(t, name, tz, startDrillRedis)
+}
+
+// newEnvWithRedis is newEnv with the drill's own Redis, started by startRedis in the drill's
+// folder.
+func newEnvWithRedis(t *testing.T, name, tz string, startRedis func(t *testing.T, dir string) (string, redis.UniversalClient, []*redisNode)) *env {
+	t.Helper()
 	dir := filepath.Join(root, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -450,7 +480,7 @@ func newEnv(t *testing.T, name, tz string) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, name: name, dir: dir, dbName: "drill_" + name, prefix: "canbao:", tz: tz, loc: loc}
-	e.redisAddr, e.rdb, e.redisNodes = startDrillRedis(t, dir)
+	e.redisAddr, e.rdb, e.redisNodes = startRedis(t, dir)
 	t.Cleanup(func() { _ = e.rdb.Close() })
 	if e.tokens, err = auth.NewTokens(jwtSecret, "canbao", 2*time.Hour, 30*time.Minute); err != nil {
 		t.Fatal(err)
@@ -854,4 +884,14 @@ func transportKind(err error) string {
 		return "broken_pipe"
 	}
 	return "other"
+}
+
+// waitFor polls cond every 100 ms until it holds, failing t after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/canbao/canbao/internal/idcard"
@@ -190,4 +191,49 @@ func statusHistogram(as []attempt) string {
 		h[k]++
 	}
 	return fmtCounts(h)
+}
+
+// registrar registers people through one canbao and remembers the receipt of each 201.
+type registrar struct {
+	t        *testing.T
+	c        *http.Client
+	p        *proc
+	receipts map[int]int64 // person → id of the 201 its client got
+}
+
+func newRegistrar(t *testing.T, c *http.Client, p *proc) *registrar {
+	return &registrar{t: t, c: c, p: p, receipts: map[int]int64{}}
+}
+
+// register sends attempt no of p0's registration (with its Idempotency-Key); a second 201 for a
+// person must carry the first one's receipt.
+func (r *registrar) register(p0 person, no int) attempt {
+	a := postRegistration(r.c, "http://"+r.p.addr, p0, no, true, nil)
+	if a.status == http.StatusCreated {
+		if first, ok := r.receipts[p0.n]; ok && first != a.receipt {
+			r.t.Errorf("%s: a second 201 with receipt %d, the first said %d", p0.name, a.receipt, first)
+		}
+		r.receipts[p0.n] = a.receipt
+	}
+	return a
+}
+
+// checkStored checks that the database holds each of ps exactly once, under the receipt its
+// client was given, and nothing else for accounts; it returns how many rows there are.
+func (r *registrar) checkStored(e *env, accounts []int64, ps []person) int {
+	r.t.Helper()
+	byName, total := e.registrationsOf(accounts)
+	for _, p0 := range ps {
+		rows := byName[p0.name]
+		switch {
+		case len(rows) != 1:
+			r.t.Errorf("%s is stored %d times, want once", p0.name, len(rows))
+		case rows[0].ID != r.receipts[p0.n]:
+			r.t.Errorf("%s is stored as %d, its client was told %d", p0.name, rows[0].ID, r.receipts[p0.n])
+		}
+	}
+	if total != len(ps) {
+		r.t.Errorf("%d registrations stored for %d people", total, len(ps))
+	}
+	return total
 }
