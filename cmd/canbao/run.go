@@ -609,18 +609,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // calls it).
 var buildServer = server.New
 
+// engineConfig is the engine's configuration from the campaigns settings.
+func engineConfig(cfg *config.Config) engine.Config {
+	ec := engine.DefaultConfig()
+	ec.Workers = cfg.Campaigns.Workers
+	ec.RemindersForVisit = cfg.Campaigns.RemindersForVisit
+	ec.VisitedRecently = time.Duration(cfg.Campaigns.VisitedRecentlyDays) * 24 * time.Hour
+	ec.Lease, ec.RequeueAfter = cfg.Campaigns.Lease, cfg.Campaigns.RequeueAfter
+	ec.FailAfter, ec.StaleAfter, ec.ScheduleLease = cfg.Campaigns.HealthFailAfter, cfg.Campaigns.HealthSilentAfter, cfg.Campaigns.ScheduleLease
+	ec.ChannelRates = cfg.Campaigns.ChannelRates()
+	return ec
+}
+
 // newEngine builds the campaign engine with its channels; the API shares its counters and
 // WeChat client when both run in one process.
 func newEngine(a *app, stats *counters.Counters, wx *wechat.Client) *engine.Engine {
 	cfg := a.cfg
 	smsClient := sms.NewClient(sms.Config{APIBase: cfg.SMS.APIBase, AccessKeyID: cfg.SMS.AccessKeyID,
 		AccessKeySecret: cfg.SMS.AccessKeySecret, Timeout: cfg.SMS.Timeout}, a.log)
-	ec := engine.DefaultConfig()
-	ec.Workers = cfg.Campaigns.Workers
-	ec.RemindersForVisit = cfg.Campaigns.RemindersForVisit
-	ec.VisitedRecently = time.Duration(cfg.Campaigns.VisitedRecentlyDays) * 24 * time.Hour
-	ec.Lease, ec.RequeueAfter = cfg.Campaigns.Lease, cfg.Campaigns.RequeueAfter
-	ec.ChannelRates = cfg.Campaigns.ChannelRates()
+	ec := engineConfig(cfg)
 	return engine.New(engine.Deps{
 		DB: a.db, Redis: a.rdb, Prefix: cfg.Redis.Prefix, Keyring: a.kr, Rules: a.rules, Location: cfg.Location(), Log: a.log,
 		Counters: stats,

@@ -239,6 +239,13 @@ type Campaigns struct {
 	Lease time.Duration `koanf:"lease"`
 	// RequeueAfter is how long a fed delivery may wait before the reconciler feeds it again.
 	RequeueAfter time.Duration `koanf:"requeue_after"`
+	// HealthFailAfter and HealthSilentAfter decide when /readyz reports an engine loop as failing
+	// (its last rounds in a row, this many, returned an error) or silent (no round for this long).
+	HealthFailAfter   int           `koanf:"health_fail_after"`
+	HealthSilentAfter time.Duration `koanf:"health_silent_after"`
+	// ScheduleLease is how long one instance holds the scheduler's tick; another takes it over
+	// after this when the holder stops renewing it (it dies).
+	ScheduleLease time.Duration `koanf:"schedule_lease"`
 }
 
 // ChannelRates are the throttled channels' send limits per minute, keyed by channel name
@@ -415,6 +422,11 @@ func (c *Config) Validate() error {
 		c.Campaigns.AttributionDays < 1 || c.Campaigns.VisitedRecentlyDays < 0 || c.Campaigns.RemindersForVisit < 0 ||
 		c.Campaigns.Lease < time.Second || c.Campaigns.RequeueAfter < time.Second {
 		errs = append(errs, errors.New("campaigns: workers 1-256; attribution_days positive; lease and requeue_after at least 1s"))
+	}
+	if c.Campaigns.HealthFailAfter < 1 || c.Campaigns.HealthFailAfter > 1000 || c.Campaigns.HealthSilentAfter < 10*time.Second ||
+		c.Campaigns.ScheduleLease < 2*time.Second || c.Campaigns.ScheduleLease > 5*time.Minute {
+		errs = append(errs, errors.New("campaigns: health_fail_after 1-1000, health_silent_after at least 10s, schedule_lease 2s-5m "+
+			"(longer than the scheduler's 1 s tick, short enough that another instance takes over soon after one dies)"))
 	}
 	if c.Campaigns.SMSRatePerMinute < 1 || c.Campaigns.WeChatRatePerMinute < 1 {
 		errs = append(errs, errors.New("campaigns.sms_rate_per_minute and campaigns.wechat_rate_per_minute (CANBAO_CAMPAIGNS_SMS_RATE_PER_MINUTE, CANBAO_CAMPAIGNS_WECHAT_RATE_PER_MINUTE) must be positive"))

@@ -154,6 +154,34 @@ func TestBadConfigurationIsRejected(t *testing.T) {
 	})
 }
 
+// TestEngineHealthAndLeaseSettings: when /readyz calls an engine loop failing or silent, and
+// how long the scheduler's tick lease lasts, are settings with defaults (3 rounds, 5 minutes,
+// 5 s) and environment overrides; values the engine cannot work with are refused.
+func TestEngineHealthAndLeaseSettings(t *testing.T) {
+	base := []string{"CANBAO_MODE=production", "CANBAO_JWT_SECRET=" + goodJWT, "CANBAO_PII_KEY=" + goodPII}
+	cfg, err := Load(Options{Environ: environ(base...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Campaigns; c.HealthFailAfter != 3 || c.HealthSilentAfter != 5*time.Minute || c.ScheduleLease != 5*time.Second {
+		t.Fatalf("defaults: fail after %d, silent after %s, schedule lease %s", c.HealthFailAfter, c.HealthSilentAfter, c.ScheduleLease)
+	}
+	cfg, err = Load(Options{Environ: environ(append(base, "CANBAO_CAMPAIGNS_HEALTH_FAIL_AFTER=5",
+		"CANBAO_CAMPAIGNS_HEALTH_SILENT_AFTER=90s", "CANBAO_CAMPAIGNS_SCHEDULE_LEASE=10s")...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.Campaigns; c.HealthFailAfter != 5 || c.HealthSilentAfter != 90*time.Second || c.ScheduleLease != 10*time.Second {
+		t.Fatalf("overrides: fail after %d, silent after %s, schedule lease %s", c.HealthFailAfter, c.HealthSilentAfter, c.ScheduleLease)
+	}
+	for _, kv := range []string{"CANBAO_CAMPAIGNS_HEALTH_FAIL_AFTER=0", "CANBAO_CAMPAIGNS_HEALTH_FAIL_AFTER=many",
+		"CANBAO_CAMPAIGNS_HEALTH_SILENT_AFTER=1s", "CANBAO_CAMPAIGNS_SCHEDULE_LEASE=1s", "CANBAO_CAMPAIGNS_SCHEDULE_LEASE=1h"} {
+		if _, err := Load(Options{Environ: environ(append(base, kv)...)}); err == nil {
+			t.Errorf("%s accepted", kv)
+		}
+	}
+}
+
 // TestChannelRates: the SMS and WeChat send limits have defaults and environment overrides;
 // log and visit_task are not throttled; the old campaign-wide default rate is refused.
 func TestChannelRates(t *testing.T) {

@@ -42,7 +42,8 @@ export interface paths {
          *     `ok` while its engine runs with every loop alive, and otherwise names what is wrong and
          *     fails readiness: a start-up error, or a loop (schedule, snapshot, feed, reconcile,
          *     worker-N) that is dead (it panicked or returned; it is restarted after a backoff),
-         *     failing (its last rounds in a row returned errors) or silent (no round for five minutes).
+         *     failing (its last rounds in a row returned errors; `campaigns.health_fail_after`, 3) or silent
+         *     (no round for `campaigns.health_silent_after`, five minutes by default).
          *
          *     `checks.redis` is `ok` when Redis answers. On a Redis Cluster every master must answer
          *     and the cluster's state must be ok (with one master down no key of its slots can be
