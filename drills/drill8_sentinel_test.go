@@ -79,21 +79,7 @@ sentinel failover-timeout %s 10000
 	_, vars := newFakes(t, "A")
 	vars["CANBAO_REDIS_MASTER_NAME"] = masterName
 	vars["CANBAO_REDIS_SENTINEL_ADDRS"] = sentinel.addr
-	p := e.serve("canbao", vars)
-	client := &http.Client{Timeout: 10 * time.Second}
-	if code, checks := readiness(t, client, p); code != 200 || checks["redis"] != "ok" || checks["engine"] != "ok" {
-		t.Fatalf("before the failover /readyz answered %d %v", code, checks)
-	}
-
-	accounts, tokens := e.residentAccounts(30, "d8")
-	ps := people("d8", accounts, tokens, 3)
-	before, during, after := ps[:30], ps[30:60], ps[60:]
-	reg := newRegistrar(t, client, p)
-	for _, p0 := range before {
-		if a := reg.register(p0, 1); a.status != http.StatusCreated {
-			t.Fatalf("before the failover: %s answered %d %s %s", p0.name, a.status, a.code, a.err)
-		}
-	}
+	o := newOutageLoad(e, e.serve("canbao", vars), "d8")
 	if n, _ := rc.DBSize(ctx).Result(); n == 0 {
 		t.Fatal("the replica holds no key: canbao is not writing to the master it follows")
 	}
@@ -113,51 +99,22 @@ sentinel failover-timeout %s 10000
 		}
 		close(promoted)
 	}()
-	var outage []attempt
-	for _, p0 := range during {
-		outage = append(outage, reg.register(p0, 1))
-	}
+	during := o.registerDuring()
 	sentFor := time.Since(killedAt)
-	for _, a := range outage {
-		if a.status != http.StatusCreated && a.status != http.StatusServiceUnavailable {
-			t.Errorf("during the failover a registration answered %d %s %s (want 201 or 503)", a.status, a.code, a.err)
-		}
-	}
 	promotedAfter, ok := <-promoted
 	if !ok {
 		t.Fatalf("the sentinel did not promote the replica %s within 60 s of the kill", replica.addr)
 	}
 	e.logf("registrations sent in the %s after the kill: %s; the sentinel named %s master %s after the kill",
-		sentFor.Round(time.Millisecond), statusHistogram(outage), replica.addr, promotedAfter.Round(time.Millisecond))
-	var greenAfter time.Duration
-	waitFor(t, 60*time.Second, "/readyz to be green after the failover", func() bool {
-		code, _ := readiness(t, client, p)
-		greenAfter = time.Since(killedAt)
-		return code == http.StatusOK
-	})
+		sentFor.Round(time.Millisecond), during, replica.addr, promotedAfter.Round(time.Millisecond))
+	greenAfter, _ := o.waitReadiness(http.StatusOK, killedAt, 60*time.Second, "/readyz to be green after the failover")
 
-	retried := 0
-	for i, a := range outage {
-		if a.status == http.StatusCreated {
-			continue
-		}
-		retried++
-		if b := reg.register(during[i], 2); b.status != http.StatusCreated {
-			t.Errorf("after the failover the retry of %s answered %d %s %s", during[i].name, b.status, b.code, b.err)
-		}
-	}
 	keysBefore, _ := rc.DBSize(ctx).Result()
-	for _, p0 := range after {
-		if a := reg.register(p0, 1); a.status != http.StatusCreated {
-			t.Errorf("after the failover: %s answered %d %s %s", p0.name, a.status, a.code, a.err)
-		}
-	}
+	retried, total := o.finish()
 	// The registrations' rate-limit buckets are written to the master: now the promoted replica.
 	if keysAfter, _ := rc.DBSize(ctx).Result(); keysAfter <= keysBefore {
-		t.Errorf("the promoted replica holds %d keys after %d registrations, %d before: canbao does not write to it", keysAfter, len(after), keysBefore)
+		t.Errorf("the promoted replica holds %d keys after %d more registrations, %d before: canbao does not write to it", keysAfter, len(o.after), keysBefore)
 	}
-
-	total := reg.checkStored(e, accounts, ps)
 	e.logf("done in %s: %d people, %d stored; %d registrations retried; promoted %s and /readyz green %s after the kill",
-		time.Since(drillStart).Round(time.Millisecond), len(ps), total, retried, promotedAfter.Round(time.Millisecond), greenAfter.Round(time.Millisecond))
+		time.Since(drillStart).Round(time.Millisecond), len(o.ps), total, retried, promotedAfter.Round(time.Millisecond), greenAfter.Round(time.Millisecond))
 }

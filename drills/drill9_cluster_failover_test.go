@@ -45,73 +45,26 @@ func TestDrill9ClusterFailoverToAReplica(t *testing.T) {
 	t.Cleanup(func() { _ = rc.Close() })
 
 	_, vars := newFakes(t, "A")
-	p := e.serve("canbao", vars)
-	client := &http.Client{Timeout: 10 * time.Second}
-	if code, checks := readiness(t, client, p); code != 200 || checks["redis"] != "ok" || checks["engine"] != "ok" {
-		t.Fatalf("before the failover /readyz answered %d %v", code, checks)
-	}
-	accounts, tokens := e.residentAccounts(30, "d9")
-	ps := people("d9", accounts, tokens, 3)
-	before, during, after := ps[:30], ps[30:60], ps[60:]
-	reg := newRegistrar(t, client, p)
-	for _, p0 := range before {
-		if a := reg.register(p0, 1); a.status != http.StatusCreated {
-			t.Fatalf("before the failover: %s answered %d %s %s", p0.name, a.status, a.code, a.err)
-		}
-	}
+	o := newOutageLoad(e, e.serve("canbao", vars), "d9")
 
 	killedAt := time.Now()
 	master.kill()
 	e.logf("SIGKILLed the Redis Cluster master %s; its replica is %s", master.addr, replica)
-	var redAfter time.Duration
-	var checks map[string]string
-	waitFor(t, 30*time.Second, "/readyz to go red after a master died", func() bool {
-		var code int
-		code, checks = readiness(t, client, p)
-		redAfter = time.Since(killedAt)
-		return code == http.StatusServiceUnavailable
-	})
+	redAfter, checks := o.waitReadiness(http.StatusServiceUnavailable, killedAt, 30*time.Second, "/readyz to go red after a master died")
 	e.logf("/readyz red %s after the kill: redis %q", redAfter.Round(time.Millisecond), checks["redis"])
 	if checks["redis"] == "ok" {
 		t.Errorf("/readyz is red, but its redis check says ok while a master is gone: %v", checks)
 	}
-
-	var outage []attempt
-	for _, p0 := range during {
-		outage = append(outage, reg.register(p0, 1))
-	}
-	for _, a := range outage {
-		if a.status != http.StatusCreated && a.status != http.StatusServiceUnavailable {
-			t.Errorf("during the failover a registration answered %d %s %s (want 201 or 503)", a.status, a.code, a.err)
-		}
-	}
-	e.logf("registrations sent in the %s after the kill: %s", time.Since(killedAt).Round(time.Millisecond), statusHistogram(outage))
+	e.logf("registrations sent in the %s after the kill: %s", time.Since(killedAt).Round(time.Millisecond), o.registerDuring())
 
 	waitFor(t, 60*time.Second, "the replica to be promoted", func() bool {
 		nodes, err := rc.ClusterNodes(ctx).Result()
 		return err == nil && strings.Contains(nodes, "myself,master")
 	})
 	promotedAfter := time.Since(killedAt)
-	var greenAfter time.Duration
-	waitFor(t, 60*time.Second, "/readyz to be green after the promotion", func() bool {
-		var code int
-		code, checks = readiness(t, client, p)
-		greenAfter = time.Since(killedAt)
-		return code == http.StatusOK
-	})
+	greenAfter, checks := o.waitReadiness(http.StatusOK, killedAt, 60*time.Second, "/readyz to be green after the promotion")
 	e.logf("replica %s promoted by %s after the kill; /readyz green %s after the kill: %v", replica,
 		promotedAfter.Round(time.Millisecond), greenAfter.Round(time.Millisecond), checks)
-
-	retried := 0
-	for i, a := range outage {
-		if a.status == http.StatusCreated {
-			continue
-		}
-		retried++
-		if b := reg.register(during[i], 2); b.status != http.StatusCreated {
-			t.Errorf("after the failover the retry of %s answered %d %s %s", during[i].name, b.status, b.code, b.err)
-		}
-	}
 
 	// The old master comes back, as a replica of the new one; canbao stays ready.
 	master.restart(t)
@@ -121,18 +74,12 @@ func TestDrill9ClusterFailoverToAReplica(t *testing.T) {
 		nodes, err := oc.ClusterNodes(ctx).Result()
 		return err == nil && strings.Contains(nodes, "myself,slave")
 	})
-	for _, p0 := range after {
-		if a := reg.register(p0, 1); a.status != http.StatusCreated {
-			t.Errorf("after the old master rejoined: %s answered %d %s %s", p0.name, a.status, a.code, a.err)
-		}
-	}
-	if code, checks := readiness(t, client, p); code != http.StatusOK {
+	retried, total := o.finish()
+	if code, checks := o.readiness(); code != http.StatusOK {
 		t.Errorf("with the old master back as a replica /readyz answered %d %v", code, checks)
 	}
-
-	total := reg.checkStored(e, accounts, ps)
 	e.logf("done in %s: %d people, %d stored; %d registrations retried; /readyz red %s after the kill, replica promoted by %s, green by %s",
-		time.Since(drillStart).Round(time.Millisecond), len(ps), total, retried, redAfter.Round(time.Millisecond),
+		time.Since(drillStart).Round(time.Millisecond), len(o.ps), total, retried, redAfter.Round(time.Millisecond),
 		promotedAfter.Round(time.Millisecond), greenAfter.Round(time.Millisecond))
 }
 

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/canbao/canbao/internal/idcard"
@@ -193,47 +192,133 @@ func statusHistogram(as []attempt) string {
 	return fmtCounts(h)
 }
 
-// registrar registers people through one canbao and remembers the receipt of each 201.
-type registrar struct {
-	t        *testing.T
-	c        *http.Client
-	p        *proc
-	receipts map[int]int64 // person → id of the 201 its client got
+// outageLoad is the registration load of the Redis outage drills (7, 8 and 9): 90 people of
+// 30 resident accounts, a third registered before the outage (all must get a 201), a third
+// during it (201 or 503, never a 500 or a hang) and a third after it (all 201), with the 503s
+// retried after it with their Idempotency-Key. It remembers the receipt of each 201: a second
+// 201 for a person must carry the first one's, and the database must hold each person once,
+// under that receipt.
+type outageLoad struct {
+	e                     *env
+	p                     *proc
+	c                     *http.Client
+	accounts              []int64
+	ps                    []person
+	before, during, after []person
+	outage                []attempt     // the answers to during
+	receipts              map[int]int64 // person → id of the 201 its client got
 }
 
-func newRegistrar(t *testing.T, c *http.Client, p *proc) *registrar {
-	return &registrar{t: t, c: c, p: p, receipts: map[int]int64{}}
-}
-
-// register sends attempt no of p0's registration (with its Idempotency-Key); a second 201 for a
-// person must carry the first one's receipt.
-func (r *registrar) register(p0 person, no int) attempt {
-	a := postRegistration(r.c, "http://"+r.p.addr, p0, no, true, nil)
-	if a.status == http.StatusCreated {
-		if first, ok := r.receipts[p0.n]; ok && first != a.receipt {
-			r.t.Errorf("%s: a second 201 with receipt %d, the first said %d", p0.name, a.receipt, first)
+// newOutageLoad checks that p is ready (Redis and engine included) and registers the first
+// third.
+func newOutageLoad(e *env, p *proc, tag string) *outageLoad {
+	e.t.Helper()
+	o := &outageLoad{e: e, p: p, c: &http.Client{Timeout: 10 * time.Second}, receipts: map[int]int64{}}
+	if code, checks := o.readiness(); code != http.StatusOK || checks["redis"] != "ok" || checks["engine"] != "ok" {
+		e.t.Fatalf("before the outage /readyz answered %d %v", code, checks)
+	}
+	accounts, tokens := e.residentAccounts(30, tag)
+	o.accounts, o.ps = accounts, people(tag, accounts, tokens, 3)
+	o.before, o.during, o.after = o.ps[:30], o.ps[30:60], o.ps[60:]
+	for _, p0 := range o.before {
+		if a := o.register(p0, 1); a.status != http.StatusCreated {
+			e.t.Fatalf("before the outage: %s answered %d %s %s", p0.name, a.status, a.code, a.err)
 		}
-		r.receipts[p0.n] = a.receipt
+	}
+	return o
+}
+
+// register sends attempt no of p0's registration, with its Idempotency-Key.
+func (o *outageLoad) register(p0 person, no int) attempt {
+	a := postRegistration(o.c, "http://"+o.p.addr, p0, no, true, nil)
+	if a.status == http.StatusCreated {
+		if first, ok := o.receipts[p0.n]; ok && first != a.receipt {
+			o.e.t.Errorf("%s: a second 201 with receipt %d, the first said %d", p0.name, a.receipt, first)
+		}
+		o.receipts[p0.n] = a.receipt
 	}
 	return a
 }
 
-// checkStored checks that the database holds each of ps exactly once, under the receipt its
-// client was given, and nothing else for accounts; it returns how many rows there are.
-func (r *registrar) checkStored(e *env, accounts []int64, ps []person) int {
-	r.t.Helper()
-	byName, total := e.registrationsOf(accounts)
-	for _, p0 := range ps {
+// registerDuring registers the second third, during the outage, and returns the answers'
+// histogram.
+func (o *outageLoad) registerDuring() string {
+	for _, p0 := range o.during {
+		o.outage = append(o.outage, o.register(p0, 1))
+	}
+	for _, a := range o.outage {
+		if a.status != http.StatusCreated && a.status != http.StatusServiceUnavailable {
+			o.e.t.Errorf("during the outage a registration answered %d %s %s (want 201 or 503)", a.status, a.code, a.err)
+		}
+	}
+	return statusHistogram(o.outage)
+}
+
+// finish retries the outage's refusals, registers the last third and checks the database; it
+// returns how many were retried and how many rows are stored.
+func (o *outageLoad) finish() (retried, stored int) {
+	t := o.e.t
+	t.Helper()
+	for i, a := range o.outage {
+		if a.status == http.StatusCreated {
+			continue
+		}
+		retried++
+		if b := o.register(o.during[i], 2); b.status != http.StatusCreated {
+			t.Errorf("after the outage the retry of %s answered %d %s %s", o.during[i].name, b.status, b.code, b.err)
+		}
+	}
+	for _, p0 := range o.after {
+		if a := o.register(p0, 1); a.status != http.StatusCreated {
+			t.Errorf("after the outage: %s answered %d %s %s", p0.name, a.status, a.code, a.err)
+		}
+	}
+	byName, total := o.e.registrationsOf(o.accounts)
+	for _, p0 := range o.ps {
 		rows := byName[p0.name]
 		switch {
 		case len(rows) != 1:
-			r.t.Errorf("%s is stored %d times, want once", p0.name, len(rows))
-		case rows[0].ID != r.receipts[p0.n]:
-			r.t.Errorf("%s is stored as %d, its client was told %d", p0.name, rows[0].ID, r.receipts[p0.n])
+			t.Errorf("%s is stored %d times, want once", p0.name, len(rows))
+		case rows[0].ID != o.receipts[p0.n]:
+			t.Errorf("%s is stored as %d, its client was told %d", p0.name, rows[0].ID, o.receipts[p0.n])
 		}
 	}
-	if total != len(ps) {
-		r.t.Errorf("%d registrations stored for %d people", total, len(ps))
+	if total != len(o.ps) {
+		t.Errorf("%d registrations stored for %d people", total, len(o.ps))
 	}
-	return total
+	return retried, total
+}
+
+// readiness asks p's /readyz and returns its status and checks.
+func (o *outageLoad) readiness() (int, map[string]string) {
+	t := o.e.t
+	t.Helper()
+	resp, err := o.c.Get(o.p.url("/readyz"))
+	if err != nil {
+		t.Fatalf("/readyz: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Checks map[string]string `json:"checks"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("/readyz answered %d %q: %v", resp.StatusCode, b, err)
+	}
+	return resp.StatusCode, r.Checks
+}
+
+// waitReadiness polls /readyz until it answers status, for at most d, and returns how long
+// after since that was and the checks it gave.
+func (o *outageLoad) waitReadiness(status int, since time.Time, d time.Duration, what string) (time.Duration, map[string]string) {
+	o.e.t.Helper()
+	var after time.Duration
+	var checks map[string]string
+	waitFor(o.e.t, d, what, func() bool {
+		var code int
+		code, checks = o.readiness()
+		after = time.Since(since)
+		return code == status
+	})
+	return after, checks
 }
