@@ -55,7 +55,8 @@ func TestDrill9ClusterFailoverToAReplica(t *testing.T) {
 	if checks["redis"] == "ok" {
 		t.Errorf("/readyz is red, but its redis check says ok while a master is gone: %v", checks)
 	}
-	e.logf("registrations sent in the %s after the kill: %s", time.Since(killedAt).Round(time.Millisecond), o.registerDuring())
+	during := o.registerDuring()
+	e.logf("registrations sent in the %s after the kill: %s", time.Since(killedAt).Round(time.Millisecond), during)
 
 	waitFor(t, 60*time.Second, "the replica to be promoted", func() bool {
 		nodes, err := rc.ClusterNodes(ctx).Result()
