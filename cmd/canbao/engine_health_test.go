@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/canbao/canbao/campaigns/engine"
-	"github.com/canbao/canbao/internal/platform/dbtest"
 )
 
 // TestServeExitsWhenTheEngineCannotStart: the engine's start-up error (here XGROUP CREATE
@@ -19,14 +17,7 @@ import (
 // answered ready while no campaign ever started. serve and serve --engine-only now log it and
 // return it (the process exits non-zero) before serving anything.
 func TestServeExitsWhenTheEngineCannotStart(t *testing.T) {
-	dsn := dbtest.DSN(t)
-	rdb, prefix := dbtest.Redis(t)
-	t.Setenv("CANBAO_MODE", "dev")
-	t.Setenv("CANBAO_MYSQL_DSN", dsn)
-	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
-	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
-	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
-	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
+	_, rdb, prefix := devEnv(t)
 	ctx := context.Background()
 	if err := run(ctx, []string{"migrate"}, nil, io.Discard, io.Discard); err != nil {
 		t.Fatalf("migrate: %v", err)

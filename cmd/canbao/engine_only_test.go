@@ -6,7 +6,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/canbao/canbao/campaigns/engine"
-	"github.com/canbao/canbao/internal/platform/dbtest"
 	"github.com/canbao/canbao/internal/server"
 )
 
@@ -23,19 +21,13 @@ import (
 // API's constructor is never called and the HTTP address, held by this test, is not needed
 // (a serve that listened would fail on it).
 func TestServeEngineOnlyBuildsNoHTTPAPI(t *testing.T) {
-	dsn := dbtest.DSN(t)
-	rdb, prefix := dbtest.Redis(t)
+	_, rdb, prefix := devEnv(t)
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	t.Setenv("CANBAO_MODE", "dev")
-	t.Setenv("CANBAO_MYSQL_DSN", dsn)
-	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
-	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
 	t.Setenv("CANBAO_HTTP_ADDR", held.Addr().String())
-	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
 	ctx := context.Background()
 	if err := run(ctx, []string{"migrate"}, nil, io.Discard, io.Discard); err != nil {
 		t.Fatalf("migrate: %v", err)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/canbao/canbao/internal/idcard"
 	"github.com/canbao/canbao/internal/pii"
 	"github.com/canbao/canbao/internal/platform/database"
@@ -24,14 +26,7 @@ import (
 // TestOperatorJourney runs the binary's commands as an operator would on a fresh database:
 // migrate, seed demo, user create, serve; then logs in over real HTTP and shuts down cleanly.
 func TestOperatorJourney(t *testing.T) {
-	dsn := dbtest.DSN(t)
-	_, prefix := dbtest.Redis(t)
-	t.Setenv("CANBAO_MODE", "dev")
-	t.Setenv("CANBAO_MYSQL_DSN", dsn)
-	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
-	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
-	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
-	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
+	devEnv(t)
 	ctx := context.Background()
 
 	var out, errOut bytes.Buffer
@@ -261,13 +256,7 @@ func startServe(t *testing.T) (base string, stop func() error, logs *bytes.Buffe
 // key is now refused at start by every command that touches personal data, naming the setting
 // and the file, and /readyz fails when the stored key check stops matching.
 func TestAnotherPIIKeyIsRefused(t *testing.T) {
-	dsn := dbtest.DSN(t)
-	_, prefix := dbtest.Redis(t)
-	t.Setenv("CANBAO_MODE", "dev")
-	t.Setenv("CANBAO_MYSQL_DSN", dsn)
-	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
-	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
-	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
+	dsn, _, _ := devEnv(t)
 	secretsA := filepath.Join(t.TempDir(), "a", "dev-secrets.yaml")
 	secretsB := filepath.Join(t.TempDir(), "b", "dev-secrets.yaml")
 	t.Setenv("CANBAO_DEV_SECRETS_FILE", secretsA)
@@ -371,14 +360,7 @@ func TestAnotherPIIKeyIsRefused(t *testing.T) {
 // TestServePurgesExpiredIdempotencyKeys: nothing ever called the purge; serve now runs it in
 // the background and stops it on shutdown.
 func TestServePurgesExpiredIdempotencyKeys(t *testing.T) {
-	dsn := dbtest.DSN(t)
-	_, prefix := dbtest.Redis(t)
-	t.Setenv("CANBAO_MODE", "dev")
-	t.Setenv("CANBAO_MYSQL_DSN", dsn)
-	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
-	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
-	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
-	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
+	dsn, _, _ := devEnv(t)
 	ctx := context.Background()
 	if err := run(ctx, []string{"migrate"}, nil, io.Discard, io.Discard); err != nil {
 		t.Fatalf("migrate: %v", err)
@@ -419,4 +401,20 @@ func TestServePurgesExpiredIdempotencyKeys(t *testing.T) {
 	if left != 1 || fresh != 1 {
 		t.Fatalf("keys left after serve started: %d (fresh %d), want only the fresh one\n%s", left, fresh, logs.String())
 	}
+}
+
+// devEnv gives a test of the binary its own database and Redis prefix in dev mode: the
+// variables serve, migrate and seed read (HTTP on a free port, dev secrets in a temporary
+// file). A test sets another value after it where it needs one.
+func devEnv(t *testing.T) (dsn string, rdb redis.UniversalClient, prefix string) {
+	t.Helper()
+	dsn = dbtest.DSN(t)
+	rdb, prefix = dbtest.Redis(t)
+	t.Setenv("CANBAO_MODE", "dev")
+	t.Setenv("CANBAO_MYSQL_DSN", dsn)
+	t.Setenv("CANBAO_REDIS_PREFIX", prefix)
+	t.Setenv("CANBAO_REDIS_ADDR", dbtest.RedisConfigAddr())
+	t.Setenv("CANBAO_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("CANBAO_DEV_SECRETS_FILE", filepath.Join(t.TempDir(), "dev-secrets.yaml"))
+	return dsn, rdb, prefix
 }

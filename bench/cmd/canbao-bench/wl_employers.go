@@ -127,27 +127,5 @@ func (b *bench) fillEmployers(ctx context.Context) (int, error) {
 // employersGroupBy times the baseline query, reading every row.
 func (b *bench) employersGroupBy(ctx context.Context) (time.Duration, error) {
 	lo, hi := targetage.Range(b.st.today)
-	t := time.Now()
-	rows, err := b.env.db.QueryContext(ctx, employersGroupBy, lo, hi)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var code *string
-		var c int
-		var v string
-		if err := rows.Scan(&code, &c, &v); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	if n == 0 {
-		return 0, fmt.Errorf("the GROUP BY returned nothing")
-	}
-	return time.Since(t), nil
+	return timeQuery(ctx, b.env.db, employersGroupBy, lo, hi)
 }
